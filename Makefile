@@ -1,0 +1,34 @@
+# The whole set-up: `make run` starts the app, `make test` runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+TORCH  := torch==2.13.0
+PORT   ?= 8501
+
+.PHONY: run test bench install lint clean
+
+# Reinstall when the project's dependencies change.
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/streamlit run chat_app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/mtedit bench reconstruct --model tiny-random --turns 3 --presets rf,rf_solver,fireflow,rf_inversion,mtc
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""editing_core"""

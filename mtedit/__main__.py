@@ -1,0 +1,5 @@
+import sys
+
+from mtedit.cli import main
+
+sys.exit(main())
