@@ -1,0 +1,89 @@
+"""The planner's output: a short list of concrete edit steps.
+
+The schema is what an LLM fills in through structured output, so the field
+descriptions are part of the prompt.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MAX_STEPS = 4
+
+
+class EditStep(BaseModel):
+    """One edit turn on the current image."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instruction: str = Field(
+        min_length=1,
+        max_length=300,
+        description="What this step changes, in a short imperative sentence.",
+    )
+    target_prompt: str = Field(
+        min_length=1,
+        max_length=600,
+        description=(
+            "A description of the WHOLE image after this step: the current caption "
+            "rewritten with this change (and the changes of earlier steps), not just the change."
+        ),
+    )
+    focus_words: list[str] = Field(
+        default_factory=list,
+        max_length=4,
+        description="1-3 words of target_prompt naming what changes (e.g. 'hat', 'blue').",
+    )
+    strength: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="0 = barely change the image, 1 = change it a lot; 0.5 for most edits.",
+    )
+
+    @field_validator("instruction", "target_prompt")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        v = " ".join(v.split())
+        if not v:
+            raise ValueError("must not be blank")
+        return v
+
+    @field_validator("focus_words")
+    @classmethod
+    def _clean_words(cls, v: list[str]) -> list[str]:
+        return [w.strip().lower() for w in v if w and w.strip()]
+
+    @model_validator(mode="after")
+    def _focus_in_prompt(self) -> EditStep:
+        # The editing core maps focus words to tokens of the target prompt: words
+        # that are not in it would silently highlight nothing, so drop them.
+        words = set(re.findall(r"[a-z0-9']+", self.target_prompt.lower()))
+        self.focus_words = [w for w in self.focus_words if all(p in words for p in w.split())]
+        return self
+
+
+class EditPlan(BaseModel):
+    """1-4 edit steps; each step edits the result of the step before."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: list[EditStep] = Field(min_length=1, max_length=MAX_STEPS)
+    summary: str = Field(
+        default="",
+        max_length=300,
+        description="One sentence telling the user what the plan will do.",
+    )
+
+    @property
+    def final_prompt(self) -> str:
+        return self.steps[-1].target_prompt
+
+    def describe(self) -> str:
+        lines = [self.summary] if self.summary else []
+        for i, s in enumerate(self.steps, 1):
+            focus = f" [focus: {', '.join(s.focus_words)}]" if s.focus_words else ""
+            lines.append(f"{i}. {s.instruction} (strength {s.strength:.2f}){focus}")
+        return "\n".join(lines)
