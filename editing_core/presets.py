@@ -1,0 +1,115 @@
+"""Named editing recipes. Every parameter can be overridden per edit and is recorded.
+
+mtc          the multi-turn consistent method: FireFlow + dual-objective LQR (source and
+             previous turn) + V injection + adaptive attention highlighting.
+fireflow     FireFlow inversion/editing with V injection, no control.
+rf_solver    RF-Solver-Edit: midpoint solver, V injection.
+rf_inversion RF-Inversion: Euler, LQR toward the image being edited (lambda = 1).
+rf           vanilla ReFlow inversion + sampling with Euler.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+
+COMMON: dict = {
+    "solver": "fireflow",  # euler | rf_solver | fireflow
+    "steps": 8,
+    "guidance": 3.5,  # sampling guidance (FLUX.1-dev's guidance embedding)
+    "inversion_guidance": 1.0,
+    "control": "none",  # none | dual (lam = 1 is single-target RF-Inversion)
+    "eta": 0.9,
+    "stop": 0.25,
+    "lam": 0.7,
+    "clock": "index",  # control's remaining-time measure: index (1 - i/N) | time (t)
+    "gamma": 0.0,  # inversion control toward a seeded Gaussian; 0 = off
+    "inject": 0,  # sampling steps with V injection from the inversion
+    "highlight": False,
+    "highlight_in": 2.0,  # image->text attention multiplier inside the mask
+    "highlight_out": 0.8,  # ... and outside it
+    "highlight_text_k": 15,  # first K text tokens re-weighted
+    "highlight_start": 4,  # first sampling step that uses a mask
+    "highlight_rank": 11,  # block maps ranked by activation: take 4 from this rank
+    "highlight_blocks": 4,
+    "highlight_threshold": 0.3,
+    "true_cfg": 1.0,  # real CFG for models without guidance embedding (schnell)
+    "negative_prompt": "",
+    "max_sequence_length": 512,  # T5 tokens (capped by the tokenizer's limit)
+}
+
+PRESETS: dict[str, dict] = {
+    "mtc": {
+        **COMMON,
+        "solver": "fireflow",
+        "steps": 8,
+        "control": "dual",
+        "gamma": 0.5,
+        "inject": 1,
+        "highlight": True,
+    },
+    "fireflow": {**COMMON, "solver": "fireflow", "steps": 8, "inject": 1},
+    "rf_solver": {**COMMON, "solver": "rf_solver", "steps": 25, "inject": 2},
+    "rf_inversion": {
+        **COMMON,
+        "solver": "euler",
+        "steps": 28,
+        "control": "dual",
+        "lam": 1.0,
+        "gamma": 0.5,
+    },
+    "rf": {**COMMON, "solver": "euler", "steps": 28},
+}
+
+_CHOICES = {"solver": ("euler", "rf_solver", "fireflow"), "control": ("none", "dual"),
+            "clock": ("index", "time")}
+
+
+def resolve_params(preset: str = "mtc", overrides: Mapping | None = None) -> dict:
+    """The preset's parameters with `overrides` applied (None values are ignored).
+
+    Unknown names and wrong types raise ValueError so a typo never passes silently.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    params = copy.deepcopy(PRESETS[preset])
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key not in params:
+            raise ValueError(f"unknown edit parameter {key!r}; known: {', '.join(sorted(params))}")
+        default = params[key]
+        try:
+            if isinstance(default, bool):
+                if isinstance(value, str):
+                    value = value.strip().lower() in ("1", "true", "yes", "on")
+                value = bool(value)
+            elif isinstance(default, int):
+                if float(value) != int(float(value)):
+                    raise ValueError
+                value = int(float(value))
+            elif isinstance(default, float):
+                value = float(value)
+            else:
+                value = str(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"edit parameter {key!r} expects {type(default).__name__}, "
+                             f"got {value!r}") from None
+        if key in _CHOICES and value not in _CHOICES[key]:
+            raise ValueError(f"{key} must be one of {', '.join(_CHOICES[key])}, not {value!r}")
+        params[key] = value
+    if params["steps"] < 1:
+        raise ValueError("steps must be at least 1")
+    if params["inject"] < 0 or params["inject"] > params["steps"]:
+        raise ValueError("inject must be between 0 and steps")
+    params["preset"] = preset
+    return params
+
+
+def edit_nfe(params: Mapping, *, inversion: bool = True) -> int:
+    """Transformer forwards of one turn: inversion pass + sampling pass (x2 with true CFG)."""
+    from editing_core.solvers import solver_nfe
+
+    per_pass = solver_nfe(params["solver"], params["steps"])
+    cfg = 2 if params.get("true_cfg", 1.0) > 1.0 and params.get("negative_prompt") else 1
+    return (per_pass if inversion else 0) + cfg * per_pass
