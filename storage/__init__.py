@@ -1,1 +1,34 @@
-"""storage"""
+"""Conversations, branches and image lineage: SQLAlchemy models, the repository API
+(`Store`), content-addressed blobs and Alembic migrations. Imports neither
+editing_core nor agent."""
+
+from storage.blobs import BlobStore
+from storage.doctor import DoctorReport
+from storage.errors import (
+    BlobCorruptError,
+    BlobMissingError,
+    InvalidImageError,
+    NotFoundError,
+    StorageError,
+)
+from storage.records import JOB_ACTIVE, JOB_STATUSES, NODE_KINDS, Conversation, Job, Message, Node, Plan
+from storage.repository import Store
+
+__all__ = [
+    "Store",
+    "Conversation",
+    "Node",
+    "Message",
+    "Plan",
+    "Job",
+    "DoctorReport",
+    "BlobStore",
+    "StorageError",
+    "NotFoundError",
+    "InvalidImageError",
+    "BlobMissingError",
+    "BlobCorruptError",
+    "NODE_KINDS",
+    "JOB_STATUSES",
+    "JOB_ACTIVE",
+]

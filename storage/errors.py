@@ -1,0 +1,42 @@
+"""Errors raised by the store. Every one names what is wrong and where."""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Base class of every error the store raises."""
+
+
+class NotFoundError(StorageError, LookupError):
+    """A conversation, node, message, plan or job id that the database does not hold."""
+
+    def __init__(self, kind: str, ident: str):
+        super().__init__(f"no {kind} with id {ident!r}")
+        self.kind = kind
+        self.ident = ident
+
+
+class InvalidImageError(StorageError, ValueError):
+    """Bytes given as an image that are not a PNG."""
+
+
+class BlobMissingError(StorageError):
+    """A blob the database refers to is not on disk."""
+
+    def __init__(self, sha256: str, path):
+        super().__init__(f"blob {sha256} is missing (expected at {path}); run `mtedit doctor`")
+        self.sha256 = sha256
+        self.path = path
+
+
+class BlobCorruptError(StorageError):
+    """A blob whose content no longer hashes to its name: never returned as data."""
+
+    def __init__(self, sha256: str, actual: str, path):
+        super().__init__(
+            f"blob {sha256} is corrupt: its content hashes to {actual} ({path}); "
+            "run `mtedit doctor`"
+        )
+        self.sha256 = sha256
+        self.actual = actual
+        self.path = path

@@ -1,0 +1,100 @@
+"""Plain frozen records returned by the store.
+
+They hold copies of the row values, so callers in any thread can keep and read them
+without touching a database session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+NODE_KINDS = ("upload", "edit", "generate")
+JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+JOB_ACTIVE = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    head_node_id: str | None
+
+
+@dataclass(frozen=True)
+class Node:
+    """One image in the lineage: an upload or generation (a root) or an edit of its parent."""
+
+    id: str
+    conversation_id: str
+    parent_id: str | None
+    root_id: str
+    depth: int  # turns from the root: 0 for uploads and generations
+    kind: str  # upload | edit | generate
+    caption: str  # a prompt that describes this image
+    instruction: str | None  # the user's words that produced it (edits)
+    target_prompt: str | None
+    focus_words: tuple[str, ...]
+    preset: str | None
+    params: dict[str, Any] = field(hash=False)
+    seed: int | None = None
+    model_id: str | None = None
+    image_sha256: str = ""
+    latent_sha256: str | None = None
+    width: int = 0
+    height: int = 0
+    status: str = "ready"
+    timings: dict[str, float] = field(default_factory=dict, hash=False)
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message; the chat is a tree: a rollback starts a new branch of messages."""
+
+    id: str
+    conversation_id: str
+    parent_id: str | None
+    role: str  # user | assistant | system
+    text: str
+    node_ids: tuple[str, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A planner's answer to the request in one message."""
+
+    id: str
+    conversation_id: str
+    message_id: str | None
+    request: str
+    steps: list[dict[str, Any]] = field(hash=False)
+    planner: str = ""
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """An edit or generation job of the agent's executor, persisted so a page reload finds it."""
+
+    id: str
+    conversation_id: str | None
+    kind: str
+    status: str  # queued | running | done | failed | cancelled
+    done: int
+    total: int
+    stage: str
+    error: str | None
+    request: dict[str, Any] = field(hash=False)
+    result_node_ids: tuple[str, ...] = ()
+    worker: str | None = None  # host:pid of the process that runs it
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in JOB_ACTIVE

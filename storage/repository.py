@@ -1,0 +1,761 @@
+"""The repository API the agent uses: conversations, image lineage, the message tree,
+plans and jobs over SQLAlchemy, with images and latents in a content-addressed blob store.
+
+    store = Store.open(data_dir=Path("~/.local/share/mtedit"))   # or Store.from_settings(s)
+    conv = store.create_conversation("cat")
+    up = store.add_upload(conv.id, png_bytes, "a cat on a sofa")
+    hat = store.add_edit(up.id, png2, latent2, caption="a cat with a hat on a sofa",
+                         instruction="add a hat", target_prompt="a cat with a hat on a sofa")
+    store.set_head(conv.id, up.id)          # rollback: nothing is deleted
+    store.add_edit(up.id, ...)              # a sibling of `hat`: a new branch
+
+Every method opens its own short session, so one Store may be shared by threads; it
+returns frozen records (storage.records), never live ORM objects. A node row is
+written only after its blobs are durable on disk, in one transaction with the head move.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import struct
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.blobs import BlobStore
+from storage.engine import WRITE, make_engine, normalize_url, upgrade
+from storage.errors import InvalidImageError, NotFoundError, StorageError
+from storage.models import ConversationRow, ImageNodeRow, JobRow, MessageRow, PlanRow, utcnow
+from storage.records import (
+    JOB_ACTIVE,
+    JOB_STATUSES,
+    NODE_KINDS,
+    Conversation,
+    Job,
+    Message,
+    Node,
+    Plan,
+)
+
+if TYPE_CHECKING:
+    from mtedit.settings import Settings
+    from storage.doctor import DoctorReport
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ROLES = ("user", "assistant", "system")
+_STOPWORDS = frozenset(
+    "a an the to of in on at and or with before after back go undo image picture photo "
+    "one it its that this was is".split()
+)
+_WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def new_id() -> str:
+    """A random 16-hex-digit id (64 bits)."""
+    return secrets.token_hex(8)
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG header; InvalidImageError for anything that is not a PNG."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidImageError(f"image must be PNG bytes, got {type(data).__name__}")
+    data = bytes(data[:24])
+    if len(data) < 24 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        raise InvalidImageError("image bytes are not a PNG (convert uploads to PNG first)")
+    width, height = struct.unpack(">II", data[16:24])
+    if width == 0 or height == 0:
+        raise InvalidImageError("PNG has a zero width or height")
+    return width, height
+
+
+def _json(value: Any, what: str) -> Any:
+    """A deep, JSON-normal copy (tuples become lists); TypeError names the field."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what} must be JSON-serializable: {exc}") from None
+
+
+def _words(words: str | Iterable[str]) -> list[str]:
+    if isinstance(words, str):
+        words = re.findall(r"[\w'-]+", words.lower())
+        return [w for w in words if len(w) > 1 and w not in _STOPWORDS]
+    return [w.lower().strip() for w in words if w and w.strip()]
+
+
+def _conversation(row: ConversationRow) -> Conversation:
+    return Conversation(row.id, row.title, row.created_at, row.updated_at, row.head_node_id)
+
+
+def _node(row: ImageNodeRow) -> Node:
+    return Node(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        parent_id=row.parent_id,
+        root_id=row.root_id,
+        depth=row.depth,
+        kind=row.kind,
+        caption=row.caption,
+        instruction=row.instruction,
+        target_prompt=row.target_prompt,
+        focus_words=tuple(row.focus_words or ()),
+        preset=row.preset,
+        params=dict(row.params or {}),
+        seed=row.seed,
+        model_id=row.model_id,
+        image_sha256=row.image_sha256,
+        latent_sha256=row.latent_sha256,
+        width=row.width,
+        height=row.height,
+        status=row.status,
+        timings=dict(row.timings or {}),
+        created_at=row.created_at,
+    )
+
+
+def _message(row: MessageRow) -> Message:
+    return Message(
+        row.id, row.conversation_id, row.parent_message_id, row.role, row.text,
+        tuple(row.node_ids or ()), row.created_at,
+    )
+
+
+def _plan(row: PlanRow) -> Plan:
+    return Plan(
+        row.id, row.conversation_id, row.message_id, row.request, list(row.steps or []),
+        row.planner, row.created_at,
+    )
+
+
+def _job(row: JobRow) -> Job:
+    return Job(
+        id=row.id, conversation_id=row.conversation_id, kind=row.kind, status=row.status,
+        done=row.done, total=row.total, stage=row.stage, error=row.error,
+        request=dict(row.request or {}), result_node_ids=tuple(row.result_node_ids or ()),
+        worker=row.worker, created_at=row.created_at, updated_at=row.updated_at,
+    )
+
+
+class Store:
+    """Conversations, image lineage, message tree, plans and jobs; blobs on disk.
+
+    Use `Store.open(...)` or `Store.from_settings(settings)`; close with `close()` or a
+    `with` block. Thread-safe: one engine, one short session per call.
+    """
+
+    def __init__(self, url: str, data_dir: Path, *, migrate: bool = True):
+        self.url = url
+        self.data_dir = Path(data_dir)
+        self.blobs = BlobStore(self.data_dir / "blobs")
+        self.engine = make_engine(url)
+        if migrate:
+            upgrade(self.engine)
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(self.engine.execution_options(**WRITE), expire_on_commit=False)
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(
+        cls, url: str | Path | None = None, data_dir: Path | str | None = None, *,
+        migrate: bool = True,
+    ) -> Store:
+        """Open (creating and migrating as needed) a store.
+
+        url: any SQLAlchemy URL, or a path to a SQLite file; None means
+        `sqlite:///<data_dir>/mtedit.db`. data_dir holds the blobs; None means the folder
+        of a SQLite file given as url, else the settings' data folder (MTEDIT_DATA_DIR).
+        With both None, MTEDIT_DATABASE_URL and MTEDIT_DATA_DIR decide (Settings.from_env()).
+        """
+        if url is None and data_dir is None:
+            from mtedit.settings import Settings
+
+            return cls.from_settings(Settings.from_env(), migrate=migrate)
+        if url is not None:
+            url = normalize_url(url)
+        if data_dir is None:
+            parsed = make_url(url)
+            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+                data_dir = Path(parsed.database).expanduser().resolve().parent
+            else:
+                from mtedit.settings import Settings
+
+                data_dir = Settings.from_env().data_dir
+        data_dir = Path(data_dir).expanduser()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if url is None:
+            url = f"sqlite:///{data_dir.resolve() / 'mtedit.db'}"
+        return cls(url, data_dir, migrate=migrate)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, migrate: bool = True) -> Store:
+        """The store named by settings.database_url (or the SQLite file) and settings.data_dir."""
+        return cls.open(settings.database_url, settings.data_dir, migrate=migrate)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({make_url(self.url).render_as_string(hide_password=True)!r}, {str(self.data_dir)!r})"
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with self._read() as s:
+            yield s
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        with self._write() as s, s.begin():
+            yield s
+
+    # ------------------------------------------------------------ conversations
+
+    def create_conversation(self, title: str = "") -> Conversation:
+        now = utcnow()
+        row = ConversationRow(id=new_id(), title=title[:200], created_at=now, updated_at=now)
+        with self._writing() as s:
+            s.add(row)
+        return _conversation(row)
+
+    def list_conversations(self, limit: int | None = None) -> list[Conversation]:
+        """Most recently updated first."""
+        q = select(ConversationRow).order_by(
+            ConversationRow.updated_at.desc(), ConversationRow.created_at.desc()
+        )
+        if limit is not None:
+            q = q.limit(limit)
+        with self._reading() as s:
+            return [_conversation(r) for r in s.scalars(q)]
+
+    def latest_conversation(self) -> Conversation | None:
+        """The most recently updated conversation, or None in an empty store."""
+        found = self.list_conversations(limit=1)
+        return found[0] if found else None
+
+    def get_conversation(self, conversation_id: str) -> Conversation:
+        with self._reading() as s:
+            return _conversation(self._conv_row(s, conversation_id))
+
+    def rename_conversation(self, conversation_id: str, title: str) -> Conversation:
+        with self._writing() as s:
+            row = self._conv_row(s, conversation_id)
+            row.title = title[:200]
+            row.updated_at = utcnow()
+        return _conversation(row)
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Delete the conversation and all its rows. Its blobs stay on disk until
+        `mtedit doctor --fix` removes those no other conversation uses."""
+        with self._writing() as s:
+            self._conv_row(s, conversation_id)
+            for model in (JobRow, PlanRow, MessageRow, ImageNodeRow):
+                s.execute(delete(model).where(model.conversation_id == conversation_id))
+            s.execute(delete(ConversationRow).where(ConversationRow.id == conversation_id))
+
+    def set_head(self, conversation_id: str, node_id: str | None) -> Conversation:
+        """Move the head (the image the next edit starts from). Rolling back is just this:
+        the next add_edit from the head creates a sibling branch; nothing is deleted."""
+        with self._writing() as s:
+            row = self._conv_row(s, conversation_id)
+            if node_id is not None:
+                node = self._node_row(s, node_id)
+                if node.conversation_id != conversation_id:
+                    raise StorageError(f"node {node_id} belongs to another conversation")
+            row.head_node_id = node_id
+            row.updated_at = utcnow()
+        return _conversation(row)
+
+    def head(self, conversation_id: str) -> Node | None:
+        """The head node of the conversation, or None before the first image."""
+        with self._reading() as s:
+            head = self._conv_row(s, conversation_id).head_node_id
+            return _node(self._node_row(s, head)) if head else None
+
+    # -------------------------------------------------------------- image nodes
+
+    def add_upload(
+        self, conversation_id: str, png_bytes: bytes, caption: str = "",
+        latent_bytes: bytes | None = None, *, model_id: str | None = None,
+        set_head: bool = True,
+    ) -> Node:
+        """A new root image from the user (PNG bytes). latent_bytes (safetensors) may be
+        added now or later with set_latent. Becomes the head unless set_head=False."""
+        return self._add_node(
+            conversation_id, None, "upload", png_bytes, latent_bytes, set_head,
+            caption=caption, model_id=model_id,
+        )
+
+    def add_generated(
+        self, conversation_id: str, png_bytes: bytes, latent_bytes: bytes | None,
+        caption: str, instruction: str | None = None, target_prompt: str | None = None,
+        preset: str | None = None, params: dict | None = None, seed: int | None = None,
+        model_id: str | None = None, timings: dict | None = None, *, set_head: bool = True,
+    ) -> Node:
+        """A new root image generated from a prompt (target_prompt defaults to caption)."""
+        return self._add_node(
+            conversation_id, None, "generate", png_bytes, latent_bytes, set_head,
+            caption=caption, instruction=instruction,
+            target_prompt=caption if target_prompt is None else target_prompt,
+            preset=preset, params=params, seed=seed, model_id=model_id, timings=timings,
+        )
+
+    def add_edit(
+        self, parent_id: str, png_bytes: bytes, latent_bytes: bytes | None, caption: str,
+        instruction: str | None = None, target_prompt: str | None = None,
+        focus_words: Sequence[str] = (), preset: str | None = None, params: dict | None = None,
+        seed: int | None = None, model_id: str | None = None, timings: dict | None = None,
+        *, set_head: bool = True,
+    ) -> Node:
+        """An edit result: a child of `parent_id` in the same lineage (same root). The
+        caption describes the new image (the next edit's source prompt). Becomes the head
+        of the conversation unless set_head=False."""
+        with self._reading() as s:
+            conversation_id = self._node_row(s, parent_id).conversation_id
+        return self._add_node(
+            conversation_id, parent_id, "edit", png_bytes, latent_bytes, set_head,
+            caption=caption, instruction=instruction,
+            target_prompt=caption if target_prompt is None else target_prompt,
+            focus_words=focus_words, preset=preset, params=params, seed=seed,
+            model_id=model_id, timings=timings,
+        )
+
+    def _add_node(
+        self, conversation_id: str, parent_id: str | None, kind: str, png: bytes,
+        latent: bytes | None, set_head: bool, *, caption: str = "",
+        instruction: str | None = None, target_prompt: str | None = None,
+        focus_words: Sequence[str] = (), preset: str | None = None,
+        params: dict | None = None, seed: int | None = None, model_id: str | None = None,
+        timings: dict | None = None,
+    ) -> Node:
+        assert kind in NODE_KINDS
+        width, height = png_size(png)
+        if latent is not None and not isinstance(latent, (bytes, bytearray, memoryview)):
+            raise TypeError("latent must be safetensors bytes (editing_core.latent_to_bytes)")
+        if isinstance(focus_words, str):
+            focus_words = [focus_words]
+        fields = dict(
+            caption=caption or "", instruction=instruction, target_prompt=target_prompt,
+            focus_words=_json(list(focus_words), "focus_words"), preset=preset,
+            params=_json(params or {}, "params"), seed=None if seed is None else int(seed),
+            model_id=model_id, timings=_json(timings or {}, "timings"),
+        )
+        with self._reading() as s:  # fail before writing blobs when the ids are wrong
+            self._conv_row(s, conversation_id)
+        image_sha = self.blobs.put(bytes(png))
+        latent_sha = self.blobs.put(bytes(latent)) if latent is not None else None
+        node_id = new_id()
+        with self._writing() as s:
+            conv = self._conv_row(s, conversation_id)
+            if parent_id is None:
+                root_id, depth = node_id, 0
+            else:
+                parent = self._node_row(s, parent_id)
+                root_id, depth = parent.root_id, parent.depth + 1
+            row = ImageNodeRow(
+                id=node_id, conversation_id=conversation_id, parent_id=parent_id,
+                root_id=root_id, depth=depth, kind=kind, image_sha256=image_sha,
+                latent_sha256=latent_sha, width=width, height=height, status="ready",
+                created_at=utcnow(), **fields,
+            )
+            s.add(row)
+            if set_head:
+                conv.head_node_id = node_id
+            conv.updated_at = row.created_at
+            s.flush()
+            # A concurrent `doctor --fix` may have taken a deduplicated blob for an orphan.
+            self._ensure_blob(image_sha, png)
+            if latent_sha:
+                self._ensure_blob(latent_sha, latent)
+        return _node(row)
+
+    def _ensure_blob(self, sha: str, data: bytes) -> None:
+        if not self.blobs.exists(sha):
+            self.blobs.put(bytes(data))
+
+    def set_latent(self, node_id: str, latent_bytes: bytes) -> Node:
+        """Attach (or replace) the latent of a node, e.g. an upload encoded after storing."""
+        sha = self.blobs.put(bytes(latent_bytes))
+        with self._writing() as s:
+            row = self._node_row(s, node_id)
+            row.latent_sha256 = sha
+            s.flush()
+            self._ensure_blob(sha, latent_bytes)
+        return _node(row)
+
+    def get_node(self, node_id: str) -> Node:
+        with self._reading() as s:
+            return _node(self._node_row(s, node_id))
+
+    def nodes(self, conversation_id: str) -> list[Node]:
+        """All nodes of the conversation, oldest first."""
+        with self._reading() as s:
+            self._conv_row(s, conversation_id)
+            return [_node(r) for r in self._node_rows(s, conversation_id)]
+
+    def path(self, node_id: str) -> list[Node]:
+        """The lineage from its root to `node_id`, root first."""
+        with self._reading() as s:
+            node = self._node_row(s, node_id)
+            by_id = {r.id: r for r in self._node_rows(s, node.conversation_id)}
+        chain = [by_id[node_id]]
+        while chain[-1].parent_id is not None:
+            chain.append(by_id[chain[-1].parent_id])
+        return [_node(r) for r in reversed(chain)]
+
+    def children(self, node_id: str) -> list[Node]:
+        """Direct edits of `node_id`, oldest first (more than one: the lineage branches)."""
+        q = (
+            select(ImageNodeRow)
+            .where(ImageNodeRow.parent_id == node_id)
+            .order_by(ImageNodeRow.created_at, ImageNodeRow.id)
+        )
+        with self._reading() as s:
+            self._node_row(s, node_id)
+            return [_node(r) for r in s.scalars(q)]
+
+    def roots(self, conversation_id: str) -> list[Node]:
+        """Uploads and generations of the conversation, oldest first."""
+        return [n for n in self.nodes(conversation_id) if n.parent_id is None]
+
+    def leaves(self, conversation_id: str) -> list[Node]:
+        """The tips of all branches (nodes without children), oldest first."""
+        nodes = self.nodes(conversation_id)
+        parents = {n.parent_id for n in nodes}
+        return [n for n in nodes if n.id not in parents]
+
+    def find_nodes(
+        self, conversation_id: str, words: str | Iterable[str], within: str | None = None,
+        *, match: str = "all", limit: int | None = None,
+    ) -> list[Node]:
+        """Nodes whose instruction, target prompt or caption contain the words, most recent
+        first. words: a list of words, or a phrase (common words such as "the" and "before"
+        are dropped). within: a node id to search only its path from the root (most recent
+        = deepest); None for the whole conversation. match: "all" words or "any" word.
+        Words match whole words, plurals included ("hat" finds "hats", not "that")."""
+        if match not in ("all", "any"):
+            raise ValueError('match must be "all" or "any"')
+        wanted = _words(words)
+        if not wanted:
+            return []
+        patterns = [re.compile(rf"\b{re.escape(w)}(?:s|es)?\b", re.IGNORECASE) for w in wanted]
+        if within is not None:
+            candidates = list(reversed(self.path(within)))
+            if candidates[0].conversation_id != conversation_id:
+                raise StorageError(f"node {within} belongs to another conversation")
+        else:
+            candidates = sorted(
+                self.nodes(conversation_id), key=lambda n: (n.created_at, n.id), reverse=True
+            )
+        test = all if match == "all" else any
+        found = []
+        for node in candidates:
+            text = " ".join(t for t in (node.instruction, node.target_prompt, node.caption) if t)
+            if test(p.search(text) for p in patterns):
+                found.append(node)
+                if limit is not None and len(found) >= limit:
+                    break
+        return found
+
+    def read_image(self, node: Node | str) -> bytes:
+        """The node's PNG bytes, hash-verified (BlobCorruptError / BlobMissingError)."""
+        if isinstance(node, str):
+            node = self.get_node(node)
+        return self.blobs.get(node.image_sha256)
+
+    def read_latent(self, node: Node | str) -> bytes | None:
+        """The node's latent (safetensors bytes), hash-verified; None if it has none."""
+        if isinstance(node, str):
+            node = self.get_node(node)
+        return self.blobs.get(node.latent_sha256) if node.latent_sha256 else None
+
+    # ---------------------------------------------------------------- messages
+
+    def add_message(
+        self, conversation_id: str, role: str, text: str, parent_id: str | None = None, *,
+        node_ids: Sequence[str] = (), root: bool = False,
+    ) -> Message:
+        """Append a chat message. parent_id None means after the conversation's most recent
+        message (continuing the current branch); give an earlier message to start a new
+        branch after a rollback, or root=True for a new first message. node_ids: images
+        the message shows or produced."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+        with self._writing() as s:
+            conv = self._conv_row(s, conversation_id)
+            if parent_id is not None:
+                parent = self._message_row(s, parent_id)
+                if parent.conversation_id != conversation_id:
+                    raise StorageError(f"message {parent_id} belongs to another conversation")
+            elif not root:
+                parent_id = s.scalar(
+                    select(MessageRow.id)
+                    .where(MessageRow.conversation_id == conversation_id)
+                    .order_by(MessageRow.created_at.desc(), MessageRow.id.desc())
+                    .limit(1)
+                )
+            row = MessageRow(
+                id=new_id(), conversation_id=conversation_id, parent_message_id=parent_id,
+                role=role, text=text, node_ids=[str(n) for n in node_ids], created_at=utcnow(),
+            )
+            s.add(row)
+            conv.updated_at = row.created_at
+        return _message(row)
+
+    def get_message(self, message_id: str) -> Message:
+        with self._reading() as s:
+            return _message(self._message_row(s, message_id))
+
+    def messages(self, conversation_id: str) -> list[Message]:
+        """Every message of every branch, oldest first."""
+        with self._reading() as s:
+            self._conv_row(s, conversation_id)
+            return [_message(r) for r in self._message_rows(s, conversation_id)]
+
+    def latest_message(self, conversation_id: str) -> Message | None:
+        found = self.messages(conversation_id)
+        return found[-1] if found else None
+
+    def message_path(self, message_id: str) -> list[Message]:
+        """The branch of the chat that leads to `message_id`, first message first."""
+        with self._reading() as s:
+            msg = self._message_row(s, message_id)
+            by_id = {r.id: r for r in self._message_rows(s, msg.conversation_id)}
+        chain = [by_id[message_id]]
+        while chain[-1].parent_message_id is not None:
+            chain.append(by_id[chain[-1].parent_message_id])
+        return [_message(r) for r in reversed(chain)]
+
+    def message_children(self, message_id: str) -> list[Message]:
+        """Replies to `message_id`, oldest first (more than one: the chat branches)."""
+        q = (
+            select(MessageRow)
+            .where(MessageRow.parent_message_id == message_id)
+            .order_by(MessageRow.created_at, MessageRow.id)
+        )
+        with self._reading() as s:
+            self._message_row(s, message_id)
+            return [_message(r) for r in s.scalars(q)]
+
+    # ------------------------------------------------------------------- plans
+
+    def add_plan(
+        self, message_id: str, request: str, steps: Sequence[dict], planner: str
+    ) -> Plan:
+        """Record the planner's steps (JSON-serializable dicts) for the request in a message."""
+        with self._writing() as s:
+            msg = self._message_row(s, message_id)
+            row = PlanRow(
+                id=new_id(), conversation_id=msg.conversation_id, message_id=message_id,
+                request=request, steps=_json(list(steps), "steps"), planner=planner,
+                created_at=utcnow(),
+            )
+            s.add(row)
+        return _plan(row)
+
+    def get_plan(self, plan_id: str) -> Plan:
+        with self._reading() as s:
+            row = s.get(PlanRow, plan_id)
+            if row is None:
+                raise NotFoundError("plan", plan_id)
+            return _plan(row)
+
+    def plans(self, conversation_id: str, message_id: str | None = None) -> list[Plan]:
+        """Plans of the conversation (or of one message), oldest first."""
+        q = select(PlanRow).where(PlanRow.conversation_id == conversation_id)
+        if message_id is not None:
+            q = q.where(PlanRow.message_id == message_id)
+        with self._reading() as s:
+            return [_plan(r) for r in s.scalars(q.order_by(PlanRow.created_at, PlanRow.id))]
+
+    # -------------------------------------------------------------------- jobs
+
+    def create_job(
+        self, kind: str, request: dict | None = None, conversation_id: str | None = None, *,
+        total: int = 0, stage: str = "",
+    ) -> Job:
+        """A queued job owned by this process (worker = host:pid)."""
+        now = utcnow()
+        row = JobRow(
+            id=new_id(), conversation_id=conversation_id, kind=kind, status="queued", done=0,
+            total=int(total), stage=stage, error=None, request=_json(request or {}, "request"),
+            result_node_ids=[], worker=_WORKER, created_at=now, updated_at=now,
+        )
+        with self._writing() as s:
+            if conversation_id is not None:
+                self._conv_row(s, conversation_id)
+            s.add(row)
+        return _job(row)
+
+    def update_job(
+        self, job_id: str, *, status: str | None = None, done: int | None = None,
+        total: int | None = None, stage: str | None = None, error: str | None = None,
+        result_node_ids: Sequence[str] | None = None,
+    ) -> Job:
+        """Change the given fields of a job (progress, stage, status, error, results)."""
+        if status is not None and status not in JOB_STATUSES:
+            raise ValueError(f"job status must be one of {JOB_STATUSES}, got {status!r}")
+        with self._writing() as s:
+            row = s.get(JobRow, job_id)
+            if row is None:
+                raise NotFoundError("job", job_id)
+            if status is not None:
+                row.status = status
+            if done is not None:
+                row.done = int(done)
+            if total is not None:
+                row.total = int(total)
+            if stage is not None:
+                row.stage = stage
+            if error is not None:
+                row.error = error
+            if result_node_ids is not None:
+                row.result_node_ids = [str(n) for n in result_node_ids]
+            row.updated_at = utcnow()
+        return _job(row)
+
+    def get_job(self, job_id: str) -> Job:
+        with self._reading() as s:
+            row = s.get(JobRow, job_id)
+            if row is None:
+                raise NotFoundError("job", job_id)
+            return _job(row)
+
+    def list_jobs(
+        self, conversation_id: str | None = None, status: str | Iterable[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
+        """Jobs, newest first; optionally of one conversation and/or with given statuses
+        (e.g. status=("queued", "running") for the active ones)."""
+        q = select(JobRow)
+        if conversation_id is not None:
+            q = q.where(JobRow.conversation_id == conversation_id)
+        if status is not None:
+            q = q.where(JobRow.status.in_([status] if isinstance(status, str) else list(status)))
+        q = q.order_by(JobRow.created_at.desc(), JobRow.id.desc())
+        if limit is not None:
+            q = q.limit(limit)
+        with self._reading() as s:
+            return [_job(r) for r in s.scalars(q)]
+
+    def fail_orphaned_jobs(self) -> list[Job]:
+        """Mark failed the queued/running jobs whose worker process (on this host) is gone,
+        e.g. after a crash; returns them. Jobs of live processes are left alone."""
+        host = socket.gethostname()
+        stale = []
+        for job in self.list_jobs(status=JOB_ACTIVE):
+            worker_host, _, pid = (job.worker or "").rpartition(":")
+            if worker_host != host or not pid.isdigit() or _alive(int(pid)):
+                continue
+            stale.append(
+                self.update_job(
+                    job.id, status="failed",
+                    error="interrupted: the process running this job stopped",
+                )
+            )
+        return stale
+
+    # -------------------------------------------------------------- maintenance
+
+    def check(self, fix: bool = False, grace: float = 60.0) -> DoctorReport:
+        """Verify every blob the database refers to; find orphan blobs and temp files.
+        fix=True removes orphans older than `grace` seconds and stale temp files."""
+        from storage.doctor import check
+
+        return check(self, fix=fix, grace=grace)
+
+    def export_conversation(self, conversation_id: str, path: Path | str) -> Path:
+        """Write the conversation (rows as JSON + its blobs) to a zip file."""
+        from storage.transfer import export_conversation
+
+        return export_conversation(self, conversation_id, Path(path))
+
+    def import_conversation(self, path: Path | str) -> Conversation:
+        """Load a zip written by export_conversation; all ids are new."""
+        from storage.transfer import import_conversation
+
+        return import_conversation(self, Path(path))
+
+    def referenced_blobs(self) -> dict[str, list[str]]:
+        """sha256 -> ids of the nodes using it (as image or latent)."""
+        refs: dict[str, list[str]] = {}
+        q = select(ImageNodeRow.id, ImageNodeRow.image_sha256, ImageNodeRow.latent_sha256)
+        with self._reading() as s:
+            for node_id, image, latent in s.execute(q):
+                for sha in (image, latent):
+                    if sha:
+                        refs.setdefault(sha, []).append(node_id)
+        return refs
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table."""
+        with self._reading() as s:
+            return {
+                m.__tablename__: s.scalar(select(func.count()).select_from(m))
+                for m in (ConversationRow, ImageNodeRow, MessageRow, PlanRow, JobRow)
+            }
+
+    # ----------------------------------------------------------------- helpers
+
+    @staticmethod
+    def _conv_row(s: Session, conversation_id: str) -> ConversationRow:
+        row = s.get(ConversationRow, conversation_id) if conversation_id else None
+        if row is None:
+            raise NotFoundError("conversation", conversation_id)
+        return row
+
+    @staticmethod
+    def _node_row(s: Session, node_id: str) -> ImageNodeRow:
+        row = s.get(ImageNodeRow, node_id) if node_id else None
+        if row is None:
+            raise NotFoundError("image node", node_id)
+        return row
+
+    @staticmethod
+    def _message_row(s: Session, message_id: str) -> MessageRow:
+        row = s.get(MessageRow, message_id) if message_id else None
+        if row is None:
+            raise NotFoundError("message", message_id)
+        return row
+
+    @staticmethod
+    def _node_rows(s: Session, conversation_id: str) -> list[ImageNodeRow]:
+        q = (
+            select(ImageNodeRow)
+            .where(ImageNodeRow.conversation_id == conversation_id)
+            .order_by(ImageNodeRow.created_at, ImageNodeRow.id)
+        )
+        return list(s.scalars(q))
+
+    @staticmethod
+    def _message_rows(s: Session, conversation_id: str) -> list[MessageRow]:
+        q = (
+            select(MessageRow)
+            .where(MessageRow.conversation_id == conversation_id)
+            .order_by(MessageRow.created_at, MessageRow.id)
+        )
+        return list(s.scalars(q))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
