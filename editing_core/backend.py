@@ -432,13 +432,13 @@ class FluxBackend:
                 raise EditCancelled("the edit was cancelled")
             if hooks is not None:
                 hooks.set_call(phase=phase, step=step, t=float(t), substep=substep)
-            v = self._forward(x, t, emb, guidance, ids)
-            counter["nfe"] += 1
-            if neg is not None:
-                if hooks is not None:
-                    hooks.set_call(phase="uncond", step=step, t=float(t), substep=substep)
+            v_neg = None
+            if neg is not None:  # negative first: highlighting keeps the last call's maps
                 v_neg = self._forward(x, t, neg, guidance, ids)
                 counter["nfe"] += 1
+            v = self._forward(x, t, emb, guidance, ids)
+            counter["nfe"] += 1
+            if v_neg is not None:
                 v = v_neg + true_cfg * (v - v_neg)
             if progress is not None:
                 progress(counter["nfe"], counter["total"], phase)
@@ -499,11 +499,7 @@ class FluxBackend:
         highlight = bool(params["highlight"]) and bool(focus_words)
         if params["inject"] <= 0 and not highlight:
             return None
-        try:
-            from editing_core.attention import AttentionHooks
-        except ImportError:  # attention processors not installed yet: plain attention
-            log.warning("editing_core.attention unavailable: no V injection or highlighting")
-            return None
+        from editing_core.attention import AttentionHooks
 
         positions: list[int] = []
         if highlight:

@@ -26,13 +26,17 @@ COMMON: dict = {
     "gamma": 0.0,  # inversion control toward a seeded Gaussian; 0 = off
     "inject": 0,  # sampling steps with V injection from the inversion
     "highlight": False,
-    "highlight_in": 2.0,  # image->text attention multiplier inside the mask
-    "highlight_out": 0.8,  # ... and outside it
-    "highlight_text_k": 15,  # first K text tokens re-weighted
-    "highlight_start": 4,  # first sampling step that uses a mask
-    "highlight_rank": 11,  # block maps ranked by activation: take 4 from this rank
-    "highlight_blocks": 4,
-    "highlight_threshold": 0.3,
+    # Attention hooks (editing_core/attention.py reads these names):
+    "mult_in": 2.0,  # image->text attention multiplier inside the mask
+    "mult_out": 0.8,  # ... and outside it
+    "highlight_k": 15,  # first K text tokens re-weighted
+    "highlight_from_step": 4,  # first sampling step that uses a mask
+    "highlight_start": 11,  # block maps ranked by activation: average from this rank ...
+    "highlight_blocks": 4,  # ... this many maps
+    "threshold": 0.3,  # mask threshold on the averaged map
+    "highlight_impl": "fused",  # fused (one SDPA call) | explicit (full L x L reference)
+    "inject_store": "device",  # where stored V lives: device | cpu
+    "inject_text": True,  # inject the text tokens' V too, or the image part only
     "true_cfg": 1.0,  # real CFG for models without guidance embedding (schnell)
     "negative_prompt": "",
     "max_sequence_length": 512,  # T5 tokens (capped by the tokenizer's limit)
@@ -62,7 +66,8 @@ PRESETS: dict[str, dict] = {
 }
 
 _CHOICES = {"solver": ("euler", "rf_solver", "fireflow"), "control": ("none", "dual"),
-            "clock": ("index", "time")}
+            "clock": ("index", "time"), "highlight_impl": ("fused", "explicit"),
+            "inject_store": ("device", "cpu")}
 
 
 def resolve_params(preset: str = "mtc", overrides: Mapping | None = None) -> dict:
@@ -74,7 +79,7 @@ def resolve_params(preset: str = "mtc", overrides: Mapping | None = None) -> dic
         raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     params = copy.deepcopy(PRESETS[preset])
     for key, value in (overrides or {}).items():
-        if value is None:
+        if value is None or key == "preset":
             continue
         if key not in params:
             raise ValueError(f"unknown edit parameter {key!r}; known: {', '.join(sorted(params))}")
