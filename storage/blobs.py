@@ -54,10 +54,9 @@ class BlobStore:
         """Store `data`; returns its sha256. Durable on disk when this returns."""
         digest = sha256_hex(data)
         final = self.path(digest)
-        if final.exists():
-            if self._hash_file(final) == digest:
-                os.utime(final)  # fresh mtime: doctor's grace period protects it
-                return digest
+        if final.exists() and self._hash_file(final) == digest:
+            os.utime(final)  # fresh mtime: doctor's grace period protects it
+            return digest
         folder = final.parent
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f"{TMP_PREFIX}{_HOST}-{os.getpid()}-{os.urandom(4).hex()}"

@@ -25,7 +25,7 @@ import struct
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
@@ -53,8 +53,7 @@ if TYPE_CHECKING:
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ROLES = ("user", "assistant", "system")
 _STOPWORDS = frozenset(
-    "a an the to of in on at and or with before after back go undo image picture photo "
-    "one it its that this was is".split()
+    ["a", "an", "the", "to", "of", "in", "on", "at", "and", "or", "with", "before", "after", "back", "go", "undo", "image", "picture", "photo", "one", "it", "its", "that", "this", "was", "is"]
 )
 _WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -204,7 +203,7 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -348,12 +347,13 @@ class Store:
             raise TypeError("latent must be safetensors bytes (editing_core.latent_to_bytes)")
         if isinstance(focus_words, str):
             focus_words = [focus_words]
-        fields = dict(
-            caption=caption or "", instruction=instruction, target_prompt=target_prompt,
-            focus_words=_json(list(focus_words), "focus_words"), preset=preset,
-            params=_json(params or {}, "params"), seed=None if seed is None else int(seed),
-            model_id=model_id, timings=_json(timings or {}, "timings"),
-        )
+        fields = {
+            "caption": caption or "", "instruction": instruction, "target_prompt": target_prompt,
+            "focus_words": _json(list(focus_words), "focus_words"), "preset": preset,
+            "params": _json(params or {}, "params"),
+            "seed": None if seed is None else int(seed), "model_id": model_id,
+            "timings": _json(timings or {}, "timings"),
+        }
         with self._reading() as s:  # fail before writing blobs when the ids are wrong
             self._conv_row(s, conversation_id)
         image_sha = self.blobs.put(bytes(png))
