@@ -81,3 +81,18 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         return
     with engine.execution_options(**WRITE).begin() as conn:
         command.upgrade(alembic_config(conn), revision)
+
+
+def migration_sql(url: str, revision: str = "head") -> str:
+    """The DDL that brings an empty database of `url`'s dialect to `revision`, as text
+    (nothing is connected: for reviewing or applying by hand on a shared server)."""
+    import contextlib
+    import io
+
+    cfg = alembic_config()
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    out = io.StringIO()
+    cfg.output_buffer = out
+    with contextlib.redirect_stdout(out):
+        command.upgrade(cfg, revision, sql=True)
+    return out.getvalue()

@@ -8,9 +8,10 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from mtedit.settings import Settings
 from storage import Store
 from storage.blobs import BlobStore
-from storage.engine import current_revision, head_revision, make_engine, upgrade
+from storage.engine import current_revision, head_revision, make_engine, migration_sql, upgrade
 from storage.models import Base
 from storage.testing import make_png
 
@@ -108,3 +109,31 @@ def test_populated_first_revision_database_keeps_its_history(tmp_path):
         assert child.root_id == "n0" and child.depth == 2
         assert store.check().ok
     assert schema_diff(url) == []
+
+
+def test_migrations_render_for_postgresql():
+    """The same revisions produce PostgreSQL DDL (no SQLite-only SQL)."""
+    sql = migration_sql("postgresql://user:secret@server/mtedit")
+    for table in ("conversations", "image_nodes", "messages", "plans", "jobs"):
+        assert f"CREATE TABLE {table} (" in sql
+    assert "JSON NOT NULL" in sql and "TIMESTAMP WITHOUT TIME ZONE" in sql
+    assert "UPDATE alembic_version SET version_num='0002'" in sql
+    assert "PRAGMA" not in sql and "sqlite" not in sql.lower()
+
+
+def test_store_follows_settings(tmp_path):
+    """MTEDIT_DATA_DIR picks the folder; MTEDIT_DATABASE_URL another database."""
+    settings = Settings.from_env(env={"MTEDIT_DATA_DIR": str(tmp_path / "d")})
+    with Store.from_settings(settings) as store:
+        assert store.url == f"sqlite:///{tmp_path / 'd' / 'mtedit.db'}"
+        store.create_conversation("here")
+    other = tmp_path / "elsewhere.db"
+    settings = Settings.from_env(
+        env={"MTEDIT_DATA_DIR": str(tmp_path / "d"), "MTEDIT_DATABASE_URL": f"sqlite:///{other}"}
+    )
+    with Store.from_settings(settings) as store:
+        assert store.list_conversations() == [] and store.data_dir == tmp_path / "d"
+    assert other.is_file()
+    with Store.open(tmp_path / "d" / "mtedit.db") as store:  # a file path works as a URL
+        assert [c.title for c in store.list_conversations()] == ["here"]
+        assert store.data_dir == tmp_path / "d"
