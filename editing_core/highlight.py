@@ -8,11 +8,12 @@ focus columns" give the same result:
 
 - `attend_explicit` materialises the full L x L probabilities. Clear, slow, the reference.
 - `attend_fused` runs one fused attention call on an augmented value tensor
-  [V, V restricted to the first K text keys, one-hot columns of the focus tokens]. Its
-  output carries the normal output O = P V, the slice P_txt V_txt and the heat columns
-  P[:, focus] at flash-attention memory cost. Scaling the image rows' weights on the
-  first K text keys by m (no renormalisation) changes the output by (m - 1) P_txt V_txt,
-  so O' = O + (m - 1) P_txt V_txt.
+  [V, one-hot columns of the first K text keys and of the focus tokens]. Its output
+  carries the normal output O = P V and the probability columns P[:, :K] and P[:, focus]
+  at flash-attention memory cost. Scaling the image rows' weights on the first K text
+  keys by m (no renormalisation) changes the output by (m - 1) P_txt V_txt, so
+  O' = O + (m - 1) P[:, :K] V[:K]. (METHOD.md's variant appends V masked to the first K
+  keys, D extra columns instead of K; same result, wider call.)
 """
 
 from __future__ import annotations
@@ -114,33 +115,38 @@ def attend_fused(
     q, k, v, *, text_len: int, focus: list[int], top_k: int = 15,
     mult: torch.Tensor | None = None, attn_mask=None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Same result as `attend_explicit` with one scaled_dot_product_attention call."""
-    b, h, n, d = v.shape
-    parts = [v]
-    k_eff = min(top_k, text_len)
-    if mult is not None:
-        keep = torch.zeros(n, 1, dtype=v.dtype, device=v.device)
-        keep[:k_eff] = 1
-        parts.append(v * keep)
-    if focus:
-        onehot = torch.zeros(n, len(focus), dtype=v.dtype, device=v.device)
-        onehot[torch.tensor(focus, device=v.device), torch.arange(len(focus), device=v.device)] = 1
-        parts.append(onehot.expand(b, h, n, len(focus)))
-    width = sum(p.shape[-1] for p in parts)
-    pad = -width % 8  # fused kernels want the value width aligned
-    if pad and len(parts) > 1:
-        parts.append(v.new_zeros(b, h, n, pad))
-    aug = torch.cat(parts, dim=-1) if len(parts) > 1 else v
-    res = F.scaled_dot_product_attention(q, k, aug, attn_mask=attn_mask)
+    """Same result as `attend_explicit` with one scaled_dot_product_attention call.
 
+    The value tensor is widened by one-hot columns selecting the keys whose probabilities
+    are needed: the first K text keys (when re-weighting) and the focus tokens. The call
+    returns O = P V and those columns of P; then P_txt V_txt = P[:, :K] V[:K] is a small
+    [L_img, K] x [K, D] product. Fused kernels want q, k and v of one width, so q and k get
+    zero columns (their dot products are unchanged; the scale stays 1 / sqrt(D)).
+    For FLUX (D = 128, K = 15) the call is 144 wide instead of 128, at flash-attention memory.
+    """
+    b, h, n, d = v.shape
+    k_eff = min(top_k, text_len) if mult is not None else 0
+    cols = sorted(set(range(k_eff)) | set(focus))
+    if not cols:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask), None
+    width = d + len(cols)
+    width += -width % 8  # fused kernels want aligned head dims
+    select = torch.zeros(n, width - d, dtype=v.dtype, device=v.device)
+    select[torch.tensor(cols, device=v.device), torch.arange(len(cols), device=v.device)] = 1
+    aug = torch.cat([v, select.expand(b, h, n, width - d)], dim=-1)
+    zeros = q.new_zeros(b, h, n, width - d)
+    res = F.scaled_dot_product_attention(
+        torch.cat([q, zeros], dim=-1), torch.cat([k, zeros], dim=-1), aug,
+        attn_mask=attn_mask, scale=d**-0.5,
+    )
     out = res[..., :d]
-    col = d
+    picked = res[:, :, text_len:, d : d + len(cols)]  # P[image rows, cols]
     if mult is not None:
-        ptv = res[:, :, text_len:, col : col + d]
-        col += d
-        scale = (mult.to(out.dtype).to(out.device) - 1)[:, None, :, None]
-        out[:, :, text_len:] += scale * ptv  # res is ours: in place, no copy of the full output
+        ptv = picked[..., :k_eff] @ v[:, :, :k_eff]  # cols[:k_eff] == range(k_eff)
+        scale = (mult.to(device=out.device, dtype=out.dtype) - 1)[:, None, :, None]
+        out[:, :, text_len:] += scale * ptv  # res is ours: in place
     heat = None
     if focus:
-        heat = res[:, :, text_len:, col : col + len(focus)].float().mean(dim=(1, 3))
+        where = torch.tensor([cols.index(p) for p in focus], device=v.device)
+        heat = picked.index_select(-1, where).float().mean(dim=(1, 3))
     return out.contiguous(), heat

@@ -247,6 +247,19 @@ def test_fused_equals_explicit(use_mask, focus, top_k):
         assert heat_e is None and heat_f is None
 
 
+def test_fused_runs_on_the_flash_kernel():
+    """The fused call must not fall back to the math kernel (which builds L x L)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    q, k, v = _qkv(6, dim=32)
+    mult = row_multipliers(torch.arange(10).repeat(2, 1) % 2 == 0)
+    with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
+        out, heat = attend_fused(q, k, v, text_len=6, focus=[1, 5], top_k=15, mult=mult)
+    ref, ref_heat = attend_explicit(q, k, v, text_len=6, focus=[1, 5], top_k=15, mult=mult)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(heat, ref_heat, rtol=1e-5, atol=1e-6)
+
+
 def test_heat_map_and_rank_window():
     m = heat_map(torch.tensor([[0.0, 0.5, 1.0], [2.0, 4.0, 3.0]]))
     torch.testing.assert_close(m[0], torch.sigmoid(torch.tensor([-5.0, 0.0, 5.0])))
