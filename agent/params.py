@@ -16,6 +16,7 @@ linearly in between (inject rounded). Values the user set explicitly
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from typing import ClassVar
 
 # Knob: (delta at strength 0, delta at strength 1, lower bound, upper bound)
 STRENGTH_MAP: dict[str, tuple[float, float, float, float]] = {
@@ -40,7 +41,7 @@ class EditSettings:
     seed: int = 0
     strength: float | None = None  # when set, replaces the planner's per-step strength
 
-    _ALIASES = {"lambda": "lam", "lambda_": "lam", "solver": "preset"}
+    _ALIASES: ClassVar[dict[str, str]] = {"lambda": "lam", "lambda_": "lam", "solver": "preset"}
 
     def updated(self, **kw) -> EditSettings:
         """Return a copy with the given fields changed (accepts `lambda=` via **{"lambda": x})."""
@@ -98,5 +99,5 @@ def strength_overrides(strength: float, base: dict) -> dict:
             continue
         value = float(base[knob]) + _lerp_delta(strength, at0, at1)
         value = min(max(value, lo), hi)
-        out[knob] = int(round(value)) if knob == "inject" else round(value, 4)
+        out[knob] = round(value) if knob == "inject" else round(value, 4)
     return out

@@ -1,0 +1,376 @@
+"""The executor: edit and generation jobs on the process's one model, one at a time.
+
+diffusers models are not thread-safe, so one worker thread runs every job of a store
+(and one lock guards each loaded backend across stores). submit / progress / wait /
+cancel is the whole interface; a distributed runner (Celery workers over Redis, Ray
+Serve) would implement the same four calls.
+
+A job is a plan: step k edits the node made by step k-1, with anchors (the lineage's
+root latent, that node's latent). Each finished step is a complete node (image and
+latent, one transaction); a failure or a cancel keeps the finished steps and stores
+nothing of the failing one. Job state is written to the store's jobs table, so a
+page reload (a new ChatSession) finds a running or finished job; when the job ends
+the executor writes the assistant's result message.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from agent.params import strength_overrides
+from agent.views import JobView
+from mtedit.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_BACKENDS: dict[tuple, object] = {}
+_BACKEND_LOCKS: dict[int, threading.Lock] = {}
+_REGISTRY_LOCK = threading.Lock()
+_EXECUTORS: dict[tuple, Executor] = {}
+STORE_EVERY_S = 0.5  # progress writes to the jobs table, at most this often
+
+
+@dataclass
+class JobSpec:
+    """What to run. kind "edit": steps from base_node_id; kind "generate": a new root."""
+
+    kind: str
+    conversation_id: str
+    steps: list[dict] = field(default_factory=list)  # EditStep dicts
+    base_node_id: str | None = None
+    base_caption: str = ""  # the base node's caption when the store's is empty (asked later)
+    prompt: str = ""
+    preset: str = "mtc"
+    overrides: dict = field(default_factory=dict)  # editing_core parameter names
+    strength: float | None = None  # replaces each step's strength when set
+    seed: int = 0
+    width: int | None = None
+    height: int | None = None
+    request: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+@dataclass
+class _State:
+    id: str
+    spec: JobSpec
+    status: str = "queued"
+    done: int = 0
+    total: int = 0
+    stage: str = "queued"
+    step: int = 0
+    started: float = field(default_factory=time.time)
+    error: str | None = None
+    node_ids: list[str] = field(default_factory=list)
+    message_id: str | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
+    last_write: float = 0.0
+
+    def view(self) -> JobView:
+        elapsed = time.time() - self.started
+        eta = None
+        if self.status == "running" and self.done > 0 and self.total > self.done:
+            eta = elapsed / self.done * (self.total - self.done)
+        return JobView(id=self.id, conversation_id=self.spec.conversation_id, status=self.status,
+                       done=self.done, total=self.total, stage=self.stage, step=self.step,
+                       steps=max(1, len(self.spec.steps)), elapsed_s=elapsed, eta_s=eta,
+                       error=self.error, node_ids=tuple(self.node_ids),
+                       message_id=self.message_id)
+
+
+def load_backend(settings: Settings):
+    """The process's backend for these settings (loaded once, then shared)."""
+    key = (settings.model, settings.device, settings.dtype, settings.offload, settings.max_side)
+    with _REGISTRY_LOCK:
+        if key in _BACKENDS:
+            return _BACKENDS[key]
+    from editing_core import FluxBackend
+
+    backend = FluxBackend.from_pretrained(settings.model, device=settings.device,
+                                          dtype=settings.dtype, offload=settings.offload,
+                                          max_side=settings.max_side)
+    with _REGISTRY_LOCK:
+        return _BACKENDS.setdefault(key, backend)
+
+
+def _backend_lock(backend) -> threading.Lock:
+    with _REGISTRY_LOCK:
+        return _BACKEND_LOCKS.setdefault(id(backend), threading.Lock())
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def explain_error(exc: BaseException) -> str:
+    """A sentence a user can act on."""
+    from editing_core import DeviceOutOfMemory, ImageInputError, ModelLoadError
+
+    name = type(exc).__name__
+    text = " ".join(str(exc).split())
+    if isinstance(exc, DeviceOutOfMemory) or "out of memory" in text.lower():
+        return (f"the GPU ran out of memory ({text[:200]}). Try fewer steps (\"use 8 steps\"), a "
+                "smaller image (MTEDIT_MAX_SIDE=768) or CPU offload (MTEDIT_OFFLOAD=model).")
+    if isinstance(exc, ModelLoadError):
+        return f"the model could not be loaded: {text}"
+    if isinstance(exc, ImageInputError):
+        return f"the image could not be used: {text}"
+    if isinstance(exc, ValueError):
+        return text
+    return f"{name}: {text[:300]}"
+
+
+class Executor:
+    """One worker thread running jobs for one store on one backend."""
+
+    def __init__(self, store, backend=None, *, settings: Settings | None = None,
+                 loader: Callable[[], object] | None = None):
+        self.store = store
+        self.settings = settings or Settings()
+        self._backend = backend
+        self._loader = loader or (lambda: load_backend(self.settings))
+        self._queue: queue.Queue[_State | None] = queue.Queue()
+        self._jobs: dict[str, _State] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def shared(cls, store, settings: Settings, backend=None) -> Executor:
+        """The process-wide executor for this store (and backend, when one is given)."""
+        key = (store.url, str(store.data_dir), id(backend) if backend is not None else None)
+        with _REGISTRY_LOCK:
+            ex = _EXECUTORS.get(key)
+            if ex is None:
+                ex = _EXECUTORS[key] = cls(store, backend, settings=settings)
+            return ex
+
+    # -- the interface -----------------------------------------------------------------
+
+    def submit(self, spec: JobSpec) -> str:
+        job = self.store.create_job(spec.kind, request=spec.as_dict(),
+                                    conversation_id=spec.conversation_id, stage="queued")
+        state = _State(job.id, spec)
+        with self._lock:
+            self._jobs[job.id] = state
+            self._ensure_thread()
+        self._queue.put(state)
+        return job.id
+
+    def progress(self, job_id: str) -> JobView | None:
+        """The job's state if this process runs (or ran) it, else None (ask the store)."""
+        with self._lock:
+            state = self._jobs.get(job_id)
+        return state.view() if state else None
+
+    def wait(self, job_id: str, timeout: float | None = None) -> JobView:
+        with self._lock:
+            state = self._jobs[job_id]
+        state.finished.wait(timeout)
+        return state.view()
+
+    def cancel(self, job_id: str) -> bool:
+        with self._lock:
+            state = self._jobs.get(job_id)
+        if state is None or state.finished.is_set():
+            return False
+        state.cancel.set()
+        return True
+
+    def active(self, conversation_id: str) -> JobView | None:
+        with self._lock:
+            states = [s for s in self._jobs.values()
+                      if s.spec.conversation_id == conversation_id and not s.finished.is_set()]
+        return states[0].view() if states else None
+
+    def backend(self):
+        """The loaded backend (loads it on first use)."""
+        if self._backend is None:
+            self._backend = self._loader()
+        return self._backend
+
+    # -- the worker --------------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._work, name="mtedit-executor", daemon=True)
+            self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            state = self._queue.get()
+            if state is None:
+                return
+            try:
+                self._run(state)
+            except Exception:  # never let the worker die
+                log.exception("job %s crashed", state.id)
+            finally:
+                state.finished.set()
+
+    def _write(self, state: _State, force: bool = False, **extra) -> None:
+        now = time.time()
+        if not force and now - state.last_write < STORE_EVERY_S:
+            return
+        state.last_write = now
+        try:
+            self.store.update_job(state.id, done=state.done, total=state.total, stage=state.stage,
+                                  result_node_ids=state.node_ids, **extra)
+        except Exception:
+            log.exception("could not record progress of job %s", state.id)
+
+    def _run(self, state: _State) -> None:
+        spec = state.spec
+        if state.cancel.is_set():
+            self._finish(state, "cancelled", None)
+            return
+        state.status, state.stage, state.started = "running", "load", time.time()
+        self._write(state, force=True, status="running")
+        from editing_core import EditCancelled
+
+        try:
+            backend = self.backend()
+            with _backend_lock(backend):
+                if spec.kind == "generate":
+                    self._generate(state, backend)
+                else:
+                    self._edit(state, backend)
+        except EditCancelled:
+            self._finish(state, "cancelled", None)
+        except Exception as exc:
+            log.info("job %s failed", state.id, exc_info=True)
+            self._finish(state, "failed", explain_error(exc))
+        else:
+            self._finish(state, "done", None)
+
+    def _progress_fn(self, state: _State, offset_steps: int, n_steps: int):
+        def progress(done: int, total: int, stage: str) -> None:
+            state.total = total * n_steps
+            state.done = total * offset_steps + done
+            state.stage = stage
+            self._write(state)
+
+        return progress
+
+    def _latent(self, backend, node, state: _State):
+        from editing_core import latent_from_bytes, latent_to_bytes
+
+        data = self.store.read_latent(node)
+        if data is not None:
+            return latent_from_bytes(data)
+        state.stage = "encode"
+        img = Image.open(io.BytesIO(self.store.read_image(node)))
+        latent = backend.encode_image(img, self.settings.max_side)
+        self.store.set_latent(node.id, latent_to_bytes(latent))  # encoded once, kept
+        return latent
+
+    def _edit(self, state: _State, backend) -> None:
+        from editing_core import Anchors, EditCancelled, latent_to_bytes, resolve_params
+
+        spec = state.spec
+        store = self.store
+        cur = store.get_node(spec.base_node_id)
+        root = cur if cur.parent_id is None else store.get_node(cur.root_id)
+        root_latent = self._latent(backend, root, state)
+        cur_latent = root_latent if cur.id == root.id else self._latent(backend, cur, state)
+        base = resolve_params(spec.preset, spec.overrides)
+        n = len(spec.steps)
+        for k, step in enumerate(spec.steps):
+            if state.cancel.is_set():
+                raise EditCancelled("cancelled between steps")
+            state.step = k + 1
+            strength = spec.strength if spec.strength is not None else step.get("strength", 0.5)
+            knobs = {key: v for key, v in strength_overrides(strength, base).items()
+                     if spec.overrides.get(key) is None}
+            if "inject" in knobs:
+                knobs["inject"] = min(knobs["inject"], base["steps"])
+            overrides = {**spec.overrides, **knobs}
+            source_prompt = (spec.base_caption or cur.caption) if k == 0 else cur.caption
+            result = backend.edit(
+                cur_latent, source_prompt, step["target_prompt"],
+                anchors=Anchors(root_latent, None if cur.id == root.id else cur_latent),
+                focus_words=step.get("focus_words", ()), preset=spec.preset, overrides=overrides,
+                seed=spec.seed, output_size=(root.width, root.height),
+                progress=self._progress_fn(state, k, n), cancel=state.cancel.is_set)
+            state.stage = "save"
+            params = {**result.params, "strength": strength}
+            node = store.add_edit(
+                cur.id, png_bytes(result.image), latent_to_bytes(result.latent),
+                caption=step["target_prompt"], instruction=step["instruction"],
+                target_prompt=step["target_prompt"], focus_words=step.get("focus_words", ()),
+                preset=spec.preset, params=params, seed=result.seed,
+                model_id=getattr(backend, "model_id", None), timings=result.timings)
+            state.node_ids.append(node.id)
+            self._write(state, force=True)
+            cur, cur_latent = node, result.latent
+
+    def _generate(self, state: _State, backend) -> None:
+        from editing_core import latent_to_bytes
+
+        spec = state.spec
+        state.step = 1
+        result = backend.generate(spec.prompt, width=spec.width, height=spec.height,
+                                  preset=spec.preset, overrides=spec.overrides, seed=spec.seed,
+                                  progress=self._progress_fn(state, 0, 1),
+                                  cancel=state.cancel.is_set)
+        state.stage = "save"
+        node = self.store.add_generated(
+            spec.conversation_id, png_bytes(result.image), latent_to_bytes(result.latent),
+            caption=spec.prompt, instruction=spec.request or None, target_prompt=spec.prompt,
+            preset=spec.preset, params=result.params, seed=result.seed,
+            model_id=getattr(backend, "model_id", None), timings=result.timings)
+        state.node_ids.append(node.id)
+
+    def _finish(self, state: _State, status: str, error: str | None) -> None:
+        state.status, state.error = status, error
+        if status == "done":
+            state.done = max(state.done, state.total)
+        state.stage = ""
+        text = result_text(state)
+        try:
+            msg = self.store.add_message(state.spec.conversation_id, "assistant", text,
+                                         node_ids=state.node_ids)
+            state.message_id = msg.id
+        except Exception:
+            log.exception("could not store the result message of job %s", state.id)
+        self._write(state, force=True, status=status, error=error)
+
+
+def result_text(state: _State) -> str:
+    """The assistant's message when a job ends."""
+    spec, n_done = state.spec, len(state.node_ids)
+    secs = time.time() - state.started
+    if spec.kind == "generate":
+        if state.status == "done":
+            return f"Generated \"{spec.prompt}\" ({secs:.1f} s)."
+        what = "cancelled" if state.status == "cancelled" else f"failed: {state.error}"
+        return f"The generation {what}. Nothing was stored."
+    n = len(spec.steps)
+    lines = []
+    if state.status == "done":
+        lines.append(f"Done: {n} step{'s' if n != 1 else ''} in {secs:.1f} s; "
+                     f"the last result is the new head.")
+    elif state.status == "cancelled":
+        lines.append(f"Cancelled after {n_done} of {n} steps.")
+    else:
+        lines.append(f"Step {n_done + 1} of {n} failed: {state.error}")
+    for i, step in enumerate(spec.steps[:n_done], 1):
+        lines.append(f"{i}. {step['instruction']}")
+    if state.status != "done":
+        lines.append("The finished steps are kept and the head is the last of them."
+                     if n_done else "Nothing was changed; the head is where it was.")
+    lines += spec.notes
+    return "\n".join(lines)

@@ -1,0 +1,199 @@
+"""LLMPlanner: an EditPlan from any LangChain chat model through structured output.
+
+A malformed or schema-breaking answer gets one retry that quotes the validation
+error; a second failure, a timeout or an unreachable server hands the request to
+the OfflinePlanner, and the result's notes say so. The providers' packages are the
+optional extra `llm` (pip install 'mtedit[llm]') and are imported only when used.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+from collections.abc import Sequence
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from agent.offline import OfflinePlanner, PlanResult
+from agent.plan import EditPlan
+from agent.prompts import load_text, load_yaml
+from mtedit.settings import Settings
+
+PROVIDERS = ("openai", "anthropic", "ollama")
+DEFAULT_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "ollama": "llama3.1"}
+_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="planner")
+
+
+class PlannerConfigError(RuntimeError):
+    """The planner settings cannot work (unknown provider, missing package or key)."""
+
+
+class PlannerTimeout(TimeoutError):
+    pass
+
+
+def make_chat_model(settings: Settings) -> BaseChatModel:
+    """The chat model named by settings.planner / planner_model / planner_base_url / key."""
+    provider = (settings.planner or "").lower()
+    model = settings.planner_model or DEFAULT_MODELS.get(provider)
+    timeout = float(settings.planner_timeout)
+    try:
+        if provider == "openai":
+            from langchain_openai import ChatOpenAI
+
+            key = settings.planner_api_key or os.environ.get("OPENAI_API_KEY")
+            if not key and not settings.planner_base_url:
+                raise PlannerConfigError(
+                    "the openai planner needs MTEDIT_PLANNER_API_KEY (or OPENAI_API_KEY), or "
+                    "MTEDIT_PLANNER_BASE_URL for a local OpenAI-compatible server")
+            return ChatOpenAI(model=model, base_url=settings.planner_base_url,
+                              api_key=key or "not-needed", temperature=0, timeout=timeout,
+                              max_retries=0)
+        if provider == "anthropic":
+            from langchain_anthropic import ChatAnthropic
+
+            key = settings.planner_api_key or os.environ.get("ANTHROPIC_API_KEY")
+            if not key:
+                raise PlannerConfigError(
+                    "the anthropic planner needs MTEDIT_PLANNER_API_KEY (or ANTHROPIC_API_KEY)")
+            kw = {"base_url": settings.planner_base_url} if settings.planner_base_url else {}
+            return ChatAnthropic(model=model, api_key=key, temperature=0, timeout=timeout,
+                                 max_retries=0, **kw)
+        if provider == "ollama":
+            from langchain_ollama import ChatOllama
+
+            return ChatOllama(model=model, base_url=settings.planner_base_url, temperature=0,
+                              client_kwargs={"timeout": timeout})
+    except ImportError as exc:
+        raise PlannerConfigError(
+            f"the {provider} planner needs {exc.name}: pip install 'mtedit[llm]'") from exc
+    raise PlannerConfigError(
+        f"unknown planner {settings.planner!r}; choose offline, {', '.join(PROVIDERS)}")
+
+
+def build_messages(request: str, caption: str, history: Sequence[str] = ()) -> list[BaseMessage]:
+    """System prompt, the few-shot examples as earlier turns, then this request (as data)."""
+    user = load_text("planner_user.md")
+    msgs: list[BaseMessage] = [SystemMessage(load_text("planner_system.md"))]
+    for ex in load_yaml("planner_examples.yaml").get("examples", []):
+        msgs.append(HumanMessage(user.format(caption=ex["caption"], history="(none)",
+                                             request=ex["request"])))
+        msgs.append(AIMessage(json.dumps(ex["plan"], ensure_ascii=False)))
+    hist = "\n".join(f"- {h}" for h in history) or "(none)"
+    msgs.append(HumanMessage(user.format(caption=_escape(caption), history=_escape(hist),
+                                         request=_escape(request))))
+    return msgs
+
+
+def _escape(text: str) -> str:
+    # The request is wrapped in tags; a user cannot close them early.
+    return text.replace("<", "(").replace(">", ")")
+
+
+def _call(runnable, messages, timeout: float):
+    future = _POOL.submit(runnable.invoke, messages)
+    try:
+        return future.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        raise PlannerTimeout(f"no answer within {timeout:g} s") from None
+
+
+class LLMPlanner:
+    """Plans with a chat model; falls back to the offline planner (and says so)."""
+
+    def __init__(self, model: BaseChatModel, *, timeout: float = 60.0,
+                 fallback: OfflinePlanner | None = None, name: str | None = None):
+        self.model = model
+        self.timeout = float(timeout)
+        self.fallback = fallback or OfflinePlanner()
+        self.name = name or f"llm:{getattr(model, 'model_name', None) or getattr(model, 'model', None) or type(model).__name__}"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LLMPlanner:
+        model = make_chat_model(settings)
+        return cls(model, timeout=settings.planner_timeout,
+                   name=f"{settings.planner}:{settings.planner_model or DEFAULT_MODELS.get(settings.planner, '')}")
+
+    def plan(self, request: str, caption: str, history: Sequence[str] = ()) -> PlanResult:
+        try:
+            structured = self.model.with_structured_output(EditPlan, include_raw=True)
+        except NotImplementedError as exc:
+            return self._fallback(request, caption, history,
+                                  f"the model {self.name} has no structured output ({exc})")
+        messages = build_messages(request, caption, history)
+        error = ""
+        for attempt in range(2):
+            try:
+                out = _call(structured, messages, self.timeout)
+            except PlannerTimeout as exc:
+                return self._fallback(request, caption, history,
+                                      f"the LLM planner gave {exc}")
+            except Exception as exc:  # noqa: BLE001 - connection refused, HTTP errors, bad keys
+                return self._fallback(request, caption, history,
+                                      f"the LLM planner could not be reached "
+                                      f"({type(exc).__name__}: {_short(exc)})")
+            plan, error = _parsed(out)
+            if plan is not None:
+                retry = "The LLM's first answer broke the plan format; its retry was used."
+                notes = [] if attempt == 0 else [retry]
+                return PlanResult(plan, self.name, notes)
+            if attempt == 0:
+                messages = [*messages, HumanMessage(
+                    "Your answer did not match the required plan schema:\n"
+                    f"{_short(error, 1500)}\nAnswer again with a valid plan: 1-4 steps, each "
+                    "with instruction, target_prompt, focus_words and strength (0-1).")]
+        return self._fallback(request, caption, history,
+                              f"the LLM planner's answer broke the plan format twice "
+                              f"({_short(error)})")
+
+    def answer(self, question: str, context: str) -> str | None:
+        """A short plain answer to a question about the conversation; None on any failure."""
+        msgs = [SystemMessage("You help a user of an image editor. Answer in at most three "
+                              "sentences. The conversation state:\n" + context),
+                HumanMessage(_escape(question))]
+        try:
+            out = _call(self.model, msgs, self.timeout)
+        except Exception:  # noqa: BLE001 - any failure means "no answer"
+            return None
+        text = out.content if isinstance(out.content, str) else str(out.content)
+        return text.strip() or None
+
+    def _fallback(self, request, caption, history, why: str) -> PlanResult:
+        result = self.fallback.plan(request, caption, history)
+        result.notes.insert(0, f"I used the offline planner because {why}.")
+        return result
+
+
+def _parsed(out) -> tuple[EditPlan | None, str]:
+    if isinstance(out, EditPlan):
+        return out, ""
+    if isinstance(out, dict):
+        if out.get("parsed") is not None:
+            parsed = out["parsed"]
+            if isinstance(parsed, dict):
+                try:
+                    return EditPlan.model_validate(parsed), ""
+                except ValueError as exc:
+                    return None, str(exc)
+            return parsed, ""
+        if out.get("parsing_error") is not None:
+            return None, str(out["parsing_error"])
+        raw = out.get("raw")
+        content = getattr(raw, "content", "")
+        return None, f"the answer had no plan (it said: {_short(str(content), 200)!r})"
+    return None, f"unexpected answer type {type(out).__name__}"
+
+
+def _short(exc, n: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def make_planner(settings: Settings):
+    """OfflinePlanner for planner=offline, else an LLMPlanner (which falls back to it)."""
+    if (settings.planner or "offline").lower() in ("offline", "none", ""):
+        return OfflinePlanner()
+    return LLMPlanner.from_settings(settings)
