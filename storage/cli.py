@@ -100,9 +100,11 @@ def _run(func):
             print(f"mtedit {args.command}: {exc}", file=sys.stderr)
             return 1
         except Exception as exc:  # StorageError and friends: a clear line, not a traceback
+            from sqlalchemy.exc import SQLAlchemyError
+
             from storage.errors import StorageError
 
-            if not isinstance(exc, StorageError):
+            if not isinstance(exc, (StorageError, SQLAlchemyError)):
                 raise
             print(f"mtedit {args.command}: {exc}", file=sys.stderr)
             return 1
@@ -171,7 +173,7 @@ def cmd_doctor(args) -> int:
         print(f"{len(left)} orphan blobs younger than {args.grace:g} s kept (use --grace 0)")
     elif not args.fix and (report.orphans or report.temp_files):
         print("run `mtedit doctor --fix` to remove orphan blobs and stale temp files")
-    return 0 if report.ok else 1
+    return 1 if report.damaged else 0
 
 
 @_run

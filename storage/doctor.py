@@ -28,6 +28,11 @@ class DoctorReport:
     removed_temp: list[Path] = field(default_factory=list)
 
     @property
+    def damaged(self) -> bool:
+        """Some node's image or latent is missing or corrupt."""
+        return bool(self.missing or self.corrupt)
+
+    @property
     def ok(self) -> bool:
         """No missing or corrupt blob, and no orphan or temp file left on disk."""
         left = set(self.orphans) - set(self.removed_orphans)
@@ -45,7 +50,10 @@ class DoctorReport:
         removed_tmp = set(self.removed_temp)
         for path in self.temp_files:
             out.append(f"temp file {path}" + (" removed" if path in removed_tmp else ""))
-        out.append("ok" if self.ok else "problems found")
+        if self.damaged:
+            out.append("DAMAGED: the nodes listed above cannot be shown or edited further")
+        else:
+            out.append("ok: every image and latent is present and intact")
         return out
 
 
