@@ -96,12 +96,14 @@ def find_item(items: list[str], ref: str) -> int | None:
     if noun is None:
         return None
     ref_words = set(words(ref)) - ARTICLES - PREPOSITIONS
+    ref_places = [p for p in positions() if re.search(rf"\b{p}\b", ref.lower())]
     best, best_score = None, 0
     for i, item in enumerate(items):
         iw = words(item)
         if noun not in iw and not (noun.endswith("s") and noun[:-1] in iw):
             continue
         score = 10 + len(ref_words & set(iw))
+        score += 5 * sum(bool(re.search(rf"\b{p}\b", item.lower())) for p in ref_places[:1])
         if score > best_score:
             best, best_score = i, score
     return best

@@ -236,8 +236,9 @@ class OfflinePlanner:
         # add: "add a hat", "put a hat on the dog", "give the dog a hat"
         m = re.match(rf"^give\s+(?:(?:him|her|them|it)\s+|{det}(?P<who>[\w-]+)\s+)(?P<y>.+)$", low)
         if not m:
-            m = re.match(rf"^(?:add|put|place|insert|draw|include)\s+(?P<y>.+?)"
-                         rf"(?:\s+(?:on|to|onto)\s+{det}(?P<who>.+))?$", low)
+            m = re.match(rf"^(?:add|put|place|insert|draw|include)\s+(?P<y>.+\s(?:{positions}))$",
+                         low) or re.match(rf"^(?:add|put|place|insert|draw|include)\s+(?P<y>.+?)"
+                                          rf"(?:\s+(?:on|to|onto)\s+{det}(?P<who>.+))?$", low)
         if m:
             y = m.group("y").strip()
             who = m.groupdict().get("who")
