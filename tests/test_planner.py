@@ -82,7 +82,7 @@ def test_toy_world_instructions_give_the_toy_world_captions():
     the plan's caption must equal the world's own caption of the edited scene."""
     rng = random.Random(0)
     planner = OfflinePlanner()
-    norm = lambda c: sorted(re.sub(r"\ban?\b", "a", x) for x in split_items(c)[0])  # noqa: E731
+    norm = lambda c: sorted(re.sub(r"\ban?\b", "a", x) for x in split_items(c)[0])
     checked, wrong = 0, []
     for _ in range(300):
         scene = W.random_scene(rng, max_objects=3)
