@@ -55,7 +55,11 @@ ROLES = ("user", "assistant", "system")
 _STOPWORDS = frozenset(
     ["a", "an", "the", "to", "of", "in", "on", "at", "and", "or", "with", "before", "after", "back", "go", "undo", "image", "picture", "photo", "one", "it", "its", "that", "this", "was", "is"]
 )
-_WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _worker() -> str:
+    """host:pid of this process (computed per call: a forked child has its own pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def new_id() -> str:
@@ -593,7 +597,7 @@ class Store:
         row = JobRow(
             id=new_id(), conversation_id=conversation_id, kind=kind, status="queued", done=0,
             total=int(total), stage=stage, error=None, request=_json(request or {}, "request"),
-            result_node_ids=[], worker=_WORKER, created_at=now, updated_at=now,
+            result_node_ids=[], worker=_worker(), created_at=now, updated_at=now,
         )
         with self._writing() as s:
             if conversation_id is not None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from storage import (
     StorageError,
     Store,
 )
+from storage.models import JobRow
 from storage.testing import make_png
 
 
@@ -165,6 +169,14 @@ def test_jobs_survive_reopen_and_orphaned_jobs_fail(tmp_path):
         assert store.fail_orphaned_jobs() == []  # its worker (this process) is alive
         with pytest.raises(ValueError):
             store.update_job(job.id, status="exploded")
+        # a job whose process died (a crash) is reported failed, not running forever
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        with store._writing() as s:
+            s.get(JobRow, job.id).worker = f"{socket.gethostname()}:{dead.pid}"
+        assert [j.id for j in store.fail_orphaned_jobs()] == [job.id]
+        failed = store.get_job(job.id)
+        assert failed.status == "failed" and "interrupted" in failed.error and not failed.active
 
 
 def test_export_import_round_trip(tmp_path, store, tree):
