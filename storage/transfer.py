@@ -65,7 +65,6 @@ def _time(value: str | None) -> datetime:
 
 
 def import_conversation(store: Store, path: Path) -> Conversation:
-    from storage.repository import new_id
 
     try:
         zf = zipfile.ZipFile(path)
@@ -88,6 +87,15 @@ def import_conversation(store: Store, path: Path) -> Conversation:
             if sha256_hex(data) != sha:
                 raise StorageError(f"{path}: blob {sha} is damaged in the archive")
             store.blobs.put(data)
+
+    try:
+        return _insert(store, doc, path)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StorageError(f"{path}: malformed {MANIFEST} ({type(exc).__name__}: {exc})") from None
+
+
+def _insert(store: Store, doc: dict, path: Path) -> Conversation:
+    from storage.repository import new_id
 
     conv = doc["conversation"]
     node_ids = {n["id"]: new_id() for n in doc["nodes"]}

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -215,6 +216,16 @@ def test_export_import_round_trip(tmp_path, store, tree):
         assert again.id != copy.id and len(other.nodes(again.id)) == len(src)
         with pytest.raises(StorageError):
             other.import_conversation(tmp_path / "out" / "missing.zip")
+        # a damaged archive is refused as a whole: nothing half-imported
+        bad = tmp_path / "bad.zip"
+        with zipfile.ZipFile(zip_path) as src_zip, zipfile.ZipFile(bad, "w") as dst_zip:
+            doc = json.loads(src_zip.read("conversation.json"))
+            del doc["nodes"][-1]["image_sha256"]
+            dst_zip.writestr("conversation.json", json.dumps(doc))
+        counts = other.counts()
+        with pytest.raises(StorageError, match="malformed"):
+            other.import_conversation(bad)
+        assert other.counts() == counts
 
 
 def test_corrupt_and_missing_blobs_are_detected(tmp_path, store, tree):
