@@ -201,13 +201,13 @@ def parse_intent(text: str, n_files: int = 0, has_image: bool = False) -> Intent
     m = _BRANCH.match(low)
     if m:
         return Intent("branch", clean, target=Target("at", m.group("w") or "") if m.group("w") else None)
-    if _ORIGINAL.match(low):
-        return Intent("goto", clean, target=Target("original"))
     m = _IMAGE.match(low)
     if m:
         n = _num(m.group("o")) if m.group("o") and m.group("o") != "other" else None
         n = n or (int(m.group("n")) if m.group("n") else 0)
         return Intent("goto", clean, target=Target("image", number=n))
+    if _ORIGINAL.match(low):
+        return Intent("goto", clean, target=Target("original"))
     m = _TURN.match(low) or _TURN2.match(low)
     if m and re.match(r"^(?:go|jump|get|return|revert|roll|switch|take|bring|back|turn|step|"
                       r"version|edit|node|#|number|no|the|use|pick|show|restore)", low):
