@@ -7,19 +7,19 @@ import threading
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import pytest  # noqa: E402
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel  # noqa: E402
-from langchain_core.messages import AIMessage  # noqa: E402
-from PIL import Image  # noqa: E402
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from PIL import Image
 
-from agent import ChatSession  # noqa: E402
-from agent.executor import Executor  # noqa: E402
-from agent.llm import LLMPlanner  # noqa: E402
-from editing_core import DeviceOutOfMemory, FluxBackend  # noqa: E402
-from editing_core.testing import tiny_random_folder  # noqa: E402
-from editing_core.toy import world as W  # noqa: E402
-from mtedit.settings import Settings  # noqa: E402
-from storage import Store  # noqa: E402
+from agent import ChatSession
+from agent.executor import Executor
+from agent.llm import LLMPlanner
+from editing_core import DeviceOutOfMemory, FluxBackend
+from editing_core.testing import tiny_random_folder
+from editing_core.toy import world as W
+from mtedit.settings import Settings
+from storage import Store
 
 SCENE = W.Scene("green", (W.Obj("circle", "red", "small", 3), W.Obj("square", "blue", "large", 5)))
 CAPTION = W.caption(SCENE)
@@ -116,7 +116,7 @@ def test_rollback_by_description_then_edit_starts_a_branch(store, backend, model
 
     [sw] = session.send("switch to the branch with the triangle")
     assert session.head() == hat.node_ids[0] and sw.kind == "rollback"
-    [sw2] = session.send("switch branch")
+    session.send("switch branch")
     assert session.head() == other.node_ids[0]
     session.send("back to turn 1")
     assert session.head() == blue.node_ids[0]
@@ -279,7 +279,7 @@ def test_conversations_rename_switch_delete(store, backend, model_dir):
     first = session.conversation_id
     start(session)
     second = session.new_conversation("second")
-    assert [c.id for c in session.conversations()][0] == second
+    assert session.conversations()[0].id == second
     session.rename("renamed")
     assert {c.title for c in session.conversations()} >= {"renamed"}
     session.switch(first)
