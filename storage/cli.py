@@ -194,3 +194,11 @@ def cmd_import(args) -> int:
         count = len(store.nodes(conv.id))
     print(f"imported conversation {conv.id} ({count} images) {conv.title!r}")
     return 0
+
+
+def run(argv: list[str]) -> int:
+    """Run one of these subcommands without the rest of the `mtedit` CLI (no model imports)."""
+    parser = argparse.ArgumentParser(prog="mtedit")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)

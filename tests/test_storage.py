@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from mtedit.cli import main as mtedit
 from storage import (
     BlobCorruptError,
     BlobMissingError,
@@ -21,6 +20,7 @@ from storage import (
     StorageError,
     Store,
 )
+from storage.cli import run as mtedit
 from storage.models import JobRow
 from storage.testing import make_png
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mtedit.cli import main as mtedit
 from storage import Store
+from storage.cli import run as mtedit
 from storage.testing import make_png
 
 ROOT = Path(__file__).resolve().parent.parent
