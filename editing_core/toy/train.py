@@ -1,0 +1,408 @@
+"""Train the bundled toy model: first the VAE, then the transformer in its latent space.
+
+Resumable: each stage checkpoints into `work_dir` (model, optimiser, EMA, step,
+RNG state) and a rerun picks up where it stopped. Fixed seeds make the data
+order the same on every run; the step count, not the clock, drives the schedules.
+
+Stages:
+- `vae`: AutoencoderKL on 32x32 crops of rendered scenes, L1 + MSE + tiny KL.
+- `latents`: encode a fixed set of training scenes once (latent means).
+- `transformer`: rectified flow on those latents, with the CLIP/T5 encoders
+  trained along (they start random); 10 % empty captions; guidance input sampled
+  and ignored, then, in the last `distill_frac` of steps, distilled from the
+  model's own classifier-free guidance so it behaves like FLUX.1-dev's guidance.
+- `export`: write the diffusers-format folder (EMA weights, fp16).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from . import components as C
+from .world import RESOLUTION, caption, random_scene, render
+
+
+def is_heldout(text: str) -> bool:
+    """About 1 scene in 10 (by a stable hash of its caption) is never used for training."""
+    return zlib.crc32(text.encode()) % 10 == 0
+
+
+def training_scenes(n: int, seed: int, max_objects: int = 2, striped_p: float = 0.2):
+    rng = random.Random(seed)
+    out = []
+    while len(out) < n:
+        s = random_scene(rng, max_objects=max_objects, striped_p=striped_p)
+        if not is_heldout(caption(s)):
+            out.append(s)
+    return out
+
+
+def heldout_scenes(n: int, seed: int, max_objects: int = 2, striped_p: float = 0.2):
+    rng = random.Random(10_000_019 + seed)
+    out = []
+    while len(out) < n:
+        s = random_scene(rng, max_objects=max_objects, striped_p=striped_p)
+        if is_heldout(caption(s)):
+            out.append(s)
+    return out
+
+
+def to_tensor(images) -> torch.Tensor:
+    """PIL images -> float tensor [N, 3, H, W] in [-1, 1]."""
+    a = np.stack([np.asarray(im, dtype=np.uint8) for im in images])
+    return torch.from_numpy(a).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR in dB of images in [-1, 1]."""
+    mse = ((a.clamp(-1, 1) - b.clamp(-1, 1)) / 2).pow(2).mean().item()
+    return 10 * math.log10(1 / max(mse, 1e-10))
+
+
+def cosine_lr(step: int, total: int, base: float, warmup: int = 100, floor: float = 0.1) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    frac = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+class Log:
+    def __init__(self, path: Path, quiet: bool = False):
+        self.path, self.quiet = path, quiet
+
+    def __call__(self, msg: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {msg}"
+        with self.path.open("a") as f:
+            f.write(line + "\n")
+        if not self.quiet:
+            tqdm.write(line)
+
+
+@dataclass
+class Config:
+    work_dir: Path
+    seed: int = 0
+    threads: int = 1  # one thread keeps its speed on a busy machine; more when cores are free
+    vae_steps: int = 1200
+    vae_batch: int = 32
+    vae_lr: float = 1e-3
+    vae_pool: int = 6000
+    decoder_steps: int = 0  # decoder-only fine-tuning after the transformer (same latents)
+    n_latents: int = 40000
+    steps: int = 3000
+    batch: int = 32
+    lr: float = 5e-4
+    ema: float = 0.998
+    distill_frac: float = 0.2
+    empty_p: float = 0.1
+    ckpt_every: int = 250
+    progress: bool = True
+
+
+# ---------------------------------------------------------------- VAE
+
+
+def train_vae(cfg: Config, log: Log):
+    path = cfg.work_dir / "vae.pt"
+    torch.manual_seed(cfg.seed)
+    vae = C.build_vae()
+    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
+    step = 0
+    if path.exists():
+        state = torch.load(path, weights_only=False)
+        vae.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step = state["step"]
+        log(f"vae: resumed at step {step}")
+    if step >= cfg.vae_steps:
+        return vae
+    scenes = training_scenes(cfg.vae_pool, cfg.seed + 1, max_objects=3, striped_p=0.3)
+    pool = to_tensor([render(s) for s in scenes])
+    val = to_tensor([render(s) for s in heldout_scenes(128, cfg.seed + 2, max_objects=3)])
+    gen = torch.Generator().manual_seed(cfg.seed * 1000 + step)
+    crop = 32
+    bar = tqdm(total=cfg.vae_steps, initial=step, desc="vae", disable=not cfg.progress)
+    t0 = time.time()
+    while step < cfg.vae_steps:
+        idx = torch.randint(0, len(pool), (cfg.vae_batch,), generator=gen)
+        oy, ox = torch.randint(0, RESOLUTION - crop + 1, (2,), generator=gen).tolist()
+        x = pool[idx, :, oy : oy + crop, ox : ox + crop]
+        for g in opt.param_groups:
+            g["lr"] = cosine_lr(step, cfg.vae_steps, cfg.vae_lr)
+        post = vae.encode(x).latent_dist
+        y = vae.decode(post.sample(generator=gen)).sample
+        rec = F.l1_loss(y, x) + F.mse_loss(y, x)
+        kl = post.kl().mean() / x[0].numel()
+        loss = rec + 1e-6 * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{rec.item():.4f}")
+        if step % cfg.ckpt_every == 0 or step == cfg.vae_steps:
+            with torch.no_grad():
+                vae.eval()
+                p = psnr(vae.decode(vae.encode(val).latent_dist.mode()).sample, val)
+                vae.train()
+            torch.save({"model": vae.state_dict(), "opt": opt.state_dict(), "step": step}, path)
+            log(f"vae step {step} rec {rec.item():.4f} val_psnr {p:.2f} dB "
+                f"({time.time() - t0:.0f}s this run)")  # fmt: skip
+    bar.close()
+    return vae
+
+
+def finetune_decoder(cfg: Config, vae, log: Log):
+    """Train the decoder alone: the encoder, hence the transformer's latents, stay fixed."""
+    path = cfg.work_dir / "decoder.pt"
+    params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.vae_lr / 2, weight_decay=0.0)
+    step = 0
+    if path.exists():
+        state = torch.load(path, weights_only=False)
+        vae.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step = state["step"]
+    if step >= cfg.decoder_steps:
+        return vae
+    vae.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    scenes = training_scenes(cfg.vae_pool, cfg.seed + 5, max_objects=3, striped_p=0.3)
+    pool = to_tensor([render(s) for s in scenes])
+    val = to_tensor([render(s) for s in heldout_scenes(128, cfg.seed + 2, max_objects=3)])
+    gen = torch.Generator().manual_seed(cfg.seed * 31 + step)
+    bar = tqdm(total=cfg.decoder_steps, initial=step, desc="decoder", disable=not cfg.progress)
+    while step < cfg.decoder_steps:
+        idx = torch.randint(0, len(pool), (cfg.vae_batch // 4,), generator=gen)
+        x = pool[idx]
+        for g in opt.param_groups:
+            g["lr"] = cosine_lr(step, cfg.decoder_steps, cfg.vae_lr / 2, warmup=20)
+        with torch.no_grad():
+            z = vae.encode(x).latent_dist.mode()
+        y = vae.decode(z).sample
+        loss = F.l1_loss(y, x) + F.mse_loss(y, x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        bar.update(1)
+        if step % cfg.ckpt_every == 0 or step == cfg.decoder_steps:
+            with torch.no_grad():
+                p = psnr(vae.decode(vae.encode(val).latent_dist.mode()).sample, val)
+            torch.save({"model": vae.state_dict(), "opt": opt.state_dict(), "step": step}, path)
+            log(f"decoder step {step} loss {loss.item():.4f} val_psnr {p:.2f} dB")
+    bar.close()
+    vae.requires_grad_(True)
+    return vae
+
+
+# ---------------------------------------------------------------- latents
+
+
+def pack(z: torch.Tensor) -> torch.Tensor:
+    """[B, C, H, W] -> [B, H/2 * W/2, 4C] (FLUX 2x2 packing)."""
+    b, c, h, w = z.shape
+    z = z.view(b, c, h // 2, 2, w // 2, 2).permute(0, 2, 4, 1, 3, 5)
+    return z.reshape(b, (h // 2) * (w // 2), c * 4)
+
+
+def unpack(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    b, n, d = x.shape
+    c = d // 4
+    x = x.view(b, h // 2, w // 2, c, 2, 2).permute(0, 3, 1, 4, 2, 5)
+    return x.reshape(b, c, h, w)
+
+
+def image_ids(h: int, w: int) -> torch.Tensor:
+    ids = torch.zeros(h // 2, w // 2, 3)
+    ids[..., 1] = torch.arange(h // 2)[:, None]
+    ids[..., 2] = torch.arange(w // 2)[None, :]
+    return ids.reshape(-1, 3)
+
+
+def encode_latents(cfg: Config, vae, log: Log):
+    path = cfg.work_dir / "latents.pt"
+    if path.exists():
+        return torch.load(path, weights_only=False)
+    scenes = training_scenes(cfg.n_latents, cfg.seed + 3)
+    vae.eval()
+    means = []
+    with torch.no_grad():
+        for i in tqdm(range(0, len(scenes), 256), desc="encode", disable=not cfg.progress):
+            x = to_tensor([render(s) for s in scenes[i : i + 256]])
+            means.append(vae.encode(x).latent_dist.mode())
+    z = torch.cat(means)
+    shift, scale = z.mean().item(), 1.0 / z.std().item()
+    data = {
+        "latents": ((z - shift) * scale).half(),
+        "captions": [caption(s) for s in scenes],
+        "shift_factor": shift,
+        "scaling_factor": scale,
+    }
+    torch.save(data, path)
+    log(f"latents: {len(scenes)} scenes, shift {shift:.4f} scale {scale:.4f}")
+    return data
+
+
+# ---------------------------------------------------------------- transformer
+
+
+class TextStack(torch.nn.Module):
+    """The two text encoders as FluxPipeline uses them: CLIP pooled + T5 sequence."""
+
+    def __init__(self, clip, t5):
+        super().__init__()
+        self.clip, self.t5 = clip, t5
+
+    def forward(self, clip_ids, t5_ids):
+        pooled = self.clip(clip_ids, output_hidden_states=False).pooler_output
+        seq = self.t5(t5_ids, output_hidden_states=False)[0]
+        return pooled, seq
+
+
+def tokenize(tok, texts: list[str]) -> torch.Tensor:
+    return tok(texts, padding="max_length", max_length=C.MAX_TOKENS, truncation=True,
+               return_tensors="pt").input_ids  # fmt: skip
+
+
+def velocity(transformer, text, x, t, g, clip_ids, t5_ids, img_ids, txt_ids):
+    pooled, seq = text(clip_ids, t5_ids)
+    return transformer(
+        hidden_states=x,
+        timestep=t,
+        guidance=g,
+        pooled_projections=pooled,
+        encoder_hidden_states=seq,
+        txt_ids=txt_ids,
+        img_ids=img_ids,
+        return_dict=False,
+    )[0]
+
+
+def sample_t(n: int, gen: torch.Generator) -> torch.Tensor:
+    """Half logit-normal, half uniform, in (0, 1)."""
+    ln = torch.sigmoid(torch.randn(n, generator=gen))
+    un = torch.rand(n, generator=gen)
+    pick = torch.rand(n, generator=gen) < 0.5
+    return torch.where(pick, ln, un).clamp(1e-4, 1 - 1e-4)
+
+
+def train_transformer(cfg: Config, data: dict, log: Log):
+    path = cfg.work_dir / "transformer.pt"
+    torch.manual_seed(cfg.seed + 10)
+    tok, tok2 = C.build_tokenizers()
+    clip, t5 = C.build_text_encoders(len(tok))
+    text = TextStack(clip, t5)
+    transformer = C.build_transformer()
+    model = torch.nn.ModuleDict({"transformer": transformer, "text": text})
+    ema = copy.deepcopy(model).requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
+    step = 0
+    if path.exists():
+        state = torch.load(path, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+        step = state["step"]
+        log(f"transformer: resumed at step {step}")
+    if step >= cfg.steps:
+        return model, ema, tok, tok2
+    lat = data["latents"]
+    n, c, h, w = lat.shape
+    clip_ids = tokenize(tok, data["captions"])
+    t5_ids = tokenize(tok2, data["captions"])
+    empty_clip, empty_t5 = tokenize(tok, [""]), tokenize(tok2, [""])
+    img_ids, txt_ids = image_ids(h, w), torch.zeros(C.MAX_TOKENS, 3)
+    distill_from = int(cfg.steps * (1 - cfg.distill_frac))
+    gen = torch.Generator().manual_seed(cfg.seed * 7919 + step)
+    bar = tqdm(total=cfg.steps, initial=step, desc="transformer", disable=not cfg.progress)
+    t0, avg = time.time(), None
+    while step < cfg.steps:
+        b = cfg.batch
+        idx = torch.randint(0, n, (b,), generator=gen)
+        x0 = pack(lat[idx].float())
+        ci, ti = clip_ids[idx].clone(), t5_ids[idx].clone()
+        drop = torch.rand(b, generator=gen) < cfg.empty_p
+        ci[drop], ti[drop] = empty_clip, empty_t5
+        e = torch.randn(x0.shape, generator=gen)
+        t = sample_t(b, gen)
+        xt = (1 - t[:, None, None]) * x0 + t[:, None, None] * e
+        target = e - x0
+        g = 1 + 4 * torch.rand(b, generator=gen)
+        if step >= distill_from:
+            # Guidance distillation from the EMA model's own CFG (FLUX.1-dev-style input).
+            g = torch.where(torch.rand(b, generator=gen) < 0.3, torch.ones(b), g)
+            with torch.no_grad():
+                ones = torch.ones(b)
+                v_c = velocity(ema.transformer, ema.text, xt, t, ones, ci, ti, img_ids, txt_ids)
+                v_u = velocity(ema.transformer, ema.text, xt, t, ones,
+                               empty_clip.expand(b, -1), empty_t5.expand(b, -1),
+                               img_ids, txt_ids)  # fmt: skip
+            cfg_target = v_u + g[:, None, None] * (v_c - v_u)
+            use = ((g > 1) & ~drop)[:, None, None]
+            target = torch.where(use, cfg_target, target)
+        for grp in opt.param_groups:
+            grp["lr"] = cosine_lr(step, cfg.steps, cfg.lr, warmup=200)
+        pred = velocity(transformer, text, xt, t, g, ci, ti, img_ids, txt_ids)
+        loss = F.mse_loss(pred, target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - cfg.ema)
+        step += 1
+        avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
+        bar.update(1)
+        bar.set_postfix(loss=f"{avg:.4f}")
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            state = {"model": model.state_dict(), "ema": ema.state_dict(),
+                     "opt": opt.state_dict(), "step": step}  # fmt: skip
+            torch.save(state, path.with_suffix(".tmp"))
+            path.with_suffix(".tmp").replace(path)
+            log(f"transformer step {step} loss {avg:.4f} ({time.time() - t0:.0f}s this run)")
+    bar.close()
+    return model, ema, tok, tok2
+
+
+# ---------------------------------------------------------------- export
+
+
+def export(cfg: Config, vae, data: dict, out: Path, log: Log) -> Path:
+    _, ema, tok, tok2 = train_transformer(cfg, data, log)  # loads the finished checkpoint
+    vae.register_to_config(shift_factor=data["shift_factor"], scaling_factor=data["scaling_factor"])
+    C.save_folder(out, vae=vae, transformer=ema.transformer, clip=ema.text.clip,
+                  t5=ema.text.t5, tokenizer=tok, tokenizer_2=tok2)  # fmt: skip
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    log(f"exported {out} ({size / 1e6:.1f} MB)")
+    return out
+
+
+def run(cfg: Config, out: Path | None = None, stages=("vae", "latents", "transformer", "decoder", "export")):
+    cfg.work_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.threads)
+    log = Log(cfg.work_dir / "train.log", quiet=not cfg.progress)
+    vae = train_vae(cfg, log)
+    if "latents" in stages or "transformer" in stages or "export" in stages:
+        data = encode_latents(cfg, vae, log)
+    if "transformer" in stages:
+        train_transformer(cfg, data, log)
+    if "decoder" in stages or (cfg.work_dir / "decoder.pt").exists():
+        vae = finetune_decoder(cfg, vae, log)
+    if "export" in stages and out is not None:
+        return export(cfg, vae, data, out, log)
+    return None
