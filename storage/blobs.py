@@ -58,7 +58,9 @@ class BlobStore:
             os.utime(final)  # fresh mtime: doctor's grace period protects it
             return digest
         folder = final.parent
-        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            _fsync_dir(self.root)  # the new shard folder's entry is durable too
         tmp = folder / f"{TMP_PREFIX}{_HOST}-{os.getpid()}-{os.urandom(4).hex()}"
         try:
             with open(tmp, "wb") as f:
