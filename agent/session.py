@@ -432,12 +432,13 @@ class ChatSession:
             return [self._say(why, "error", user_text=text)]
         if intent.kind == "undo":
             self._redo_hint[cid] = rollback.branch_leaf(nodes, head_id).id
-        reply = self._move_head(node, text)
+        verb = {"redo": "Forward to", "branch": "Switched to"}.get(intent.kind, "Back to")
+        reply = self._move_head(node, text, verb=verb)
         if intent.then:
             return [reply, *self._edit(intent.then, None, wait)]
         return [reply]
 
-    def _move_head(self, node, user_text: str | None, how: str = "") -> Reply:
+    def _move_head(self, node, user_text: str | None, verb: str = "Back to") -> Reply:
         """Head -> node; the messages continue on the branch of the message that made it."""
         cid = self._require()
         self.store.set_head(cid, node.id)
@@ -445,8 +446,9 @@ class ChatSession:
         caption = self.caption_of(node)
         label = "the original" if node.parent_id is None else f"turn #{node.depth}"
         what = f" ({node.instruction})" if node.instruction else ""
-        text = (f"{how}Back to {label}{what}: \"{caption}\". Nothing was deleted; the next edit "
-                "starts a new branch from here.")
+        later = ("the next edit starts a new branch from here" if self.store.children(node.id)
+                 else "the next edit continues from here")
+        text = f"{verb} {label}{what}: \"{caption}\". Nothing was deleted; {later}."
         if user_text is not None:
             user = self.store.add_message(cid, "user", user_text, anchor)
             anchor = user.id
@@ -604,7 +606,7 @@ class ChatSession:
         node = self._own_node(node_id)
         if (busy := self._busy()) is not None:
             return busy
-        return self._move_head(node, None, how="Selected. ")
+        return self._move_head(node, None, verb="Selected")
 
     # -- jobs --------------------------------------------------------------------------
 
@@ -763,7 +765,8 @@ def _message_kind(text: str) -> str:
     """The ReplyKind of a stored assistant message, read from the agent's own wording."""
     prefixes = (("Done:", "edit"), ("Generated", "generate"), ("Step ", "error"),
                 ("Cancelled", "error"), ("The generation", "error"), ("History", "history"),
-                ("From now on", "settings"), ("Back to", "rollback"), ("Selected. Back", "rollback"),
+                ("From now on", "settings"), ("Back to", "rollback"), ("Selected", "rollback"),
+                ("Forward to", "rollback"), ("Switched to", "rollback"),
                 ("Before I edit", "ask"), ("I could not", "error"), ("There is no", "error"))
     if "What does it show?" in text:
         return "ask"
