@@ -72,7 +72,7 @@ def test_bad_script_is_refused_with_a_message(tmp_path, capsys):
 
 @pytest.mark.parametrize("name", ["toy_edits.yaml", "wishes.yaml"])
 def test_shipped_examples_parse_into_the_intended_intents(name):
-    turns, settings, title = load_script(EXAMPLES / name)
+    turns, _settings, title = load_script(EXAMPLES / name)
     assert title and len(turns) >= 8
     kinds = [parse_intent(t["text"], len(t["images"]), has_image=i > 0).kind
              for i, t in enumerate(turns)]
