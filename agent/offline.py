@@ -188,13 +188,17 @@ class OfflinePlanner:
                 new = cap.append(caption, f"without {cap.strip_article(x)}")
             return new, []
 
-        # move
+        # move: "move the circle to the top left" / "... at the top left"
+        bare = {re.sub(r"^(?:at|on|in)\s+", "", p): p for p in cap.positions()}
         m = re.match(rf"^(?:move|put|place|shift|push)\s+{det}(?P<x>.+?)\s+(?:to\s+|over to\s+)?"
-                     rf"(?P<pos>{positions})$", low)
+                     rf"(?P<pos>{positions})$", low) or re.match(
+            rf"^(?:move|put|place|shift|push)\s+{det}(?P<x>.+?)\s+(?:over\s+)?(?:to(?:ward)?s?\s+)"
+            rf"(?P<pos>{_alt(bare)})$", low)
         if m:
-            new = cap.move(caption, m.group("x"), m.group("pos"))
+            pos = bare.get(m.group("pos"), m.group("pos"))
+            new = cap.move(caption, m.group("x"), pos)
             if new is not None:
-                return new, cap.words(m.group("pos"))[-1:]
+                return new, cap.words(pos)[-1:]
 
         # replace / transform: "replace X with Y", "turn X into Y", "change X to Y"
         m = re.match(rf"^(?:replace|swap|exchange|substitute)\s+{det}(?P<x>.+?)\s+(?:with|for|by)\s+"

@@ -68,6 +68,8 @@ def test_make_the_circle_blue_replaces_the_colour_in_the_toy_caption():
     ("add a hat", "a photo of a man in a park", "a photo of a man in a park, wearing a hat", "hat"),
     ("make the background blue", TOY, TOY.replace("green background", "blue background"), "blue"),
     ("remove the red circle", TOY, "a large blue square on the right, on a green background", None),
+    ("move the circle to the top left", TOY, TOY.replace("circle on the left", "circle at the top left"),
+     "left"),
     ("Could you please make the square small?", TOY, TOY.replace("large blue", "small blue"), "small"),
 ])
 def test_direct_instructions_rewrite_the_caption(request_, caption, expected, focus):
