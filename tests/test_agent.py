@@ -271,7 +271,21 @@ def test_bad_uploads_and_edits_without_an_image(store, backend, model_dir):
     assert no_image.kind == "error" and "no image yet" in no_image.text
     [bad] = session.send("a cat", files=[("cat.png", b"not an image at all")])
     assert bad.kind == "error" and "not a readable image" in bad.text
+    buf = io.BytesIO()
+    Image.new("1", (9000, 8000)).save(buf, format="PNG")  # 72 megapixels, a few kB
+    [huge] = session.send("a cat", files=[("huge.png", buf.getvalue())])
+    assert huge.kind == "error" and "megapixels" in huge.text
     assert session.lineage() == []
+
+
+def test_missing_model_folder_is_explained_and_the_upload_kept(store, tmp_path):
+    settings = Settings(data_dir=store.data_dir, model=str(tmp_path / "no-model"), max_side=64)
+    session = ChatSession.open(settings, store=store)
+    root = start(session)
+    [reply] = session.send("make the circle blue")
+    assert reply.kind == "error" and "could not be loaded" in reply.text
+    assert "MTEDIT_MODEL" in reply.text or "no-model" in reply.text
+    assert [n.id for n in session.lineage()] == [root] and session.head() == root
 
 
 def test_conversations_rename_switch_delete(store, backend, model_dir):
