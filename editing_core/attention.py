@@ -38,7 +38,8 @@ Highlighting
 ------------
 While sampling with `highlight=True` and at least one focus position, every double
 block records m = sigmoid(10 (h - 0.5)) of the min-max normalised focus heat h of the
-image queries. From sampling step `highlight_from_step` on, the maps of the last call of
+image queries (only in the steps whose maps are read: from highlight_from_step - 1 to
+the next-to-last step; other calls run plain attention). From sampling step `highlight_from_step` on, the maps of the last call of
 the previous step are ranked per block by total activation; ranks
 [highlight_start, highlight_start + highlight_blocks) (slid down and shrunk to fit the
 model's block count, see `highlight.select_ranks`) are averaged and thresholded at
@@ -290,8 +291,16 @@ class AttentionHooks:
     def _highlight_on(self) -> bool:
         return self.highlight and bool(self.focus)
 
+    def _maps_needed(self) -> bool:
+        """Maps are read only from step highlight_from_step - 1 to the next-to-last step."""
+        step = self._step if self._step is not None else -1
+        last = len(self.timesteps) - 2
+        return self.params["highlight_from_step"] - 1 <= step < last
+
     def highlighting_now(self) -> bool:
-        return self._phase == "sample" and self._highlight_on()
+        """Whether double blocks need more than plain attention in this call."""
+        return (self._phase == "sample" and self._highlight_on()
+                and (self._mask is not None or self._maps_needed()))
 
     def highlight_attend(self, name, q, k, v, attn_mask=None) -> torch.Tensor:
         """Attention of one double block while sampling; records the block's focus map."""
@@ -303,9 +312,11 @@ class AttentionHooks:
             mult = row_multipliers(self._mask, self.params["mult_in"], self.params["mult_out"])
             self.counts["highlighted"] += 1
         attend = attend_fused if self.params["highlight_impl"] == "fused" else attend_explicit
-        out, heat = attend(q, k, v, text_len=n_text, focus=self.focus,
+        focus = self.focus if self._maps_needed() else []
+        out, heat = attend(q, k, v, text_len=n_text, focus=focus,
                            top_k=int(self.params["highlight_k"]), mult=mult, attn_mask=attn_mask)
-        self._call_maps[name] = heat_map(heat)
+        if heat is not None:
+            self._call_maps[name] = heat_map(heat)
         return out
 
     @property
