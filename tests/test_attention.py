@@ -174,6 +174,38 @@ def test_fireflow_pairs_midpoints_and_skips_the_first_start_call(transformer):
         assert hooks.counts["injected"] == 2
 
 
+@pytest.mark.parametrize("solver, per_block", [("euler", 1), ("rf_solver", 2), ("fireflow", 1)])
+def test_solvers_pair_inversion_and_sampling_calls(transformer, solver, per_block):
+    """With the product's solvers and inject = 1: Euler pairs its start calls, RF-Solver
+    start and mid calls, FireFlow only its mid calls; every injected V is the stored one."""
+    from editing_core.solvers import SOLVERS
+
+    src, tgt = make_inputs(70), make_inputs(71)
+    stored, injected = {}, []
+    with AttentionHooks(transformer, GRID, inject_steps=1, text_len=TEXT_LEN) as hooks:
+        def probe(name, phase, key, v, action):
+            if action == "store":
+                stored[(name, key)] = v.clone()
+            elif action == "inject":
+                injected.append((name, key, v.clone()))
+
+        hooks.on_value = probe
+
+        def velocity(phase, inputs):
+            def call(x, t, *, step, substep):
+                hooks.set_call(phase=phase, step=step, t=t, substep=substep)
+                return forward(transformer, {**inputs, "hidden_states": x}, t)
+            return call
+
+        noise = SOLVERS[solver](velocity("invert", src), src["hidden_states"], GRID.flip(0))
+        SOLVERS[solver](velocity("sample", tgt), noise, GRID)
+    n_single = len(transformer.single_transformer_blocks)
+    assert len(stored) == len(injected) == per_block * n_single
+    for name, key, v in injected:
+        assert key[0] == 0
+        assert torch.equal(v, stored[(name, key)])
+
+
 def test_euler_start_call_takes_the_inversion_call_of_the_same_interval(transformer):
     hooks = AttentionHooks(transformer, GRID, inject_steps=1, text_len=TEXT_LEN)
     # Euler: sampling step k evaluates at t_k, inversion over the same interval at t_{k+1}
