@@ -1,0 +1,641 @@
+"""The mtedit chat app: a Streamlit page over agent.ChatSession.
+
+    streamlit run chat_app.py        # or `make run`
+
+The page only renders what the session reads back (messages, lineage, the running
+job) and forwards what the user does. Job state lives in the agent's executor and
+the store, never in st.session_state, so a reload finds a running edit and its
+result. session_state holds only UI things: the ChatSession object of this
+browser tab, the selected lineage node and transient notices.
+"""
+
+from __future__ import annotations
+
+import io
+import traceback
+from pathlib import Path
+
+import streamlit as st
+import yaml
+from PIL import Image
+
+from agent import ChatSession, JobView, MessageView, NodeView
+from agent.executor import explain_error, load_backend
+from mtedit.settings import BUNDLED_MODEL, Settings
+
+IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
+MAX_UPLOAD_MB = 40  # the chat box refuses larger files; check_upload re-checks on the server
+MAX_PIXELS = 40_000_000  # 40 megapixels: more is a decompression bomb, not a photo
+POLL_S = 0.5  # how often the progress panel asks the executor
+THUMB = 160  # long side of lineage thumbnails, pixels
+PRESETS = ["mtc", "fireflow", "rf_solver", "rf_inversion", "rf"]
+DEVICES = ["auto", "cpu", "cuda", "mps"]
+PLANNERS = ["offline", "openai", "anthropic", "ollama"]
+# Settings a user may change from the sidebar and that are kept in their settings.yaml.
+SAVED_APP_KEYS = ("model", "device", "planner", "planner_model", "planner_base_url")
+
+CSS = """
+<style>
+div[class*="st-key-node-"] { padding: 0.35rem; }
+div[class*="st-key-node-"] img { border-radius: 4px; }
+div.st-key-node-head { outline: 3px solid #ff4b4b; outline-offset: 1px; border-radius: 8px; }
+</style>
+"""
+
+
+# -- session and settings -------------------------------------------------------------
+
+
+def app_settings(**overrides) -> Settings:
+    """Settings.from_env plus this tab's sidebar choices (which win)."""
+    return Settings.from_env(**overrides)
+
+
+def user_settings_file(settings: Settings) -> Path:
+    return Path(settings.data_dir) / "settings.yaml"
+
+
+def save_user_settings(settings: Settings, values: dict) -> Path:
+    """Merge `values` into the per-user settings.yaml that Settings.from_env reads."""
+    path = user_settings_file(settings)
+    current = {}
+    if path.is_file():
+        current = yaml.safe_load(path.read_text()) or {}
+    current.update({k: v for k, v in values.items() if v not in (None, "")})
+    for key in [k for k, v in values.items() if v in (None, "")]:
+        current.pop(key, None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(current, sort_keys=True))
+    return path
+
+
+@st.cache_resource(show_spinner="Loading the model (once per process)…")
+def shared_backend(model: str, device: str, dtype: str, offload: str, max_side: int):
+    """The editing model, loaded once per process and shared by every tab and rerun."""
+    settings = app_settings(model=model, device=device, dtype=dtype, offload=offload,
+                            max_side=max_side)
+    return load_backend(settings)
+
+
+def backend_for(settings: Settings):
+    """(backend, None), or (None, a message saying what to do) when it cannot be loaded."""
+    try:
+        backend = shared_backend(str(settings.model), settings.device, settings.dtype,
+                                 settings.offload, settings.max_side)
+    except Exception as exc:  # noqa: BLE001 - shown as a message; edits will say it again
+        hint = ""
+        if Path(str(settings.model)) == BUNDLED_MODEL:
+            hint = (" The bundled small model is not built yet: run `.venv/bin/mtedit "
+                    "train-toy`, or point `MTEDIT_MODEL` at a FLUX.1 folder.")
+        return None, f"No editing model: {explain_error(exc)}.{hint}"
+    return backend, None
+
+
+def session() -> ChatSession:
+    """This tab's ChatSession (opened once per browser session over the shared model)."""
+    chat = st.session_state.get("chat")
+    if chat is None:
+        settings = app_settings(**st.session_state.get("app_overrides", {}))
+        backend, problem = backend_for(settings)
+        chat = ChatSession.open(settings, backend=backend)
+        st.session_state["chat"] = chat
+        st.session_state["model_problem"] = problem
+    return chat
+
+
+def follow_url(chat: ChatSession) -> None:
+    """Keep the current conversation in the URL (?c=...), so a reload returns to it."""
+    wanted = st.query_params.get("c")
+    if wanted and wanted != chat.conversation_id:
+        try:
+            chat.switch(wanted)
+        except KeyError:
+            del st.query_params["c"]
+            notice("That conversation no longer exists.", kind="error")
+    if chat.conversation_id is None:
+        convs = chat.conversations()
+        if convs:
+            chat.switch(convs[0].id)
+    if chat.conversation_id and st.query_params.get("c") != chat.conversation_id:
+        st.query_params["c"] = chat.conversation_id
+
+
+# -- transient notices (UI only: refused uploads, failed calls) -------------------------
+
+
+def notice(text: str, kind: str = "error", user: str | None = None) -> None:
+    st.session_state.setdefault("notices", []).append({"text": text, "kind": kind, "user": user})
+
+
+def clear_notices() -> None:
+    st.session_state["notices"] = []
+
+
+# -- uploads ----------------------------------------------------------------------------
+
+
+def check_upload(name: str, data: bytes) -> str | None:
+    """Why this upload cannot be used, or None when it is a readable image of sane size."""
+    if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
+        return f"**{name}** is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_MB} MB."
+    if not data:
+        return f"**{name}** is empty."
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                return (
+                    f"**{name}** is {w}x{h} pixels; images up to "
+                    f"{MAX_PIXELS // 1_000_000} megapixels are accepted."
+                )
+            img.verify()
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+    except Image.DecompressionBombError:
+        return f"**{name}** is far too many pixels to be a photo."
+    except Exception:  # noqa: BLE001 - any decoder failure means "cannot be read"
+        return f"**{name}** is not an image that can be read (corrupt, or not PNG/JPEG/WebP)."
+    return None
+
+
+def handle_input(chat: ChatSession, value) -> None:
+    """Validate the uploads, then hand the message to the agent (edits run in the background)."""
+    text = (getattr(value, "text", None) or "").strip()
+    files = list(getattr(value, "files", None) or [])
+    shown = text or ", ".join(f.name for f in files)
+    problems = [p for f in files if (p := check_upload(f.name, f.getvalue()))]
+    if problems:
+        notice(
+            "Nothing was sent. " + " ".join(problems) + " Upload PNG, JPEG or WebP photos.",
+            user=shown,
+        )
+        return
+    if not text and not files:
+        return
+    clear_notices()
+    try:
+        replies = chat.send(text, [(f.name, f.getvalue()) for f in files], wait=False)
+    except Exception as exc:  # noqa: BLE001 - the agent answers failures as replies; last resort
+        notice(f"That message could not be handled: {exc}", user=shown)
+        return
+    # Replies the agent did not store (e.g. "an edit is still running") are shown once.
+    for reply in replies:
+        if reply.message_id is None and reply.kind != "queued":
+            notice(reply.text, kind="error" if reply.kind == "error" else "info", user=shown)
+            shown = None
+    if chat.conversation_id:
+        st.query_params["c"] = chat.conversation_id
+
+
+# -- images -----------------------------------------------------------------------------
+
+
+def thumb(chat: ChatSession, node_id: str, size: int = THUMB) -> bytes | None:
+    try:
+        return chat.thumbnail(node_id, size)
+    except (KeyError, OSError, ValueError):  # a node of another conversation, a missing blob
+        return None
+
+
+def node_label(node: NodeView) -> str:
+    if node.kind == "upload":
+        return f"#{node.depth} upload"
+    if node.kind == "generate":
+        return f"#{node.depth} generated"
+    return f"#{node.depth} {node.instruction}"
+
+
+def nodes_by_id(chat: ChatSession) -> dict[str, NodeView]:
+    return {n.id: n for n in chat.lineage()}
+
+
+# -- the chat ---------------------------------------------------------------------------
+
+
+def render_empty_hint() -> None:
+    with st.chat_message("assistant"):
+        st.markdown(
+            "Upload a photo with the **+** in the box below and say what to change "
+            "(\"make it more vintage\", \"add a hat\"). No photo? Describe one to start "
+            "from a text prompt, e.g. *generate a red ball on green grass*."
+        )
+
+
+def markdown_lines(text: str) -> str:
+    """The agent writes one thought per line: keep its line breaks."""
+    return "  \n".join(text.splitlines())
+
+
+def render_message(chat: ChatSession, msg: MessageView, nodes: dict[str, NodeView]) -> None:
+    error = msg.kind == "error"
+    with st.chat_message(msg.role, avatar=":material/error:" if error else None):
+        if error:
+            st.error(markdown_lines(msg.text))
+        elif msg.text:
+            st.markdown(markdown_lines(msg.text))
+        shown = [nodes[i] for i in msg.node_ids if i in nodes]
+        edits = [n for n in shown if n.parent_id is not None]
+        roots = [n for n in shown if n.parent_id is None]
+        if msg.kind in ("rollback", "ask", "upload"):
+            # The node is already on screen above (or in the lineage): a small reminder.
+            if shown and msg.kind != "upload":
+                st.image(thumb(chat, shown[0].id, 256) or b"", width=128)
+            return
+        for node in edits:
+            render_edit(chat, node, nodes)
+        if roots:
+            render_roots(chat, roots, msg.id, pick=msg.role == "user")
+
+
+def render_edit(chat: ChatSession, node: NodeView, nodes: dict[str, NodeView]) -> None:
+    """One edit turn: its instruction, then before | after."""
+    st.markdown(f"**#{node.depth} · {node.instruction or node.caption}**")
+    before, after = st.columns(2)
+    parent = nodes.get(node.parent_id or "")
+    if parent is not None and (b := thumb(chat, parent.id, 384)):
+        before.image(b, caption=f"before (#{parent.depth})", width="stretch")
+    if a := thumb(chat, node.id, 384):
+        after.image(a, caption=f"after (#{node.depth})", width="stretch")
+
+
+def render_roots(chat: ChatSession, roots: list[NodeView], key: str, pick: bool) -> None:
+    """Uploaded or generated images; with several uploads, a button picks the base."""
+    head = chat.head()
+    cols = st.columns(min(len(roots), 4) if len(roots) > 1 else [1, 1])
+    for i, node in enumerate(roots):
+        col = cols[i % len(cols)]
+        if b := thumb(chat, node.id, 384):
+            col.image(b, caption=node.caption or None, width="stretch")
+        if pick and len(roots) > 1:
+            if node.id == head:
+                col.caption("the base: edits start here")
+            elif col.button("Use as base", key=f"base-{key}-{node.id}"):
+                chat.set_head(node.id)
+                st.rerun()
+
+
+def render_notices() -> None:
+    for n in st.session_state.get("notices", []):
+        if n.get("user"):
+            with st.chat_message("user"):
+                st.markdown(n["user"])
+        with st.chat_message("assistant", avatar=":material/error:"):
+            (st.error if n["kind"] == "error" else st.info)(n["text"])
+
+
+def render_chat(chat: ChatSession) -> None:
+    messages = chat.messages() if chat.conversation_id else []
+    nodes = nodes_by_id(chat) if messages else {}
+    if not messages:
+        render_empty_hint()
+    for msg in messages:
+        render_message(chat, msg, nodes)
+    render_notices()
+    job = chat.active_job() if chat.conversation_id else None
+    if job is not None:
+        plan = next((m.plan for m in reversed(messages) if m.role == "user"), None)
+        steps = tuple(s.instruction for s in plan.steps) if plan else ()
+        with st.chat_message("assistant", avatar=":material/hourglass_top:"):
+            job_panel(job.id, steps)
+
+
+def progress_text(job: JobView, steps: tuple[str, ...] = ()) -> str:
+    if job.status == "queued":
+        return "Waiting for the model…"
+    parts = []
+    if job.steps:
+        k = min(max(job.step, 1), job.steps)
+        what = f": {steps[k - 1]}" if len(steps) == job.steps else ""
+        parts.append(f"edit {k} of {job.steps}{what}")
+    if job.total:
+        parts.append(f"step {job.done}/{job.total}")
+    if job.stage:
+        parts.append(job.stage)
+    if job.eta_s is not None:
+        parts.append(f"about {job.eta_s:.0f} s left")
+    else:
+        parts.append(f"{job.elapsed_s:.0f} s so far")
+    return " · ".join(parts)
+
+
+@st.fragment(run_every=POLL_S)
+def job_panel(job_id: str, steps: tuple[str, ...] = ()) -> None:
+    """Progress and cancel for the running edit; reruns the page when it ends."""
+    chat = session()
+    job = chat.job(job_id)
+    if job.finished:
+        st.rerun(scope="app")
+    fraction = job.done / job.total if job.total else 0.0
+    st.progress(min(max(fraction, 0.0), 1.0), text=progress_text(job, steps))
+    if st.button("Cancel", key=f"cancel-{job_id}", icon=":material/stop:"):
+        chat.cancel(job_id)
+        st.caption("Cancelling after the current model call…")
+
+
+# -- the lineage ------------------------------------------------------------------------
+
+
+def branches(nodes: list[NodeView]) -> list[list[NodeView]]:
+    """Root-to-leaf paths, oldest branch first (each tree's first-born line leads)."""
+    children: dict[str | None, list[NodeView]] = {}
+    for n in nodes:
+        children.setdefault(n.parent_id, []).append(n)
+    paths: list[list[NodeView]] = []
+
+    def walk(node: NodeView, path: list[NodeView]) -> None:
+        kids = sorted(children.get(node.id, []), key=lambda k: k.created_at)
+        if not kids:
+            paths.append(path + [node])
+        for kid in kids:
+            walk(kid, path + [node])
+
+    for root in sorted(children.get(None, []), key=lambda n: n.created_at):
+        walk(root, [])
+    return paths
+
+
+def render_lineage(chat: ChatSession) -> None:
+    st.subheader("Lineage", anchor=False)
+    nodes = chat.lineage() if chat.conversation_id else []
+    if not nodes:
+        st.caption("Images appear here as a tree of turns. Click one to go back to it.")
+        return
+    head = chat.head()
+    shown: set[str] = set()
+    for i, path in enumerate(branches(nodes)):
+        new = [n for n in path if n.id not in shown]
+        fork = path[len(path) - len(new) - 1] if len(new) < len(path) else None
+        on_head = any(n.id == head for n in path)
+        label = f"Branch {i + 1}" + (f" · from #{fork.depth}" if fork else "")
+        st.markdown(f"**{label}**" + (" · *head*" if on_head else ""))
+        row = st.container(horizontal=True, wrap=True, gap="small", key=f"lineage-row-{i}")
+        with row:
+            for node in new:
+                render_node(chat, node, node.id == head)
+        shown.update(n.id for n in new)
+    render_node_panel(chat, {n.id: n for n in nodes}, head)
+
+
+def render_node(chat: ChatSession, node: NodeView, is_head: bool) -> None:
+    key = "node-head" if is_head else f"node-{node.id}"
+    with st.container(border=True, width=THUMB // 2 + 40, key=key):
+        if b := thumb(chat, node.id):
+            st.image(b, width="stretch")
+        label = f"#{node.depth}" + (" ●" if is_head else "")
+        help_text = node.instruction or node.caption or node.kind
+        if st.button(
+            label, key=f"pick-{node.id}", help=help_text, width="stretch",
+            type="primary" if is_head else "secondary",
+        ):
+            st.session_state["selected"] = node.id
+
+
+def render_node_panel(chat: ChatSession, nodes: dict[str, NodeView], head: str | None) -> None:
+    """Actions on the clicked node: make it the head, branch, download, compare."""
+    node = nodes.get(st.session_state.get("selected") or "")
+    if node is None:
+        st.caption("Click a thumbnail's number to roll back, branch, download or compare.")
+        return
+    with st.container(border=True, key="node-panel"):
+        st.markdown(f"**{node_label(node)}**" + (" — the head" if node.id == head else ""))
+        if b := thumb(chat, node.id, 512):
+            st.image(b, caption=node.caption or None, width="stretch")
+        actions = st.container(horizontal=True, wrap=True, gap="small")
+        if actions.button("Make head", key="make-head", disabled=node.id == head,
+                          icon=":material/undo:",
+                          help="Roll back: the next edit starts from this image"):
+            chat.set_head(node.id)
+            st.rerun()
+        if actions.button("Branch", key="fork-here", icon=":material/call_split:",
+                          help="Edit this image again; later edits stay as their own branch"):
+            if node.id != head:
+                chat.set_head(node.id)
+            notice(f"New branch from #{node.depth}: type the edit below.", kind="info")
+            st.rerun()
+        actions.download_button(
+            "Download", data=lambda: chat.image_bytes(node.id), icon=":material/download:",
+            file_name=f"mtedit-{node.depth}-{node.id[:8]}.png", mime="image/png",
+            key="download-node", on_click="ignore",
+        )
+        others = [n for n in nodes.values() if n.id != node.id]
+        if others:
+            other = st.selectbox(
+                "Compare with", [None] + [n.id for n in others], key="compare-with",
+                format_func=lambda i: "—" if i is None else node_label(nodes[i]),
+            )
+            if other:
+                left, right = st.columns(2)
+                if b := thumb(chat, node.id, 384):
+                    left.image(b, caption=node_label(node), width="stretch")
+                if b := thumb(chat, other, 384):
+                    right.image(b, caption=node_label(nodes[other]), width="stretch")
+        if node.params:
+            with st.expander("Parameters"):
+                st.json(node.params, expanded=False)
+
+
+# -- the sidebar ------------------------------------------------------------------------
+
+
+def render_conversations(chat: ChatSession) -> None:
+    st.header("Conversations", anchor=False)
+    if st.button("New conversation", icon=":material/add:", width="stretch",
+                 key="new-conversation"):
+        st.query_params["c"] = chat.new_conversation()
+        clear_notices()
+        st.session_state.pop("selected", None)
+        st.rerun()
+    convs = chat.conversations()
+    for conv in convs[:50]:
+        current = conv.id == chat.conversation_id
+        if st.button(
+            conv.title or "untitled", key=f"conv-{conv.id}", width="stretch",
+            type="primary" if current else "tertiary",
+        ) and not current:
+            chat.switch(conv.id)
+            st.query_params["c"] = conv.id
+            clear_notices()
+            st.session_state.pop("selected", None)
+            st.rerun()
+    if chat.conversation_id:
+        render_conversation_actions(chat, {c.id: c for c in convs})
+    render_import(chat)
+
+
+def render_conversation_actions(chat: ChatSession, convs: dict) -> None:
+    conv = convs.get(chat.conversation_id)
+    title = conv.title if conv else ""
+    with st.expander("This conversation"):
+        new_title = st.text_input("Title", value=title, key=f"title-{chat.conversation_id}")
+        if st.button("Rename", key="rename") and new_title.strip() and new_title != title:
+            chat.rename(new_title.strip())
+            st.rerun()
+        st.download_button(
+            "Export as zip", data=lambda: chat.export_zip(), key="export",
+            file_name=f"mtedit-{(title or 'conversation').replace(' ', '_')[:40]}.zip",
+            mime="application/zip", on_click="ignore", icon=":material/download:",
+        )
+        if st.session_state.get("confirm_delete") != chat.conversation_id:
+            if st.button("Delete…", key="delete", icon=":material/delete:"):
+                st.session_state["confirm_delete"] = chat.conversation_id
+                st.rerun()
+        else:
+            st.warning(f"Delete “{title}” with all its images? This cannot be undone.")
+            yes, no = st.columns(2)
+            if yes.button("Delete", key="delete-yes", type="primary"):
+                chat.delete(chat.conversation_id)
+                st.session_state.pop("confirm_delete", None)
+                st.session_state.pop("selected", None)
+                if "c" in st.query_params:
+                    del st.query_params["c"]
+                st.rerun()
+            if no.button("Keep", key="delete-no"):
+                st.session_state.pop("confirm_delete", None)
+                st.rerun()
+
+
+def render_import(chat: ChatSession) -> None:
+    n = st.session_state.get("import_n", 0)
+    upload = st.file_uploader("Import a conversation (.zip)", type=["zip"], key=f"import-{n}")
+    if upload is not None and st.button("Import", key="import"):
+        try:
+            conv_id = chat.import_zip(upload.getvalue())
+        except Exception as exc:  # noqa: BLE001 - a bad zip must not break the page
+            st.error(f"Could not import {upload.name}: {exc}")
+            return
+        chat.switch(conv_id)
+        st.query_params["c"] = conv_id
+        st.session_state["import_n"] = n + 1
+        st.rerun()
+
+
+def render_settings(chat: ChatSession) -> None:
+    """Model, edit and planner settings. Widget keys carry the conversation id, so that
+    switching conversations shows that conversation's edit settings."""
+    s, e = chat.settings, chat.edit_settings
+    k = chat.conversation_id or "none"
+    with st.expander("Settings", icon=":material/tune:"):
+        with st.form(f"settings-{k}", border=False):
+            st.caption("Model")
+            model = st.text_input("Model folder or hub id", value=str(s.model), key=f"set-model-{k}")
+            device = st.selectbox("Device", _with(DEVICES, s.device),
+                                  index=_index(DEVICES, s.device), key=f"set-device-{k}")
+            st.caption("Editing (empty: the preset's value)")
+            preset = st.selectbox("Preset", _with(PRESETS, e.preset),
+                                  index=_index(PRESETS, e.preset), key=f"set-preset-{k}")
+            steps = st.number_input("Steps", 1, 200, value=e.steps, step=1, key=f"set-steps-{k}")
+            guidance = st.number_input("Guidance", 0.0, 30.0, value=e.guidance, step=0.5,
+                                       key=f"set-guidance-{k}")
+            eta = st.number_input("LQR eta", 0.0, 1.0, value=e.eta, step=0.05, key=f"set-eta-{k}")
+            lam = st.number_input("Lambda (previous vs original)", 0.0, 1.0, value=e.lam,
+                                  step=0.05, key=f"set-lambda-{k}")
+            stop = st.number_input("Control stop (share of steps)", 0.0, 1.0, value=e.stop,
+                                   step=0.05, key=f"set-stop-{k}")
+            hl_options = [None, True, False]
+            highlight = st.selectbox(
+                "Attention highlighting", hl_options, index=hl_options.index(e.highlight),
+                format_func=lambda v: {None: "preset", True: "on", False: "off"}[v],
+                key=f"set-highlight-{k}",
+            )
+            inject = st.number_input("Feature injection steps", 0, 10, value=e.inject, step=1,
+                                     key=f"set-inject-{k}")
+            seed = st.number_input("Seed", 0, 2**31 - 1, value=int(e.seed), step=1,
+                                   key=f"set-seed-{k}")
+            st.caption("Planner")
+            planner = st.selectbox("Provider", _with(PLANNERS, s.planner),
+                                   index=_index(PLANNERS, s.planner), key=f"set-planner-{k}")
+            planner_model = st.text_input("Planner model", value=s.planner_model or "",
+                                          key=f"set-planner-model-{k}")
+            base_url = st.text_input("Base URL", value=s.planner_base_url or "",
+                                     placeholder="http://localhost:8000/v1",
+                                     key=f"set-base-url-{k}")
+            saved = st.form_submit_button("Save settings", type="primary", key="save-settings")
+        if saved:
+            app = {
+                "model": model.strip(), "device": device, "planner": planner,
+                "planner_model": planner_model.strip() or None,
+                "planner_base_url": base_url.strip() or None,
+            }
+            edit = {
+                "preset": preset, "steps": steps, "guidance": guidance, "eta": eta, "lam": lam,
+                "stop": stop, "highlight": highlight, "inject": inject, "seed": seed,
+            }
+            save_settings(chat, app, edit)
+
+
+def _with(options: list[str], value: str) -> list[str]:
+    return options if value in options else [*options, value]
+
+
+def _index(options: list[str], value: str) -> int:
+    return _with(options, value).index(value)
+
+
+def save_settings(chat: ChatSession, app: dict, edit: dict) -> None:
+    """Apply the sidebar: edit settings on the conversation, app settings in settings.yaml."""
+    try:
+        if chat.conversation_id is None:
+            st.query_params["c"] = chat.new_conversation()
+        chat.update_settings(**edit, **{k: app[k] for k in app if k.startswith("planner")})
+        path = save_user_settings(chat.settings, app)
+    except ValueError as exc:
+        st.error(f"Not saved: {exc}")
+        return
+    current = {k: getattr(chat.settings, k) for k in ("model", "device")}
+    if any(str(current[k]) != str(app[k]) for k in current):
+        overrides = {**st.session_state.get("app_overrides", {}), "model": app["model"],
+                     "device": app["device"]}
+        st.session_state["app_overrides"] = overrides
+        conv = chat.conversation_id
+        settings = app_settings(**overrides)
+        backend, problem = backend_for(settings)
+        st.session_state["chat"] = ChatSession.open(settings, conv, backend=backend)
+        st.session_state["model_problem"] = problem
+    st.toast(f"Settings saved ({path})")
+    st.rerun()
+
+
+# -- the page ---------------------------------------------------------------------------
+
+
+def main() -> None:
+    st.set_page_config(page_title="mtedit", page_icon=":material/auto_fix_high:", layout="wide")
+    st.html(CSS)
+    chat = session()
+    follow_url(chat)
+    value = st.chat_input(
+        "Describe an edit, or upload photos with +",
+        accept_file="multiple", file_type=IMAGE_TYPES, max_upload_size=MAX_UPLOAD_MB,
+        key="chat-input",
+    )
+    if value is not None:
+        handle_input(chat, value)
+    with st.sidebar:
+        render_conversations(chat)
+        render_settings(chat)
+    problem = st.session_state.get("model_problem")
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.title("mtedit", anchor=False)
+        st.caption(f"Model: `{chat.settings.model}` · device {chat.settings.device}")
+        if problem:
+            st.warning(problem, icon=":material/warning:")
+        render_chat(chat)
+    with right:
+        render_lineage(chat)
+
+
+def run() -> None:
+    """main() with a readable message instead of a stack-trace page."""
+    try:
+        main()  # st.rerun / st.stop raise BaseException subclasses: they pass through
+    except Exception as exc:  # noqa: BLE001 - the page must stay up
+        st.error(
+            f"Something went wrong ({type(exc).__name__}: {exc}). Your conversations are stored; reload the page. "
+            "If it persists, check the settings in the sidebar (model folder, device)."
+        )
+        with st.expander("Details"):
+            st.code("".join(traceback.format_exception(exc)))
+
+
+run()

@@ -1,0 +1,262 @@
+"""The chat app through Streamlit's AppTest, over a tiny random FLUX built in a temp folder.
+
+Edits run on the agent's executor thread; the tests poll like the page does
+(sleep, then rerun) until the job has finished.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "chat_app.py")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    from editing_core.testing import build_tiny_flux
+
+    return build_tiny_flux(tmp_path_factory.mktemp("model") / "flux")
+
+
+@pytest.fixture
+def env(tmp_path, tiny_model, monkeypatch) -> Path:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("MTEDIT_MODEL", str(tiny_model))
+    monkeypatch.setenv("MTEDIT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MTEDIT_DEVICE", "cpu")
+    monkeypatch.setenv("MTEDIT_MAX_SIDE", "64")
+    monkeypatch.setenv("MTEDIT_PLANNER", "offline")
+    monkeypatch.delenv("MTEDIT_CONFIG", raising=False)
+    return tmp_path / "data"
+
+
+def png(color=(90, 160, 80), size=(64, 48)) -> bytes:
+    img = Image.new("RGB", size, color)
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def open_app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def send(at: AppTest, text: str, files: list[tuple[str, bytes]] = ()) -> AppTest:
+    box = at.chat_input[0].set_value(text)
+    for name, data in files:
+        box.upload(name, data, "image/png")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def button(at: AppTest, key: str):
+    return next(b for b in at.button if b.key == key)
+
+
+def running(at: AppTest) -> bool:
+    return any((b.key or "").startswith("cancel-") for b in at.button)
+
+
+def wait_idle(at: AppTest, timeout: float = 90) -> AppTest:
+    deadline = time.monotonic() + timeout
+    while running(at):
+        assert time.monotonic() < deadline, "the edit did not finish"
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.error]
+    parts += [w.value for w in at.warning] + [i.value for i in at.info]
+    return "\n".join(str(p) for p in parts)
+
+
+def node_keys(at: AppTest) -> list[str]:
+    return [b.key for b in at.button if (b.key or "").startswith("pick-")]
+
+
+def widget(widgets, prefix: str):
+    """The sidebar's settings widgets are keyed "<name>-<conversation id>"."""
+    return next(w for w in widgets if (w.key or "").startswith(prefix + "-"))
+
+
+def conversation(at: AppTest) -> str:
+    c = at.query_params["c"]
+    return c[0] if isinstance(c, list) else c
+
+
+def test_empty_page_offers_upload_or_text_prompt(env):
+    at = open_app()
+    assert "Upload a photo" in texts(at)
+    assert "text prompt" in texts(at)
+    assert at.chat_input[0] is not None
+    assert not node_keys(at)
+
+
+def test_upload_edit_rollback_and_branch(env):
+    at = open_app()
+    send(at, "a red ball on green grass", [("ball.png", png())])
+    assert at.chat_message[0].markdown[0].value == "a red ball on green grass"
+    assert "Stored the image" in texts(at)
+    assert len(node_keys(at)) == 1  # the upload is the lineage's root, and the head
+    send(at, "use 2 steps")
+
+    send(at, "make the ball blue")
+    assert running(at), "the edit runs in the background while the page stays up"
+    wait_idle(at)
+    assert "Done:" in texts(at)
+    captions = [c for img in at.image for c in img.captions]
+    assert any("before (#0)" in c for c in captions) and any("after (#1)" in c for c in captions)
+    assert "#1 · Make the ball blue" in texts(at)
+    root, _edited = node_keys(at)
+
+    # Roll back by clicking the root node, then make it the head.
+    button(at, root).click().run()
+    button(at, "make-head").click().run()
+    assert not at.exception
+    assert "Back to the original" in texts(at)
+
+    send(at, "make the ball yellow")
+    wait_idle(at)
+    keys = node_keys(at)
+    assert len(keys) == 3
+    rows = "\n".join(m.value for m in at.markdown if "Branch" in m.value)
+    assert "Branch 1" in rows and "**Branch 2 · from #0** · *head*" in rows
+
+
+def test_reload_finds_the_running_edit_and_its_result(env):
+    at = open_app()
+    send(at, "a red ball on green grass", [("ball.png", png())])
+    send(at, "use 2 steps")
+    send(at, "make the ball blue")
+    conv = conversation(at)
+    # A reload is a new browser session: nothing of the old session_state survives.
+    again = open_app(c=conv)
+    assert running(again) or "Done:" in texts(again)
+    wait_idle(again)
+    assert "Done:" in texts(again)
+    assert len(node_keys(again)) == 2
+
+
+def test_cancel_stops_the_edit(env):
+    at = open_app()
+    send(at, "a red ball on green grass", [("ball.png", png())])
+    send(at, "use 50 steps")
+    send(at, "make the ball blue")
+    assert running(at)
+    send(at, "make the ball red")  # refused while the first edit runs, and said so
+    assert "still running" in " ".join(e.value for e in at.error)
+    cancel = next(b for b in at.button if (b.key or "").startswith("cancel-"))
+    cancel.click().run()
+    wait_idle(at, timeout=60)
+    assert "Cancelled" in texts(at)
+    assert len(node_keys(at)) == 1  # nothing half-made was stored
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "says"),
+    [
+        ("notes.png", b"this is not an image at all", "not an image"),
+        ("cut.png", png()[:60], "not an image"),
+        ("huge.png", None, "megapixels"),
+    ],
+)
+def test_bad_uploads_are_refused_with_a_message(env, name, data, says):
+    if data is None:  # 48 megapixels of one colour: a few kB of PNG, far too many pixels
+        buf = io.BytesIO()
+        Image.new("L", (8000, 6000)).save(buf, "PNG")
+        data = buf.getvalue()
+    at = open_app()
+    send(at, "a photo", [(name, data)])
+    errors = " ".join(e.value for e in at.error)
+    assert says in errors and "Nothing was sent" in errors
+    assert not node_keys(at)
+
+
+def test_missing_model_says_which_variable_to_set(env, monkeypatch, tmp_path):
+    monkeypatch.setenv("MTEDIT_MODEL", str(tmp_path / "no-such-model"))
+    at = open_app()
+    assert "MTEDIT_MODEL" in " ".join(w.value for w in at.warning)
+    send(at, "a red ball on green grass", [("ball.png", png())])
+    send(at, "make the ball blue")
+    wait_idle(at)
+    assert "MTEDIT_MODEL" in " ".join(e.value for e in at.error)
+    assert not at.exception
+
+
+def test_settings_are_saved_for_the_user(env):
+    at = open_app()
+    send(at, "a red ball on green grass", [("ball.png", png())])
+    widget(at.number_input, "set-steps").set_value(6)
+    widget(at.number_input, "set-eta").set_value(0.8)
+    widget(at.selectbox, "set-highlight").set_value(False)
+    widget(at.text_input, "set-planner-model").set_value("qwen2.5")
+    button(at, "save-settings").click().run()
+    assert not at.exception
+    saved = yaml.safe_load((env / "settings.yaml").read_text())
+    assert saved["planner_model"] == "qwen2.5" and saved["device"] == "cpu"
+    # A new tab (a reload) shows the same values.
+    again = open_app(c=conversation(at))
+    assert widget(again.number_input, "set-steps").value == 6
+    assert widget(again.number_input, "set-eta").value == pytest.approx(0.8)
+    assert widget(again.selectbox, "set-highlight").value is False
+    assert widget(again.text_input, "set-planner-model").value == "qwen2.5"
+
+
+def test_a_wrong_model_folder_in_settings_is_explained(env, tmp_path):
+    at = open_app()
+    widget(at.text_input, "set-model").set_value(str(tmp_path / "missing"))
+    button(at, "save-settings").click().run()
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "does not exist" in warning and "MTEDIT_MODEL" in warning
+
+
+def test_conversations_new_rename_export_import_delete(env):
+    at = open_app()
+    send(at, "a red ball on green grass", [("ball.png", png())])
+    first = conversation(at)
+    at.text_input(key=f"title-{first}").set_value("Ball")
+    button(at, "rename").click().run()
+    assert button(at, f"conv-{first}").label == "Ball"
+
+    data = at.session_state["chat"].export_zip()
+    assert zipfile.ZipFile(io.BytesIO(data)).namelist()
+
+    button(at, "new-conversation").click().run()
+    second = conversation(at)
+    assert second != first and not node_keys(at)
+
+    before = {b.key for b in at.button if (b.key or "").startswith("conv-")}
+    at.get("file_uploader")[0].upload("ball.zip", data, "application/zip").run()
+    button(at, "import").click().run()
+    imported = conversation(at)
+    assert f"conv-{imported}" not in before and imported not in (first, second)
+    assert len(node_keys(at)) == 1  # the imported conversation's image
+
+    # Delete asks first; "Keep" keeps it.
+    button(at, f"conv-{first}").click().run()
+    button(at, "delete").click().run()
+    assert "cannot be undone" in " ".join(w.value for w in at.warning)
+    button(at, "delete-no").click().run()
+    assert f"conv-{first}" in [b.key for b in at.button]
+    button(at, "delete").click().run()
+    button(at, "delete-yes").click().run()
+    assert f"conv-{first}" not in [b.key for b in at.button]
+    assert not at.exception
