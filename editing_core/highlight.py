@@ -78,6 +78,12 @@ def _scores(q, k, attn_mask):
     return scores
 
 
+def _reweight(probs: torch.Tensor, text_len: int, top_k: int, mult: torch.Tensor) -> torch.Tensor:
+    factor = torch.ones_like(probs[:, :1])  # [B, 1, L, L]
+    factor[:, 0, text_len:, : min(top_k, text_len)] = mult.float()[:, :, None].to(probs.device)
+    return probs * factor
+
+
 def reweighted_probs(
     q, k, text_len: int, top_k: int, mult: torch.Tensor | None, attn_mask=None
 ) -> torch.Tensor:
@@ -87,12 +93,7 @@ def reweighted_probs(
     `top_k` text keys multiplied by `mult` [B, L_img]; nothing is renormalised.
     """
     probs = _scores(q, k, attn_mask).softmax(dim=-1)
-    if mult is not None:
-        k_eff = min(top_k, text_len)
-        factor = torch.ones_like(probs[:, :1])  # [B, 1, L, L]
-        factor[:, 0, text_len:, :k_eff] = mult.float()[:, :, None].to(probs.device)
-        probs = probs * factor
-    return probs
+    return probs if mult is None else _reweight(probs, text_len, top_k, mult)
 
 
 def focus_heat(probs: torch.Tensor, text_len: int, focus: list[int]) -> torch.Tensor:
@@ -107,7 +108,7 @@ def attend_explicit(
     """Reference: (output [B, H, L, D] in v's dtype, heat [B, L_img] or None without focus)."""
     plain = _scores(q, k, attn_mask).softmax(dim=-1)
     heat = focus_heat(plain, text_len, focus) if focus else None
-    probs = reweighted_probs(q, k, text_len, top_k, mult, attn_mask) if mult is not None else plain
+    probs = plain if mult is None else _reweight(plain, text_len, top_k, mult)
     return (probs @ v.float()).to(v.dtype), heat
 
 
