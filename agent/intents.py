@@ -146,7 +146,7 @@ def parse_setting(text: str) -> dict:
         word = next(g for g in m.groups() if g)
         found["highlight"] = word in ("on", "enable", "with")
     names = "|".join(re.escape(n) for n in sorted(PRESET_NAMES, key=len, reverse=True))
-    m = re.search(rf"\b(?:use|switch to|try|with|set (?:the )?(?:preset|solver|method) to)\s+"
+    m = re.search(rf"\b(?:use|using|switch to|try|with|set (?:the )?(?:preset|solver|method) to)\s+"
                   rf"(?:the\s+)?({names})\b(?:\s+(?:preset|solver|method))?", low) or \
         re.search(rf"\b(?:preset|solver|method)\s*(?:to|=|:)?\s*({names})\b", low)
     if m:
@@ -154,7 +154,7 @@ def parse_setting(text: str) -> dict:
     return found
 
 
-def _is_setting_only(text: str, found: dict) -> bool:
+def is_setting_only(text: str, found: dict) -> bool:
     """True when the message is about settings, not an edit that mentions a number."""
     low = text.lower()
     if _EDITISH.match(low) and not re.match(r"^(?:use|set|change|switch|turn)\b", low):
@@ -229,7 +229,7 @@ def parse_intent(text: str, n_files: int = 0, has_image: bool = False) -> Intent
                                       "too much", "too strong"))
         return Intent("setting", clean, settings={"strength_delta": -0.2 if softer else 0.2})
     found = parse_setting(clean)
-    if found and _is_setting_only(clean, found):
+    if found and is_setting_only(clean, found):
         return Intent("setting", clean, settings=found)
 
     m = _GENERATE.match(clean)

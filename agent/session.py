@@ -31,7 +31,7 @@ from PIL import Image, ImageOps
 
 from agent import rollback
 from agent.executor import Executor, JobSpec
-from agent.intents import Intent, parse_intent
+from agent.intents import Intent, is_setting_only, parse_intent, parse_setting
 from agent.llm import LLMPlanner, make_planner
 from agent.offline import OfflinePlanner
 from agent.params import EditSettings
@@ -372,6 +372,7 @@ class ChatSession:
                               "sentence (for example \"a dog on a beach\").", "ask",
                               node_ids=[head.id])]
         history = [n.instruction for n in self.store.path(head.id) if n.instruction][-6:]
+        request, once = _one_off_settings(request)
         try:
             result = self.planner.plan(request, caption, history)
         except ValueError as exc:
@@ -384,7 +385,10 @@ class ChatSession:
             user = self.store.latest_message(cid)
         self.store.add_plan(user.id, request, [s.model_dump() for s in plan.steps],
                             result.planner)
-        es = self.edit_settings
+        try:
+            es = self.edit_settings.updated(**once)
+        except ValueError as exc:
+            return [self._say(f"I could not use that setting: {exc}", "error")]
         spec = JobSpec("edit", cid, steps=[s.model_dump() for s in plan.steps],
                        base_node_id=head.id, base_caption=caption, preset=es.preset,
                        overrides=_overrides(es), strength=es.strength, seed=es.seed,
@@ -706,6 +710,20 @@ class ChatSession:
 def _title(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _one_off_settings(request: str) -> tuple[str, dict]:
+    """'make the car red with 20 steps' -> ('make the car red', {'steps': 20}) for one edit."""
+    m = re.search(r"[,;]?\s+(?:with|using|at|in|and use|use)\s+(?P<s>[^,;]*?\b(?:steps?|guidance|"
+                  r"cfg|seed|eta|lambda|stop|inject(?:ion)?|preset|solver|mtc|fireflow|rf_solver|"
+                  r"rf_inversion|rf-solver|euler)\b[^,;]*)$", request, re.IGNORECASE)
+    if not m:
+        return request, {}
+    found = parse_setting(m.group(0).strip(" ,;"))
+    found.pop("strength", None)
+    if not found or not is_setting_only(m.group(0).strip(" ,;"), found):
+        return request, {}
+    return request[: m.start()].strip(), found
 
 
 def _overrides(es: EditSettings) -> dict:

@@ -107,8 +107,9 @@ def test_rollback_by_description_then_edit_starts_a_branch(store, backend, model
 
     [back] = session.send("go back to before the triangle")
     assert back.kind == "rollback" and session.head() == blue.node_ids[0]
-    [other] = session.send("make the square red")
+    [other] = session.send("make the square red with 2 steps")
     new = store.get_node(other.node_ids[0])
+    assert new.params["steps"] == 2 and session.edit_settings.steps == 1  # for this edit only
     assert new.parent_id == blue.node_ids[0]  # a sibling of the triangle edit: a new branch
     assert "triangle" not in new.caption and "large red square" in new.caption
     ids = {n.id for n in session.lineage()}
