@@ -28,12 +28,12 @@ import time
 import torch
 
 SIZES = {
-    "small": dict(num_layers=2, num_single_layers=4, attention_head_dim=64, num_attention_heads=4,
-                  joint_attention_dim=256, pooled_projection_dim=128, axes_dims_rope=(16, 24, 24)),
-    "mid": dict(num_layers=4, num_single_layers=8, attention_head_dim=64, num_attention_heads=8,
-                joint_attention_dim=512, pooled_projection_dim=256, axes_dims_rope=(16, 24, 24)),
-    "flux-dev": dict(num_layers=19, num_single_layers=38, attention_head_dim=128, num_attention_heads=24,
-                     joint_attention_dim=4096, pooled_projection_dim=768, axes_dims_rope=(16, 56, 56)),
+    "small": {"num_layers": 2, "num_single_layers": 4, "attention_head_dim": 64, "num_attention_heads": 4,
+                  "joint_attention_dim": 256, "pooled_projection_dim": 128, "axes_dims_rope": (16, 24, 24)},
+    "mid": {"num_layers": 4, "num_single_layers": 8, "attention_head_dim": 64, "num_attention_heads": 8,
+                "joint_attention_dim": 512, "pooled_projection_dim": 256, "axes_dims_rope": (16, 24, 24)},
+    "flux-dev": {"num_layers": 19, "num_single_layers": 38, "attention_head_dim": 128, "num_attention_heads": 24,
+                     "joint_attention_dim": 4096, "pooled_projection_dim": 768, "axes_dims_rope": (16, 56, 56)},
 }
 MODES = ("default", "hooks", "explicit", "fused")
 
@@ -54,15 +54,15 @@ def inputs(model, res: int, text_len: int, batch: int, device: str, dtype: torch
     ids = torch.zeros(side, side, 3)
     ids[..., 1] = torch.arange(side)[:, None]
     ids[..., 2] = torch.arange(side)[None]
-    rand = lambda *s: torch.randn(*s, generator=g).to(device, dtype)  # noqa: E731
-    return dict(
-        hidden_states=rand(batch, side * side, cfg.in_channels),
-        encoder_hidden_states=rand(batch, text_len, cfg.joint_attention_dim),
-        pooled_projections=rand(batch, cfg.pooled_projection_dim),
-        img_ids=ids.reshape(-1, 3).to(device), txt_ids=torch.zeros(text_len, 3, device=device),
-        guidance=torch.full((batch,), 3.5, device=device, dtype=dtype),
-        timestep=torch.full((batch,), 0.5, device=device, dtype=dtype),
-    )
+    rand = lambda *s: torch.randn(*s, generator=g).to(device, dtype)
+    return {
+        "hidden_states": rand(batch, side * side, cfg.in_channels),
+        "encoder_hidden_states": rand(batch, text_len, cfg.joint_attention_dim),
+        "pooled_projections": rand(batch, cfg.pooled_projection_dim),
+        "img_ids": ids.reshape(-1, 3).to(device), "txt_ids": torch.zeros(text_len, 3, device=device),
+        "guidance": torch.full((batch,), 3.5, device=device, dtype=dtype),
+        "timestep": torch.full((batch,), 0.5, device=device, dtype=dtype),
+    }
 
 
 def sync(device):
@@ -117,11 +117,11 @@ class Runner:
         dim = cfg.num_attention_heads * cfg.attention_head_dim
         g = torch.Generator().manual_seed(2)
         n_img = x["hidden_states"].shape[1]
-        self.attn_args = dict(
-            hidden_states=torch.randn(args.batch, n_img, dim, generator=g).to(args.device, self.dtype),
-            encoder_hidden_states=torch.randn(args.batch, args.text_len, dim, generator=g).to(args.device, self.dtype),
-            image_rotary_emb=self.model.pos_embed(torch.cat([x["txt_ids"], x["img_ids"]])),
-        )
+        self.attn_args = {
+            "hidden_states": torch.randn(args.batch, n_img, dim, generator=g).to(args.device, self.dtype),
+            "encoder_hidden_states": torch.randn(args.batch, args.text_len, dim, generator=g).to(args.device, self.dtype),
+            "image_rotary_emb": self.model.pos_embed(torch.cat([x["txt_ids"], x["img_ids"]])),
+        }
 
     def attention(self, mode) -> float:
         """Time one double-stream block's attention under the mode's processor."""
@@ -213,7 +213,7 @@ def main(argv=None) -> int:
         if args.device == "cpu":  # peak RSS is per process: one process per mode
             cmd = [sys.executable, __file__, *(argv if argv is not None else sys.argv[1:]), "--only", mode]
             env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])}
-            out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
             if out.returncode:
                 print(out.stderr, file=sys.stderr)
                 return out.returncode

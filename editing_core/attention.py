@@ -51,8 +51,10 @@ positions (e.g. the focus words are not in the prompt) highlighting is skipped.
 
 from __future__ import annotations
 
+import itertools
 import math
-from typing import Callable
+from collections.abc import Callable
+from typing import Self
 
 import torch
 from diffusers.models.transformers.transformer_flux import FluxAttnProcessor
@@ -114,7 +116,7 @@ class AttentionHooks:
     ):
         self.transformer = transformer
         grid = [float(t) for t in (timesteps.tolist() if torch.is_tensor(timesteps) else timesteps)]
-        if len(grid) < 2 or any(a <= b for a, b in zip(grid, grid[1:])):
+        if len(grid) < 2 or any(a <= b for a, b in itertools.pairwise(grid)):
             raise ValueError("timesteps must be the sampling grid: strictly descending, N + 1 >= 2 values")
         self.timesteps = grid
         self.inject_steps = max(0, int(inject_steps))
@@ -148,7 +150,7 @@ class AttentionHooks:
         self._last_mask: torch.Tensor | None = None
 
     # -- install / restore -------------------------------------------------------------
-    def __enter__(self) -> AttentionHooks:
+    def __enter__(self) -> Self:
         if self._saved is not None:
             raise RuntimeError("these AttentionHooks are already installed")
         saved = dict(self.transformer.attn_processors)
@@ -222,12 +224,12 @@ class AttentionHooks:
         """Index k of the grid interval [t_{k+1}, t_k] a call belongs to, or None."""
         g = self.timesteps
         if substep == "mid":
-            cands = [(a + b) / 2 for a, b in zip(g, g[1:])]
+            cands = [(a + b) / 2 for a, b in itertools.pairwise(g)]
         elif phase == "sample":
             cands = g[:-1]
         else:
             cands = g[1:]
-        gaps = [a - b for a, b in zip(g, g[1:])]
+        gaps = [a - b for a, b in itertools.pairwise(g)]
         tol = 1e-3 * min(gaps)
         k = min(range(len(cands)), key=lambda i: abs(cands[i] - t))
         return k if math.isclose(cands[k], t, abs_tol=tol) else None

@@ -52,14 +52,14 @@ def make_inputs(seed, batch=1):
     img_ids = torch.zeros(GRID_H, GRID_W, 3)
     img_ids[..., 1] = torch.arange(GRID_H)[:, None]
     img_ids[..., 2] = torch.arange(GRID_W)[None]
-    return dict(
-        hidden_states=torch.randn(batch, GRID_H * GRID_W, 16, generator=g),
-        encoder_hidden_states=torch.randn(batch, TEXT_LEN, 64, generator=g),
-        pooled_projections=torch.randn(batch, 64, generator=g),
-        img_ids=img_ids.reshape(-1, 3),
-        txt_ids=torch.zeros(TEXT_LEN, 3),
-        guidance=torch.full((batch,), 3.5),
-    )
+    return {
+        "hidden_states": torch.randn(batch, GRID_H * GRID_W, 16, generator=g),
+        "encoder_hidden_states": torch.randn(batch, TEXT_LEN, 64, generator=g),
+        "pooled_projections": torch.randn(batch, 64, generator=g),
+        "img_ids": img_ids.reshape(-1, 3),
+        "txt_ids": torch.zeros(TEXT_LEN, 3),
+        "guidance": torch.full((batch,), 3.5),
+    }
 
 
 def forward(model, inputs, t):
@@ -88,7 +88,7 @@ def assert_default_processors(model):
 def test_hooks_off_equal_default_processor(transformer):
     inputs = make_inputs(1, batch=2)
     expected = forward(transformer, inputs, 0.7)
-    for kw in (dict(), dict(highlight=True), dict(highlight=True, focus_positions=[3], inject_steps=2)):
+    for kw in ({}, {"highlight": True}, {"highlight": True, "focus_positions": [3], "inject_steps": 2}):
         with AttentionHooks(transformer, GRID, text_len=TEXT_LEN, **kw) as hooks:
             hooks.set_call("invert", 0, 0.0, "start")  # highlighting acts only while sampling
             got_invert = forward(transformer, inputs, 0.7)
@@ -357,8 +357,8 @@ def test_unit_multipliers_leave_the_output_unchanged(transformer):
 def test_fused_equals_explicit_in_transformer(transformer):
     inputs = make_inputs(42, batch=2)
     params = {"highlight_from_step": 1, "threshold": 0.2}
-    explicit, maps_e, hooks_e = _sample(transformer, inputs, {**params, "highlight_impl": "explicit"})
-    fused, maps_f, hooks_f = _sample(transformer, inputs, {**params, "highlight_impl": "fused"})
+    explicit, _maps_e, hooks_e = _sample(transformer, inputs, {**params, "highlight_impl": "explicit"})
+    fused, _maps_f, hooks_f = _sample(transformer, inputs, {**params, "highlight_impl": "fused"})
     assert hooks_e.last_mask.any() and not hooks_e.last_mask.all(), "the test needs a mixed mask"
     assert torch.equal(hooks_e.last_mask, hooks_f.last_mask)
     for a, b in zip(explicit, fused):
@@ -383,12 +383,12 @@ def test_processors_restored_after_block_and_after_exception(transformer):
     assert_default_processors(transformer)
     assert not hooks.installed
 
-    with pytest.raises(KeyError):
-        with AttentionHooks(transformer, GRID, inject_steps=1, text_len=TEXT_LEN) as hooks:
-            hooks.set_call("invert", 0, mid(0), "mid")
-            forward(transformer, make_inputs(50), mid(0))
-            assert hooks.stored_bytes > 0
-            raise KeyError("boom")
+    hooks = AttentionHooks(transformer, GRID, inject_steps=1, text_len=TEXT_LEN)
+    with pytest.raises(KeyError), hooks:  # the exception leaves the hooks' block
+        hooks.set_call("invert", 0, mid(0), "mid")
+        forward(transformer, make_inputs(50), mid(0))
+        assert hooks.stored_bytes > 0
+        raise KeyError("boom")
     assert_default_processors(transformer)
     assert hooks.stored_bytes == 0
 
@@ -403,8 +403,7 @@ def test_bad_calls_get_clear_errors(transformer):
         hooks.set_call("denoise", 0, 1.0)
     with pytest.raises(ValueError, match="substep"):
         hooks.set_call("sample", 0, 1.0, "end")
-    with pytest.raises(ValueError, match="text_len"):
-        with hooks:
-            hooks.set_call("sample", 0, 1.0)
-            forward(transformer, make_inputs(60), 1.0)
+    with pytest.raises(ValueError, match="text_len"), hooks:
+        hooks.set_call("sample", 0, 1.0)
+        forward(transformer, make_inputs(60), 1.0)
     assert_default_processors(transformer)

@@ -6,7 +6,7 @@ from transformers import PreTrainedTokenizerFast
 
 from editing_core.focus import find_word_spans, focus_token_positions
 
-WORDS = "a an the red blue green car cat dog hat on street in of with and photo big".split()
+WORDS = ["a", "an", "the", "red", "blue", "green", "car", "cat", "dog", "hat", "on", "street", "in", "of", "with", "and", "photo", "big"]
 
 
 def _fast(tok: Tokenizer) -> PreTrainedTokenizerFast:
