@@ -60,7 +60,7 @@ def dual_target(source: torch.Tensor, previous: torch.Tensor | None, lam: float)
     """
     if previous is None:
         return source
-    return source + lam * (previous - source)
+    return (1.0 - lam) * source + lam * previous
 
 
 def DualControl(source, previous, *, lam: float = 0.7, eta: float = 0.9, stop: float = 0.25,

@@ -1,0 +1,24 @@
+"""Shared fixtures. Models are built locally; nothing is downloaded."""
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_flux_dir(tmp_path_factory):
+    """A tiny random FLUX.1 [dev]-style folder (guidance embedding, shifted schedule)."""
+    from editing_core.testing import build_tiny_flux
+
+    return build_tiny_flux(tmp_path_factory.mktemp("tiny-flux") / "dev")
+
+
+@pytest.fixture(scope="session")
+def tiny_backend(tiny_flux_dir):
+    """FluxBackend loaded from `tiny_flux_dir` on the CPU in float32."""
+    from editing_core import FluxBackend
+
+    return FluxBackend.from_pretrained(tiny_flux_dir, device="cpu", dtype="float32")
