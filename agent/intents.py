@@ -69,8 +69,10 @@ _DELETE = re.compile(
 _UNDO = re.compile(
     r"^(?:undo|revert|go back|step back|back|take (?:that|it) back|scratch that|roll ?back|"
     r"never ?mind|nope|no)(?:\s+(?:that|this|it|the last (?:edit|change|step|one)))?"
-    r"(?:\s+(?P<n>\d+|one|two|three|four|five)\s*(?:times|steps?|edits?|changes?|turns?)?)?$", re.IGNORECASE)
-_UNDO_N = re.compile(r"^undo\s+the\s+last\s+(?P<n>\d+|two|three|four|five)\s+(?:edits?|changes?|steps?|turns?)$", re.IGNORECASE)
+    r"(?:\s+(?P<n>\d+|one|two|three|four|five)\s*(?:times|steps?|edits?|changes?|turns?)?)?$",
+    re.IGNORECASE)
+_UNDO_N = re.compile(r"^undo\s+the\s+last\s+(?P<n>\d+|two|three|four|five)\s+"
+                     r"(?:edits?|changes?|steps?|turns?)$", re.IGNORECASE)
 _REDO = re.compile(r"^(?:redo|re-do|redo (?:that|it|the last (?:edit|change|step|one))|go forward|"
                    r"step forward|forward|undo (?:the|that|my) undo)$", re.IGNORECASE)
 _GOTO_LEAD = (r"^(?:(?:please\s+)?(?:go|jump|get|return|revert|roll ?back|switch|take me|bring me|"

@@ -109,13 +109,15 @@ class LLMPlanner:
         self.model = model
         self.timeout = float(timeout)
         self.fallback = fallback or OfflinePlanner()
-        self.name = name or f"llm:{getattr(model, 'model_name', None) or getattr(model, 'model', None) or type(model).__name__}"
+        label = getattr(model, "model_name", None) or getattr(model, "model", None)
+        self.name = name or f"llm:{label or type(model).__name__}"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LLMPlanner:
         model = make_chat_model(settings)
         return cls(model, timeout=settings.planner_timeout,
-                   name=f"{settings.planner}:{settings.planner_model or DEFAULT_MODELS.get(settings.planner, '')}")
+                   name=f"{settings.planner}:"
+                        f"{settings.planner_model or DEFAULT_MODELS.get(settings.planner, '')}")
 
     def plan(self, request: str, caption: str, history: Sequence[str] = ()) -> PlanResult:
         try:

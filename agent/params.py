@@ -39,7 +39,7 @@ class EditSettings:
     highlight: bool | None = None
     inject: int | None = None
     seed: int = 0
-    strength: float | None = None  # when set, replaces the planner's per-step strength
+    strength: float | None = None  # shifts each planned step's strength by (strength - 0.5)
 
     _ALIASES: ClassVar[dict[str, str]] = {"lambda": "lam", "lambda_": "lam", "solver": "preset"}
 

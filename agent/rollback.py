@@ -14,7 +14,11 @@ from collections.abc import Sequence
 
 from agent.intents import Target
 
-_STOP = frozenset(["a", "an", "the", "to", "of", "in", "on", "at", "and", "or", "with", "before", "after", "back", "go", "it", "its", "that", "this", "one", "image", "picture", "photo", "version", "was", "is"])
+_STOP = frozenset([
+    "a", "an", "the", "to", "of", "in", "on", "at", "and", "or", "with", "before", "after",
+    "back", "go", "it", "its", "that", "this", "one", "image", "picture", "photo", "version",
+    "was", "is",
+])
 
 
 def content_words(text: str) -> list[str]:
@@ -120,7 +124,8 @@ def resolve(target: Target, nodes, head_id: str | None):
             return (others[-1], None) if others else (None, "There is only one image.")
         k = len(roots) if k == -1 else k
         if not 1 <= k <= len(roots):
-            return None, f"There {'is' if len(roots) == 1 else 'are'} {len(roots)} uploaded or generated image(s); image {k} does not exist."
+            return None, (f"The conversation has {len(roots)} uploaded or generated "
+                          f"image(s); image {k} does not exist.")
         return roots[k - 1], None
     if head is None:
         return None, "There is no current image yet."

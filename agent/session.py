@@ -378,21 +378,22 @@ class ChatSession:
         except ValueError as exc:
             return [self._say(f"I could not plan that: {exc}", "error", user_text=text,
                               parent_id=parent_id)]
-        plan = result.plan
+        try:
+            es = self.edit_settings.updated(**once)
+        except ValueError as exc:
+            return [self._say(f"I could not use that setting: {exc}", "error", user_text=text,
+                              parent_id=parent_id)]
+        plan = shift_strength(result.plan, es.strength)
         if text is not None:
             user = self.store.add_message(cid, "user", text, parent_id)
         else:
             user = self.store.latest_message(cid)
         self.store.add_plan(user.id, request, [s.model_dump() for s in plan.steps],
                             result.planner)
-        try:
-            es = self.edit_settings.updated(**once)
-        except ValueError as exc:
-            return [self._say(f"I could not use that setting: {exc}", "error")]
         spec = JobSpec("edit", cid, steps=[s.model_dump() for s in plan.steps],
                        base_node_id=head.id, base_caption=caption, preset=es.preset,
-                       overrides=_overrides(es), strength=es.strength, seed=es.seed,
-                       request=request, notes=list(result.notes))
+                       overrides=_overrides(es), seed=es.seed, request=request,
+                       notes=list(result.notes))
         return [self._run(spec, user.id, plan, wait, "edit", lead=lead)]
 
     def _run(self, spec: JobSpec, user_id: str, plan: EditPlan | None, wait: bool, kind: str,
@@ -710,6 +711,18 @@ class ChatSession:
 def _title(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def shift_strength(plan: EditPlan, center: float | None) -> EditPlan:
+    """The conversation's strength setting shifts every step: 0.3 ("be subtler") takes 0.2
+    off each step's strength, 0.7 adds 0.2 (clamped to 0.05..1)."""
+    if center is None or center == 0.5:
+        return plan
+    def shifted(s):
+        return round(min(1.0, max(0.05, s.strength + center - 0.5)), 3)
+
+    steps = [s.model_copy(update={"strength": shifted(s)}) for s in plan.steps]
+    return plan.model_copy(update={"steps": steps})
 
 
 def _one_off_settings(request: str) -> tuple[str, dict]:

@@ -160,6 +160,16 @@ def test_plan_schema_limits_and_focus_words():
     assert plan.steps[0].focus_words == ["blue"]  # "hat" is not in the target prompt
 
 
+def test_subtler_conversations_shift_every_planned_step():
+    from agent.session import shift_strength
+
+    plan = OfflinePlanner().plan("make it vintage", "a photo of a car").plan
+    subtle = shift_strength(plan, 0.3)
+    assert [round(s.strength, 3) for s in subtle.steps] == [
+        round(s.strength - 0.2, 3) for s in plan.steps]
+    assert shift_strength(plan, None) is plan
+
+
 def test_strength_moves_the_method_knobs_around_the_preset():
     base = resolve_params("mtc")
     assert strength_overrides(0.5, base) == {"eta": base["eta"], "stop": base["stop"],
