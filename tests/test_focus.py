@@ -102,3 +102,15 @@ def test_word_spans():
     assert find_word_spans("The cat sat", "cat") == [(4, 7)]
     assert find_word_spans("concatenate cat", "cat") == [(12, 15)]
     assert find_word_spans("reddish hat", "red") == [(0, 7)]
+
+
+def test_positions_on_the_tiny_flux_tokenizer_reloaded_from_disk(tiny_flux_dir):
+    """The T5 tokenizer as the backend loads it from a diffusers-format folder."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_flux_dir / "tokenizer_2", local_files_only=True)
+    prompt = "A photo of a Red cat wearing a red hat"
+    pos = focus_token_positions(tok, prompt, ["red hat", "cat"], max_length=64)
+    ids = tok(prompt, padding="max_length", max_length=64, truncation=True)["input_ids"]
+    assert [tok.convert_ids_to_tokens(ids[p]) for p in pos] == ["cat", "red", "hat"]
+    assert pos == [5, 8, 9]
