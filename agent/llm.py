@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from agent.offline import OfflinePlanner, PlanResult
 from agent.plan import EditPlan
@@ -74,17 +74,20 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
 
 
 def build_messages(request: str, caption: str, history: Sequence[str] = ()) -> list[BaseMessage]:
-    """System prompt, the few-shot examples as earlier turns, then this request (as data)."""
+    """The system prompt with the few-shot examples, then this request (as data).
+
+    The examples sit in the system prompt, not as earlier assistant turns, so that a model
+    answering through a tool call is not nudged into answering with plain JSON text."""
     user = load_text("planner_user.md")
-    msgs: list[BaseMessage] = [SystemMessage(load_text("planner_system.md"))]
+    examples = []
     for ex in load_yaml("planner_examples.yaml").get("examples", []):
-        msgs.append(HumanMessage(user.format(caption=ex["caption"], history="(none)",
-                                             request=ex["request"])))
-        msgs.append(AIMessage(json.dumps(ex["plan"], ensure_ascii=False)))
+        examples.append(f"Caption: {ex['caption']}\nRequest: {ex['request']}\nPlan: "
+                        f"{json.dumps(ex['plan'], ensure_ascii=False)}")
+    system = load_text("planner_system.md") + "\n\nExamples:\n\n" + "\n\n".join(examples)
     hist = "\n".join(f"- {h}" for h in history) or "(none)"
-    msgs.append(HumanMessage(user.format(caption=_escape(caption), history=_escape(hist),
-                                         request=_escape(request))))
-    return msgs
+    return [SystemMessage(system),
+            HumanMessage(user.format(caption=_escape(caption), history=_escape(hist),
+                                     request=_escape(request)))]
 
 
 def _escape(text: str) -> str:
