@@ -23,6 +23,7 @@ import io
 import json
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,6 +55,24 @@ HELP = """I edit images over several turns and keep every version. You can:
   "switch branch", "switch to the branch with the scarf" (then edit again: a new branch);
 - see the history: "show the history";
 - change settings: "use 15 steps", "guidance 4", "use rf_solver", "be subtler", "seed 3"."""
+
+
+_STORES: dict[tuple[str, str], object] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def shared_store(settings: Settings):
+    """One Store per database in the process (opened, migrated and cleaned once: jobs left
+    running by a process that died are marked failed)."""
+    from storage import Store
+
+    key = (settings.db_url, str(settings.data_dir))
+    with _STORES_LOCK:
+        store = _STORES.get(key)
+        if store is None:
+            store = _STORES[key] = Store.from_settings(settings)
+            store.fail_orphaned_jobs()
+        return store
 
 
 class _Record:
@@ -108,10 +127,7 @@ class ChatSession:
         """
         settings = settings or Settings.from_env()
         if store is None:
-            from storage import Store
-
-            store = Store.from_settings(settings)
-            store.fail_orphaned_jobs()
+            store = shared_store(settings)
         session = cls(settings, store, None, None)
         session.planner_note = ""
         if planner is None:

@@ -303,3 +303,12 @@ def test_conversations_rename_switch_delete(store, backend, model_dir):
     assert [c.id for c in session.conversations()] == [first]
     with pytest.raises(KeyError):
         session.switch(second)
+
+
+def test_sessions_of_one_database_share_one_store(tmp_path):
+    settings = Settings(data_dir=tmp_path / "shared", model=str(tmp_path / "none"))
+    first, second = ChatSession.open(settings), ChatSession.open(settings)
+    assert first.store is second.store and first.executor is second.executor
+    cid = first.new_conversation("from tab one")
+    second.switch(cid)  # another browser tab sees the conversation at once
+    assert second.conversation_id == cid
