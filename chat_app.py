@@ -87,7 +87,8 @@ def backend_for(settings: Settings):
         if Path(str(settings.model)) == BUNDLED_MODEL:
             hint = (" The bundled small model is not built yet: run `.venv/bin/mtedit "
                     "train-toy`, or point `MTEDIT_MODEL` at a FLUX.1 folder.")
-        return None, f"No editing model: {explain_error(exc)}.{hint}"
+        text = explain_error(exc)
+        return None, f"{text[:1].upper()}{text[1:]}.{hint}"
     return backend, None
 
 
@@ -187,6 +188,15 @@ def handle_input(chat: ChatSession, value) -> None:
         st.query_params["c"] = chat.conversation_id
 
 
+def move_head(chat: ChatSession, node_id: str) -> bool:
+    """Make node_id the head; False (and a notice) when the agent refuses, e.g. mid-edit."""
+    reply = chat.set_head(node_id)
+    if reply.kind == "error":
+        notice(reply.text)
+        return False
+    return True
+
+
 # -- images -----------------------------------------------------------------------------
 
 
@@ -270,7 +280,7 @@ def render_roots(chat: ChatSession, roots: list[NodeView], key: str, pick: bool)
             if node.id == head:
                 col.caption("the base: edits start here")
             elif col.button("Use as base", key=f"base-{key}-{node.id}"):
-                chat.set_head(node.id)
+                move_head(chat, node.id)
                 st.rerun()
 
 
@@ -279,8 +289,9 @@ def render_notices() -> None:
         if n.get("user"):
             with st.chat_message("user"):
                 st.markdown(n["user"])
-        with st.chat_message("assistant", avatar=":material/error:"):
-            (st.error if n["kind"] == "error" else st.info)(n["text"])
+        error = n["kind"] == "error"
+        with st.chat_message("assistant", avatar=":material/error:" if error else None):
+            (st.error if error else st.info)(n["text"])
 
 
 def render_chat(chat: ChatSession) -> None:
@@ -320,11 +331,19 @@ def progress_text(job: JobView, steps: tuple[str, ...] = ()) -> str:
 
 @st.fragment(run_every=POLL_S)
 def job_panel(job_id: str, steps: tuple[str, ...] = ()) -> None:
-    """Progress and cancel for the running edit; reruns the page when it ends."""
+    """Progress and cancel for the running edit; reruns the page once it has ended.
+
+    The job counts as ended when the session no longer reports it active: by then its
+    result message and nodes are stored (its status may read "done" a moment earlier).
+    """
     chat = session()
+    active = chat.active_job()
+    if active is None or active.id != job_id:
+        st.rerun(scope="app")
     job = chat.job(job_id)
     if job.finished:
-        st.rerun(scope="app")
+        st.progress(1.0, text="Saving the result…")
+        return
     fraction = job.done / job.total if job.total else 0.0
     st.progress(min(max(fraction, 0.0), 1.0), text=progress_text(job, steps))
     if st.button("Cancel", key=f"cancel-{job_id}", icon=":material/stop:"):
@@ -362,11 +381,19 @@ def render_lineage(chat: ChatSession) -> None:
         return
     head = chat.head()
     shown: set[str] = set()
-    for i, path in enumerate(branches(nodes)):
+    paths = branches(nodes)
+    roots = list(dict.fromkeys(p[0].id for p in paths))
+    per_root: dict[str, int] = {}
+    for i, path in enumerate(paths):
         new = [n for n in path if n.id not in shown]
         fork = path[len(path) - len(new) - 1] if len(new) < len(path) else None
         on_head = any(n.id == head for n in path)
-        label = f"Branch {i + 1}" + (f" · from #{fork.depth}" if fork else "")
+        per_root[path[0].id] = per_root.get(path[0].id, 0) + 1
+        if len(roots) > 1:  # several uploads: one tree each
+            label = f"Image {roots.index(path[0].id) + 1} · branch {per_root[path[0].id]}"
+        else:
+            label = f"Branch {i + 1}"
+        label += f" · from #{fork.depth}" if fork else ""
         st.markdown(f"**{label}**" + (" · *head*" if on_head else ""))
         row = st.container(horizontal=True, wrap=True, gap="small", key=f"lineage-row-{i}")
         with row:
@@ -404,13 +431,12 @@ def render_node_panel(chat: ChatSession, nodes: dict[str, NodeView], head: str |
         if actions.button("Make head", key="make-head", disabled=node.id == head,
                           icon=":material/undo:",
                           help="Roll back: the next edit starts from this image"):
-            chat.set_head(node.id)
+            move_head(chat, node.id)
             st.rerun()
         if actions.button("Branch", key="fork-here", icon=":material/call_split:",
                           help="Edit this image again; later edits stay as their own branch"):
-            if node.id != head:
-                chat.set_head(node.id)
-            notice(f"New branch from #{node.depth}: type the edit below.", kind="info")
+            if node.id == head or move_head(chat, node.id):
+                notice(f"New branch from #{node.depth}: type the edit below.", kind="info")
             st.rerun()
         actions.download_button(
             "Download", data=lambda: chat.image_bytes(node.id), icon=":material/download:",

@@ -68,7 +68,8 @@ def button(at: AppTest, key: str):
 
 
 def running(at: AppTest) -> bool:
-    return any((b.key or "").startswith("cancel-") for b in at.button)
+    """The progress panel is on the page (an edit is queued, running or being saved)."""
+    return len(at.get("progress")) > 0
 
 
 def wait_idle(at: AppTest, timeout: float = 90) -> AppTest:
@@ -130,7 +131,8 @@ def test_upload_edit_rollback_and_branch(env):
     button(at, root).click().run()
     button(at, "make-head").click().run()
     assert not at.exception
-    assert "Back to the original" in texts(at)
+    assert button(at, root).label.endswith("●"), "the clicked node is the head now"
+    assert "Nothing was deleted" in texts(at)
 
     send(at, "make the ball yellow")
     wait_idle(at)
@@ -138,6 +140,22 @@ def test_upload_edit_rollback_and_branch(env):
     assert len(keys) == 3
     rows = "\n".join(m.value for m in at.markdown if "Branch" in m.value)
     assert "Branch 1" in rows and "**Branch 2 · from #0** · *head*" in rows
+
+
+def test_several_uploads_and_picking_the_base(env):
+    at = open_app()
+    send(at, "a ball on grass", [("a.png", png()), ("b.png", png((200, 60, 60)))])
+    assert "image 1 is the base" in texts(at)
+    first, second = node_keys(at)
+    assert "the base: edits start here" in [c.value for c in at.caption]
+    base_buttons = [b for b in at.button if (b.key or "").startswith("base-")]
+    assert len(base_buttons) == 1  # only the image that is not the base offers itself
+    base_buttons[0].click().run()
+    assert not at.exception
+    # The head moved to the second image: it is the outlined one in the lineage.
+    assert button(at, second).label.endswith("●") and not button(at, first).label.endswith("●")
+    rows = "\n".join(m.value for m in at.markdown if "Image " in m.value)
+    assert "Image 1 · branch 1" in rows and "**Image 2 · branch 1** · *head*" in rows
 
 
 def test_reload_finds_the_running_edit_and_its_result(env):
@@ -148,7 +166,8 @@ def test_reload_finds_the_running_edit_and_its_result(env):
     conv = conversation(at)
     # A reload is a new browser session: nothing of the old session_state survives.
     again = open_app(c=conv)
-    assert running(again) or "Done:" in texts(again)
+    chat = again.session_state["chat"]
+    assert running(again) or "Done:" in texts(again), (chat.active_job(), chat.messages())
     wait_idle(again)
     assert "Done:" in texts(again)
     assert len(node_keys(again)) == 2
