@@ -122,21 +122,9 @@ def _bench_image(args, backend):
 
     if args.image:
         return load_image(args.image)
-    return test_card(min(args.size, backend.max_side))
+    from editing_core.bench import calibration_card
 
-
-def test_card(side: int = 256):
-    """A deterministic picture with edges, gradients and flat areas, for smoke benchmarks."""
-    import numpy as np
-    from PIL import Image, ImageDraw
-
-    y, x = np.mgrid[0:side, 0:side] / side
-    arr = np.stack([x, y, 0.5 + 0.5 * np.sin(6 * x + 4 * y)], -1) * 255
-    img = Image.fromarray(arr.astype(np.uint8), "RGB")
-    d = ImageDraw.Draw(img)
-    d.ellipse([side * 0.15, side * 0.2, side * 0.55, side * 0.6], fill=(220, 40, 40))
-    d.rectangle([side * 0.6, side * 0.55, side * 0.9, side * 0.85], fill=(30, 60, 200))
-    return img
+    return calibration_card(min(args.size, backend.max_side))
 
 
 def _bench_run(args, plan_fn) -> int:
