@@ -94,6 +94,13 @@ _IMAGE = re.compile(_GOTO_LEAD + r"(?:the\s+)?(?:(?P<o>first|second|third|fourth
 _AT = re.compile(r"^(?:(?:go|jump|get|return|revert|switch|take me|bring me)\s+)?back\s+to\s+"
                  r"(?:the\s+(?:version|one|image|picture)\s+)?(?:with|where|when|that had|after)\s+"
                  r"(?:the\s+|it had\s+(?:the\s+)?|i\s+|we\s+)?(?P<w>.+)$", re.IGNORECASE)
+_LIKED_BEFORE = re.compile(r"^(?:i\s+)?(?:liked|loved|preferred|prefer|want)\s+(?:it|the image|"
+                           r"the picture|the one)?\s*(?:better|more|again)?\s*(?:as it was\s+)?"
+                           r"before\s+(?:the\s+|i\s+|we\s+|you\s+|adding\s+)?(?P<w>.+)$|^it\s+"
+                           r"(?:was|looked)\s+better\s+before\s+(?:the\s+)?(?P<w2>.+)$",
+                           re.IGNORECASE)
+_UNDO_WHAT = re.compile(r"^(?:undo|revert|take back|roll ?back)\s+(?:the\s+)?(?P<w>.+?)"
+                        r"(?:\s+(?:edit|change|step))?$", re.IGNORECASE)
 _BRANCH = re.compile(r"^(?:switch|change|go|jump|move)\s+(?:to\s+)?(?:the\s+)?(?:other|another|"
                      r"next|previous|different)?\s*branch(?:es)?(?:\s+(?:with|where)\s+(?:the\s+)?"
                      r"(?P<w>.+))?$|^(?:other|next) branch$", re.IGNORECASE)
@@ -217,6 +224,13 @@ def parse_intent(text: str, n_files: int = 0, has_image: bool = False) -> Intent
     m = _BEFORE.match(low)
     if m and re.match(r"^(?:go|jump|get|return|revert|roll|switch|take|bring|back|the|before|"
                       r"restore|use|show)", low):
+        return Intent("goto", clean, target=Target("before", _strip_verbs(m.group("w"))))
+    m = _LIKED_BEFORE.match(low)
+    if m:
+        what = m.group("w") or m.group("w2")
+        return Intent("goto", clean, target=Target("before", _strip_verbs(what)))
+    m = _UNDO_WHAT.match(low)
+    if m and not re.match(r"^(?:that|this|it|the last|my last|everything)\b", m.group("w")):
         return Intent("goto", clean, target=Target("before", _strip_verbs(m.group("w"))))
     m = _AT.match(low)
     if m:

@@ -17,7 +17,8 @@ from agent.intents import Target
 _STOP = frozenset([
     "a", "an", "the", "to", "of", "in", "on", "at", "and", "or", "with", "before", "after",
     "back", "go", "it", "its", "that", "this", "one", "image", "picture", "photo", "version",
-    "was", "is",
+    "was", "is", "look", "looks", "style", "effect", "edit", "edits", "change", "changes",
+    "filter", "step", "thing", "part", "bit", "added", "made", "where", "when", "had",
 ])
 
 
@@ -110,8 +111,21 @@ def _introduced(nodes_on_path, words):
     return None
 
 
-def resolve(target: Target, nodes, head_id: str | None):
-    """The node a goto target names: (node, None) or (None, a sentence saying why not)."""
+def _by_request(groups, words, branch_ids: set, index: dict):
+    """The nodes of the latest request that mentions the words ("undo the vintage edit"),
+    preferring requests whose nodes lie on the current branch."""
+    hits = [ids for request, ids in groups
+            if ids and mentions(request, words) and all(i in index for i in ids)]
+    on_branch = [ids for ids in hits if ids[0] in branch_ids]
+    chosen = (on_branch or hits or [None])[-1]
+    return [index[i] for i in chosen] if chosen else None
+
+
+def resolve(target: Target, nodes, head_id: str | None, groups=()):
+    """The node a goto target names: (node, None) or (None, a sentence saying why not).
+
+    groups: (request text, node ids it produced) of earlier edit requests, oldest first, so
+    "before the vintage look" finds the start of the whole multi-step plan."""
     if not nodes:
         return None, "There are no images in this conversation yet."
     index = by_id(nodes)
@@ -143,7 +157,19 @@ def resolve(target: Target, nodes, head_id: str | None):
     words = content_words(target.words)
     if not words:
         return None, "I could not tell which edit you mean; say \"show the history\" to see them."
-    found = _introduced(branch, words)
+    # a step that says it ("add a hat"), else a request that did ("make it vintage": all its
+    # steps), else the first caption that mentions it
+    found = next((n for n in branch if n.parent_id is not None and mentions(n.instruction, words)),
+                 None)
+    group = None if found else _by_request(groups, words, {n.id for n in branch}, index)
+    if group is not None:
+        if target.how == "at":
+            return group[-1], None
+        first = group[0]
+        if first.parent_id is None:
+            return None, "That request made a new image; there is no version before it."
+        return index[first.parent_id], None
+    found = found or _introduced(branch, words)
     if found is None:  # another branch
         for leaf in sorted(leaves(nodes), key=lambda n: (n.created_at, n.id), reverse=True):
             found = _introduced(path(nodes, leaf.id), words)

@@ -448,7 +448,10 @@ class ChatSession:
             node, why = rollback.switch_branch(nodes, head_id,
                                                intent.target.words if intent.target else "")
         else:
-            node, why = rollback.resolve(intent.target, nodes, head_id)
+            groups = [(job.request.get("request", ""), list(job.result_node_ids))
+                      for job in reversed(self.store.list_jobs(cid, limit=500))
+                      if job.kind == "edit"]
+            node, why = rollback.resolve(intent.target, nodes, head_id, groups)
         if node is None:
             return [self._say(why, "error", user_text=text)]
         if intent.kind == "undo":

@@ -312,3 +312,15 @@ def test_sessions_of_one_database_share_one_store(tmp_path):
     cid = first.new_conversation("from tab one")
     second.switch(cid)  # another browser tab sees the conversation at once
     assert second.conversation_id == cid
+
+
+def test_undo_a_whole_request_by_its_words(store, backend, model_dir):
+    session = open_session(store, backend, model_dir)
+    root = start(session)
+    [blue] = session.send("make the circle blue")
+    [vintage] = session.send("make it more vintage")
+    assert len(vintage.node_ids) == 2
+    session.send("undo the vintage look")  # no step says "vintage": the request did
+    assert session.head() == blue.node_ids[0]
+    session.send("I liked it better before the circle was blue")
+    assert session.head() == root
