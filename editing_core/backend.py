@@ -123,7 +123,7 @@ def resolve_model_folder(model: str | Path) -> Path:
         except Exception as exc:
             raise ModelLoadError(
                 f"{text} is not in the local Hugging Face cache ({type(exc).__name__}); "
-                f"download it first (huggingface-cli download {text}) or set {MODEL_VAR} "
+                f"download it first (hf download {text}) or set {MODEL_VAR} "
                 "to a diffusers-format FLUX.1 folder"
             ) from exc
     raise ModelLoadError(f"model folder {text} does not exist; set {MODEL_VAR} to a "

@@ -107,3 +107,19 @@ def test_latent_bytes_round_trip():
     assert torch.equal(latent_from_bytes(data), t)
     with pytest.raises(ValueError):
         latent_from_bytes(b"garbage")
+
+
+def test_a_cached_hub_id_resolves_to_its_snapshot(tiny_flux_dir, tmp_path, monkeypatch):
+    # The layout huggingface_hub writes: models--org--name/{refs/main, snapshots/<commit>/}.
+    commit = "0" * 40
+    repo = tmp_path / "hub" / "models--someone--tiny-flux"
+    shutil.copytree(tiny_flux_dir, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    from editing_core.backend import resolve_model_folder
+
+    assert resolve_model_folder("someone/tiny-flux") == repo / "snapshots" / commit

@@ -93,3 +93,20 @@ def test_bench_edit_runs_a_script(tiny_flux_dir, tmp_path):
     assert [t["nfe"] for t in turns] == [10, 10]
     plan = bench.load_script(script)["plan"]
     assert plan[1]["source"] == "a picture of a blue circle" and plan[0]["focus"] == ["blue"]
+
+
+def test_gpu_check_runs_tiny_on_the_cpu(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    out = tmp_path / "gpu.json"
+    assert gpu_check.main(["--tiny", "--sizes", "16", "--presets", "mtc,rf", "--repeats", "1",
+                           "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert [(r["preset"], r["nfe"]) for r in figures["presets"]] == [("mtc", 6), ("rf", 4)]
+    assert [r["processor"] for r in figures["highlighting"]] == ["default", "fused", "explicit"]
+    assert all(r["ms"] > 0 for r in figures["highlighting"])
