@@ -12,9 +12,11 @@ import concurrent.futures
 import json
 import os
 from collections.abc import Sequence
+from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel, Field
 
 from agent.offline import OfflinePlanner, PlanResult
 from agent.plan import EditPlan
@@ -24,6 +26,17 @@ from mtedit.settings import Settings
 PROVIDERS = ("openai", "anthropic", "ollama")
 DEFAULT_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "ollama": "llama3.1"}
 _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="planner")
+
+
+class IntentChoice(BaseModel):
+    """What an ambiguous chat message asks for (the LLM's reading; the rules come first)."""
+
+    intent: Literal["edit", "undo", "redo", "before", "at", "turn", "original", "branch",
+                    "history", "question"]
+    words: str = Field(default="", max_length=100,
+                       description="for before / at / branch: the words naming the change")
+    turn: int | None = Field(default=None, ge=0, le=1000,
+                             description="for turn: the version number (0 = the original)")
 
 
 class PlannerConfigError(RuntimeError):
@@ -153,6 +166,25 @@ class LLMPlanner:
         return self._fallback(request, caption, history,
                               f"the LLM planner's answer broke the plan format twice "
                               f"({_short(error)})")
+
+    def classify(self, text: str, history: Sequence[str] = ()) -> IntentChoice | None:
+        """The LLM's reading of a message the rules found ambiguous; None on any failure."""
+        hist = "\n".join(f"#{i} {h}" for i, h in enumerate(history, 1)) or "(none)"
+        msgs = [SystemMessage(load_text("intent_system.md")),
+                HumanMessage(f"Versions on the current branch after the original:\n{hist}\n\n"
+                             f"The message:\n<message>{_escape(text)}</message>")]
+        try:
+            out = _call(self.model.with_structured_output(IntentChoice, include_raw=True), msgs,
+                        self.timeout)
+        except Exception:  # noqa: BLE001 - the rules' reading stands
+            return None
+        parsed = out.get("parsed") if isinstance(out, dict) else out
+        if isinstance(parsed, dict):
+            try:
+                parsed = IntentChoice.model_validate(parsed)
+            except ValueError:
+                return None
+        return parsed if isinstance(parsed, IntentChoice) else None
 
     def answer(self, question: str, context: str) -> str | None:
         """A short plain answer to a question about the conversation; None on any failure."""

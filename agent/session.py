@@ -32,7 +32,7 @@ from PIL import Image, ImageOps
 
 from agent import rollback
 from agent.executor import Executor, JobSpec
-from agent.intents import Intent, is_setting_only, parse_intent, parse_setting
+from agent.intents import Intent, Target, is_setting_only, parse_intent, parse_setting
 from agent.llm import LLMPlanner, make_planner
 from agent.offline import OfflinePlanner
 from agent.params import EditSettings
@@ -44,6 +44,9 @@ from mtedit.settings import Settings
 Upload = str | Path | tuple[str, bytes]
 
 
+_NAV_HINT = re.compile(r"\b(?:before|back|earlier|previous|undo|revert|history|branch|version|"
+                       r"turn|original|liked|prefer|preferred|again|redo|ago|nicer|better)\b",
+                       re.IGNORECASE)
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 64_000_000
 HELP = """I edit images over several turns and keep every version. You can:
@@ -240,6 +243,8 @@ class ChatSession:
             return [self._say(f"I could not use that file: {exc}", "error", user_text=text)]
         head = self.store.head(cid)
         intent = parse_intent(text, len(uploads), head is not None)
+        if head is not None and intent.kind in ("edit", "question") and _NAV_HINT.search(text):
+            intent = self._llm_reading(intent, text, head)
         pending = self._pending_caption(cid, head)
         if pending is not None and intent.kind in ("edit", "generate", "question") and not uploads:
             return self._caption_given(intent.text or text, pending, text, wait)
@@ -264,6 +269,28 @@ class ChatSession:
         return handler()
 
     # -- intents -----------------------------------------------------------------------
+
+    def _llm_reading(self, intent: Intent, text: str, head) -> Intent:
+        """With an LLM configured, let it re-read a message that sounds like navigation but
+        that the rules took for an edit or a question ("the one from two turns ago")."""
+        if not isinstance(self.planner, LLMPlanner):
+            return intent
+        history = [n.instruction or n.caption for n in self.store.path(head.id)[1:]]
+        choice = self.planner.classify(text, history)
+        if choice is None or choice.intent in ("edit", "question"):
+            return intent
+        kinds = {"undo": "undo", "redo": "redo", "branch": "branch", "history": "history"}
+        if choice.intent in kinds:
+            target = Target("at", choice.words) if choice.intent == "branch" and choice.words \
+                else None
+            return Intent(kinds[choice.intent], intent.text, target=target)
+        if choice.intent == "turn" and choice.turn is not None:
+            return Intent("goto", intent.text, target=Target("turn", number=choice.turn))
+        if choice.intent == "original":
+            return Intent("goto", intent.text, target=Target("original"))
+        if choice.intent in ("before", "at") and choice.words.strip():
+            return Intent("goto", intent.text, target=Target(choice.intent, choice.words))
+        return intent
 
     def _say(self, reply_text: str, kind: str, *, user_text: str | None = None,
              node_ids: Sequence[str] = (), parent_id: str | None = None, plan=None,

@@ -324,3 +324,26 @@ def test_undo_a_whole_request_by_its_words(store, backend, model_dir):
     assert session.head() == blue.node_ids[0]
     session.send("I liked it better before the circle was blue")
     assert session.head() == root
+
+
+def test_an_llm_reads_navigation_the_rules_miss(store, backend, model_dir):
+    def call(name, args):
+        return AIMessage(content="", tool_calls=[{"name": name, "id": "1", "args": args}])
+
+    class Fake(GenericFakeChatModel):
+        def bind_tools(self, tools, **kw):
+            return self
+
+    script = iter([
+        call("EditPlan", {"steps": [{"instruction": "Make the circle blue", "target_prompt":
+                                     CAPTION.replace("red circle", "blue circle")}]}),
+        call("EditPlan", {"steps": [{"instruction": "Make the square red", "target_prompt":
+                                     CAPTION.replace("blue square", "red square")}]}),
+        call("IntentChoice", {"intent": "turn", "turn": 1}),
+    ])
+    session = open_session(store, backend, model_dir, planner=LLMPlanner(Fake(messages=script)))
+    start(session)
+    [first] = session.send("make the circle blue")
+    session.send("make the square red")
+    [reply] = session.send("honestly the version from one turn ago was nicer")
+    assert reply.kind == "rollback" and session.head() == first.node_ids[0]
