@@ -12,7 +12,7 @@ browser tab, the selected lineage node and transient notices.
 from __future__ import annotations
 
 import io
-import traceback
+import logging
 from pathlib import Path
 
 import streamlit as st
@@ -22,6 +22,8 @@ from PIL import Image
 from agent import ChatSession, JobView, MessageView, NodeView
 from agent.executor import explain_error, load_backend
 from mtedit.settings import BUNDLED_MODEL, Settings
+
+log = logging.getLogger("mtedit.app")
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 MAX_UPLOAD_MB = 40  # the chat box refuses larger files; check_upload re-checks on the server
@@ -295,6 +297,9 @@ def render_notices() -> None:
 
 
 def render_chat(chat: ChatSession) -> None:
+    # The job first, then the messages: a job that ends in between has its result
+    # message stored already, and one still active gets the polling panel below.
+    job = chat.active_job() if chat.conversation_id else None
     messages = chat.messages() if chat.conversation_id else []
     nodes = nodes_by_id(chat) if messages else {}
     if not messages:
@@ -302,7 +307,6 @@ def render_chat(chat: ChatSession) -> None:
     for msg in messages:
         render_message(chat, msg, nodes)
     render_notices()
-    job = chat.active_job() if chat.conversation_id else None
     if job is not None:
         plan = next((m.plan for m in reversed(messages) if m.role == "user"), None)
         steps = tuple(s.instruction for s in plan.steps) if plan else ()
@@ -337,10 +341,13 @@ def job_panel(job_id: str, steps: tuple[str, ...] = ()) -> None:
     result message and nodes are stored (its status may read "done" a moment earlier).
     """
     chat = session()
-    active = chat.active_job()
-    if active is None or active.id != job_id:
+    try:
+        active = chat.active_job()
+        job = chat.job(job_id) if active is not None and active.id == job_id else None
+    except (KeyError, LookupError):  # e.g. its conversation was deleted in another tab
+        job = None
+    if job is None:
         st.rerun(scope="app")
-    job = chat.job(job_id)
     if job.finished:
         st.progress(1.0, text="Saving the result…")
         return
@@ -655,13 +662,13 @@ def run() -> None:
     """main() with a readable message instead of a stack-trace page."""
     try:
         main()  # st.rerun / st.stop raise BaseException subclasses: they pass through
-    except Exception as exc:  # noqa: BLE001 - the page must stay up
+    except Exception as exc:  # the page must stay up
+        log.exception("the page failed")
         st.error(
-            f"Something went wrong ({type(exc).__name__}: {exc}). Your conversations are stored; reload the page. "
-            "If it persists, check the settings in the sidebar (model folder, device)."
+            f"Something went wrong ({type(exc).__name__}: {exc}). Your conversations are "
+            "stored; reload the page. If it persists, check the settings in the sidebar "
+            "(model folder, device); the server log has the details."
         )
-        with st.expander("Details"):
-            st.code("".join(traceback.format_exception(exc)))
 
 
 run()

@@ -158,6 +158,16 @@ def test_several_uploads_and_picking_the_base(env):
     assert "Image 1 · branch 1" in rows and "**Image 2 · branch 1** · *head*" in rows
 
 
+def test_start_from_a_text_prompt(env):
+    at = open_app()
+    send(at, "use 2 steps")
+    send(at, "generate a red ball on green grass")
+    wait_idle(at)
+    assert "Generated" in texts(at)
+    assert len(node_keys(at)) == 1 and button(at, node_keys(at)[0]).label == "#0 ●"
+    assert at.chat_message[-1].image, "the generated image is shown in the chat"
+
+
 def test_reload_finds_the_running_edit_and_its_result(env):
     at = open_app()
     send(at, "a red ball on green grass", [("ball.png", png())])
@@ -219,6 +229,14 @@ def test_missing_model_says_which_variable_to_set(env, monkeypatch, tmp_path):
     assert not at.exception
 
 
+def test_a_broken_database_url_gives_a_message_not_a_stack_trace(env, monkeypatch):
+    monkeypatch.setenv("MTEDIT_DATABASE_URL", "nosuchdriver://nowhere/db")
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    assert not at.exception
+    assert "Something went wrong" in " ".join(e.value for e in at.error)
+
+
 def test_settings_are_saved_for_the_user(env):
     at = open_app()
     send(at, "a red ball on green grass", [("ball.png", png())])
@@ -268,6 +286,11 @@ def test_conversations_new_rename_export_import_delete(env):
     imported = conversation(at)
     assert f"conv-{imported}" not in before and imported not in (first, second)
     assert len(node_keys(at)) == 1  # the imported conversation's image
+
+    garbage = at.get("file_uploader")[0]
+    garbage.upload("notes.zip", b"not a zip", "application/zip").run()
+    button(at, "import").click().run()
+    assert "Could not import notes.zip" in " ".join(e.value for e in at.error)
 
     # Delete asks first; "Keep" keeps it.
     button(at, f"conv-{first}").click().run()
