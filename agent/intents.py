@@ -134,7 +134,7 @@ def parse_setting(text: str) -> dict:
     """Setting changes named in the text ("use 15 steps", "guidance 4", "use rf_solver")."""
     low = text.lower()
     found: dict = {}
-    m = re.search(r"\b(\d{1,3})\s+(?:sampling\s+|solver\s+|denoising\s+)?steps\b", low) or \
+    m = re.search(r"\b(\d{1,3})\s+(?:sampling\s+|solver\s+|denoising\s+)?steps?\b", low) or \
         re.search(r"\bsteps?\s*(?:to|=|:|of)?\s*(\d{1,3})\b", low)
     if m:
         found["steps"] = int(m.group(1))
