@@ -346,6 +346,20 @@ def test_highlighting_in_transformer_starts_at_from_step_and_uses_previous_maps(
     assert hooks.counts["highlighted"] == 2 * 2  # two double blocks, steps 2 and 3
 
 
+def test_mask_needs_maps_of_the_step_just_before(transformer):
+    inputs = make_inputs(44)
+    with AttentionHooks(transformer, GRID, highlight=True, focus_positions=[1], text_len=TEXT_LEN,
+                        params={"highlight_from_step": 1}) as hooks:
+        hooks.set_call("sample", 0, float(GRID[0]), "start")
+        forward(transformer, inputs, GRID[0])
+        hooks.set_call("sample", 2, float(GRID[2]), "start")  # step 1 never ran: no mask
+        forward(transformer, inputs, GRID[2])
+        assert hooks.last_mask is None and hooks.counts["highlighted"] == 0
+        hooks.set_call("sample", 3, float(GRID[3]), "start")  # last step: maps of step 2
+        forward(transformer, inputs, GRID[3])
+        assert hooks.last_mask is not None and hooks.counts["highlighted"] == 2
+
+
 def test_unit_multipliers_leave_the_output_unchanged(transformer):
     inputs = make_inputs(41)
     outs, _, hooks = _sample(transformer, inputs, {"highlight_from_step": 1, "mult_in": 1.0, "mult_out": 1.0})
