@@ -19,15 +19,16 @@ import streamlit as st
 import yaml
 from PIL import Image
 
-from agent import ChatSession, JobView, MessageView, NodeView
+from agent import ChatSession, EditSettings, JobView, MessageView, NodeView
 from agent.executor import explain_error, load_backend
+from agent.session import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS
 from mtedit.settings import BUNDLED_MODEL, Settings
 
 log = logging.getLogger("mtedit.app")
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
-MAX_UPLOAD_MB = 40  # the chat box refuses larger files; check_upload re-checks on the server
-MAX_PIXELS = 40_000_000  # 40 megapixels: more is a decompression bomb, not a photo
+MAX_UPLOAD_MB = MAX_UPLOAD_BYTES // 2**20  # the chat box refuses larger files; re-checked here
+MAX_PIXELS = MAX_UPLOAD_PIXELS  # more is a decompression bomb, not a photo
 POLL_S = 0.5  # how often the progress panel asks the executor
 THUMB = 160  # long side of lineage thumbnails, pixels
 PRESETS = ["mtc", "fireflow", "rf_solver", "rf_inversion", "rf"]
@@ -474,7 +475,10 @@ def render_conversations(chat: ChatSession) -> None:
     st.header("Conversations", anchor=False)
     if st.button("New conversation", icon=":material/add:", width="stretch",
                  key="new-conversation"):
+        carried = {k: v for k, v in chat.edit_settings.as_dict().items() if v is not None}
         st.query_params["c"] = chat.new_conversation()
+        if carried != {k: v for k, v in EditSettings().as_dict().items() if v is not None}:
+            chat.update_settings(**carried)  # the edit settings carry over
         clear_notices()
         st.session_state.pop("selected", None)
         st.rerun()

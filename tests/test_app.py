@@ -207,9 +207,9 @@ def test_cancel_stops_the_edit(env):
     ],
 )
 def test_bad_uploads_are_refused_with_a_message(env, name, data, says):
-    if data is None:  # 48 megapixels of one colour: a few kB of PNG, far too many pixels
+    if data is None:  # 72 megapixels of one colour: a few kB of PNG, far too many pixels
         buf = io.BytesIO()
-        Image.new("L", (8000, 6000)).save(buf, "PNG")
+        Image.new("L", (9000, 8000)).save(buf, "PNG")
         data = buf.getvalue()
     at = open_app()
     send(at, "a photo", [(name, data)])
@@ -254,6 +254,9 @@ def test_settings_are_saved_for_the_user(env):
     assert widget(again.number_input, "set-eta").value == pytest.approx(0.8)
     assert widget(again.selectbox, "set-highlight").value is False
     assert widget(again.text_input, "set-planner-model").value == "qwen2.5"
+    # A new conversation starts with the same edit settings.
+    button(again, "new-conversation").click().run()
+    assert widget(again.number_input, "set-steps").value == 6
 
 
 def test_a_wrong_model_folder_in_settings_is_explained(env, tmp_path):
