@@ -24,7 +24,7 @@ def toy_agreement(n: int = 500, seed: int = 0) -> tuple[int, int, float]:
     from editing_core.toy import world as W
 
     rng, planner = random.Random(seed), OfflinePlanner()
-    norm = lambda c: sorted(re.sub(r"\ban?\b", "a", x) for x in split_items(c)[0])  # noqa: E731
+    norm = lambda c: sorted(re.sub(r"\ban?\b", "a", x) for x in split_items(c)[0])
     ok = total = 0
     t0 = time.perf_counter()
     for _ in range(n):

@@ -299,6 +299,11 @@ def test_conversations_rename_switch_delete(store, backend, model_dir):
     assert {c.title for c in session.conversations()} >= {"renamed"}
     session.switch(first)
     assert session.head() is not None
+    copy = session.import_zip(session.export_zip())
+    session.switch(copy)
+    assert [n.caption for n in session.lineage()] == [CAPTION] and session.head() is not None
+    session.delete(copy)
+    session.switch(first)
     session.delete(second)
     assert [c.id for c in session.conversations()] == [first]
     with pytest.raises(KeyError):
