@@ -239,6 +239,8 @@ class OfflinePlanner:
 
         # add: "add a hat", "put a hat on the dog", "give the dog a hat"
         m = re.match(rf"^give\s+(?:(?:him|her|them|it)\s+|{det}(?P<who>[\w-]+)\s+)(?P<y>.+)$", low)
+        m = m or re.match(rf"^(?:make|let|have)\s+(?:him|her|them|it|{det}(?P<who>[\w-]+))\s+"
+                          rf"(?:wear|put on|try on|have)\s+(?P<y>.+)$", low)
         if not m:
             m = re.match(rf"^(?:add|put|place|insert|draw|include)\s+(?P<y>.+\s(?:{positions}))$",
                          low) or re.match(rf"^(?:add|put|place|insert|draw|include)\s+(?P<y>.+?)"
@@ -246,7 +248,8 @@ class OfflinePlanner:
         if m:
             y = m.group("y").strip()
             who = m.groupdict().get("who")
-            if re.search(rf"\b(?:{_alt(cap.positions())})$", y) or who in (None, "it", "them"):
+            if re.search(rf"\b(?:{_alt(cap.positions())})$", y) or who in (
+                    None, "it", "them", "him", "her", "his head", "her head"):
                 who = None
             if cap.words(y) and not self._recipe(y):
                 new = cap.add_object(caption, y, who)
@@ -254,12 +257,15 @@ class OfflinePlanner:
                 cols = [w for w in cap.words(y) if w in cap.colours()]
                 return new, cols + ([noun] if noun else [])
 
-        # attribute: "make the cat fluffy"
-        m = re.match(rf"^make\s+{det}(?P<x>[\w-]+(?:\s+[\w-]+)?)\s+(?P<y>[\w-]+)$", low)
+        # attribute: "make the cat fluffy", "make her hair blonde"
+        m = re.match(rf"^make\s+{det}(?P<x>[\w-]+(?:\s+[\w-]+)?)\s+(?:more\s+)?(?P<y>[\w-]+)$",
+                     low)
         if m and m.group("x") not in cap.REFERS_TO_IMAGE and not self._recipe(m.group("y")):
-            new = cap.set_attribute(caption, m.group("x"), m.group("y"))
-            if new is not None:
-                return new, [m.group("y")]
+            x, y = m.group("x"), m.group("y")
+            new = cap.set_attribute(caption, x, y)
+            if new is None:
+                new = cap.append(caption, f"with {y} {cap.strip_article(x)}")
+            return new, [y]
         return None
 
     def _recolor(self, caption: str, x: str, colour: str) -> tuple[str, list[str]]:
