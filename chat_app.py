@@ -31,6 +31,7 @@ MAX_UPLOAD_MB = MAX_UPLOAD_BYTES // 2**20  # the chat box refuses larger files; 
 MAX_PIXELS = MAX_UPLOAD_PIXELS  # more is a decompression bomb, not a photo
 POLL_S = 0.5  # how often the progress panel asks the executor
 THUMB = 160  # long side of lineage thumbnails, pixels
+CELL = 92  # width of a lineage cell on the page, pixels (three to a row)
 PRESETS = ["mtc", "fireflow", "rf_solver", "rf_inversion", "rf"]
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 PLANNERS = ["offline", "openai", "anthropic", "ollama"]
@@ -39,9 +40,15 @@ SAVED_APP_KEYS = ("model", "device", "planner", "planner_model", "planner_base_u
 
 CSS = """
 <style>
-div[class*="st-key-node-"] { padding: 0.35rem; }
+div[class*="st-key-node-"] { padding: 0.3rem; gap: 0.3rem; }
 div[class*="st-key-node-"] img { border-radius: 4px; }
 div.st-key-node-head { outline: 3px solid #ff4b4b; outline-offset: 1px; border-radius: 8px; }
+/* The lineage column stays in view while the chat scrolls. */
+div[data-testid="stColumn"]:has(div.st-key-lineage) {
+  position: sticky; top: 3.5rem; align-self: flex-start;
+  max-height: calc(100vh - 9rem); overflow-y: auto;
+}
+div.st-key-lineage { padding: 5px; }
 </style>
 """
 
@@ -413,7 +420,7 @@ def render_lineage(chat: ChatSession) -> None:
 
 def render_node(chat: ChatSession, node: NodeView, is_head: bool) -> None:
     key = "node-head" if is_head else f"node-{node.id}"
-    with st.container(border=True, width=THUMB // 2 + 40, key=key):
+    with st.container(border=True, width=CELL, key=key):
         if b := thumb(chat, node.id):
             st.image(b, width="stretch")
         label = f"#{node.depth}" + (" ●" if is_head else "")
@@ -658,7 +665,7 @@ def main() -> None:
         if problem:
             st.warning(problem, icon=":material/warning:")
         render_chat(chat)
-    with right:
+    with right, st.container(key="lineage"):
         render_lineage(chat)
 
 
