@@ -55,6 +55,7 @@ class JobSpec:
     width: int | None = None
     height: int | None = None
     request: str = ""
+    summary: str = ""  # the plan's one-sentence summary, told with the result
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -376,6 +377,8 @@ def result_text(state: _State) -> str:
     if state.status == "done":
         lines.append(f"Done: {n} step{'s' if n != 1 else ''} in {secs:.1f} s; "
                      f"the last result is the new head.")
+        if spec.summary:
+            lines.append(spec.summary)
     elif state.status == "cancelled":
         lines.append(f"Cancelled after {n_done} of {n} steps.")
     else:

@@ -436,7 +436,7 @@ class ChatSession:
         spec = JobSpec("edit", cid, steps=[s.model_dump() for s in plan.steps],
                        base_node_id=head.id, base_caption=caption, preset=es.preset,
                        overrides=_overrides(es), seed=es.seed, request=request,
-                       notes=list(result.notes))
+                       summary=plan.summary, notes=list(result.notes))
         return [self._run(spec, user.id, plan, wait, "edit", lead=lead)]
 
     def _run(self, spec: JobSpec, user_id: str, plan: EditPlan | None, wait: bool, kind: str,
