@@ -388,15 +388,15 @@ class ChatSession:
         if not prompt:
             return [self._say("Describe the image to generate, e.g. \"generate a red circle on "
                               "the left, on a green background\".", "error", user_text=text)]
-        user = self.store.add_message(self._require(), "user", text)
+        self.store.add_message(self._require(), "user", text)
         es = self.edit_settings
         spec = JobSpec("generate", self._cid, prompt=prompt, preset=es.preset,
                        overrides=_overrides(es), seed=es.seed, request=text,
                        steps=[{"instruction": "generate", "target_prompt": prompt}])
-        return [self._run(spec, user.id, None, wait, "generate")]
+        return [self._run(spec, None, wait, "generate")]
 
-    def _edit(self, request: str, text: str | None, wait: bool, parent_id: str | None = None,
-              lead: Sequence[str] = ()) -> list[Reply]:
+    def _edit(self, request: str, text: str | None, wait: bool,
+              parent_id: str | None = None) -> list[Reply]:
         """Plan the request and run it from the head. text None: no user message to store."""
         if (busy := self._busy()) is not None:
             return [busy]
@@ -437,22 +437,20 @@ class ChatSession:
                        base_node_id=head.id, base_caption=caption, preset=es.preset,
                        overrides=_overrides(es), seed=es.seed, request=request,
                        summary=plan.summary, notes=list(result.notes))
-        return [self._run(spec, user.id, plan, wait, "edit", lead=lead)]
+        return [self._run(spec, plan, wait, "edit")]
 
-    def _run(self, spec: JobSpec, user_id: str, plan: EditPlan | None, wait: bool, kind: str,
-             lead: Sequence[str] = ()) -> Reply:
+    def _run(self, spec: JobSpec, plan: EditPlan | None, wait: bool, kind: str) -> Reply:
+        """Submit the job; with wait, block until it ends and reply with its result."""
         job_id = self.executor.submit(spec)
         notes = tuple(spec.notes)
         if not wait:
             what = plan.describe() if plan is not None else f"Generating \"{spec.prompt}\"."
-            return Reply("\n".join([*lead, f"Working on it:\n{what}" if plan else what]),
-                         "queued", (), plan, job_id, None, notes)
+            return Reply(f"Working on it:\n{what}" if plan else what, "queued", (), plan, job_id,
+                         None, notes)
         view = self.executor.wait(job_id)
         text = ""
         if view.message_id:
             text = self.store.get_message(view.message_id).text
-        if lead:
-            text = "\n".join([*lead, text])
         ok = view.status == "done"
         return Reply(text or view.error or view.status, kind if ok else "error", view.node_ids,
                      plan, job_id, view.message_id, notes)
