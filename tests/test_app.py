@@ -7,6 +7,7 @@ Edits run on the agent's executor thread; the tests poll like the page does
 from __future__ import annotations
 
 import io
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -141,6 +142,14 @@ def test_upload_edit_rollback_and_branch(env):
     rows = "\n".join(m.value for m in at.markdown if "Branch" in m.value)
     assert "Branch 1" in rows and "**Branch 2 · from #0** · *head*" in rows
 
+    # Compare the two edits of #0 side by side; each node can be downloaded.
+    first_edit = next(k for k in node_keys(at) if k not in (root,) and k != keys[-1])
+    button(at, first_edit).click().run()
+    assert [d.label for d in at.get("download_button") if d.key == "download-node"]
+    at.selectbox(key="compare-with").set_value(keys[-1][len("pick-"):]).run()
+    captions = [c for img in at.image for c in img.captions]
+    assert "#1 Make the ball blue" in captions and "#1 Make the ball yellow" in captions
+
 
 def test_several_uploads_and_picking_the_base(env):
     at = open_app()
@@ -156,6 +165,13 @@ def test_several_uploads_and_picking_the_base(env):
     assert button(at, second).label.endswith("●") and not button(at, first).label.endswith("●")
     rows = "\n".join(m.value for m in at.markdown if "Image " in m.value)
     assert "Image 1 · branch 1" in rows and "**Image 2 · branch 1** · *head*" in rows
+
+
+def test_two_tabs_share_one_model(env):
+    a, b = open_app(), open_app()
+    chat_a, chat_b = a.session_state["chat"], b.session_state["chat"]
+    assert chat_a is not chat_b
+    assert chat_a.executor.backend() is chat_b.executor.backend()
 
 
 def test_start_from_a_text_prompt(env):
@@ -189,6 +205,11 @@ def test_cancel_stops_the_edit(env):
     send(at, "use 50 steps")
     send(at, "make the ball blue")
     assert running(at)
+    time.sleep(1.0)
+    at.run()
+    text = at.get("progress")[0].proto.text
+    assert re.match(r"edit 1 of 1: Make the ball blue · step \d+/\d+ · ", text), text
+    assert text.endswith(" s left") or text.endswith(" s so far"), text
     send(at, "make the ball red")  # refused while the first edit runs, and said so
     assert "still running" in " ".join(e.value for e in at.error)
     cancel = next(b for b in at.button if (b.key or "").startswith("cancel-"))
