@@ -209,7 +209,7 @@ def test_cancel_stops_the_edit(env):
     at.run()
     text = at.get("progress")[0].proto.text
     assert re.match(r"edit 1 of 1: Make the ball blue · step \d+/\d+ · ", text), text
-    assert text.endswith(" s left") or text.endswith(" s so far"), text
+    assert text.endswith((" s left", " s so far")), text
     send(at, "make the ball red")  # refused while the first edit runs, and said so
     assert "still running" in " ".join(e.value for e in at.error)
     cancel = next(b for b in at.button if (b.key or "").startswith("cancel-"))
