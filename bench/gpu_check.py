@@ -24,10 +24,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from editing_core.backend import FluxBackend  # noqa: E402
-from editing_core.bench import calibration_card  # noqa: E402
-from editing_core.latents import image_ids  # noqa: E402
-from editing_core.presets import PRESETS  # noqa: E402
+from editing_core.backend import FluxBackend
+from editing_core.bench import calibration_card
+from editing_core.latents import image_ids
+from editing_core.presets import PRESETS
 
 SOURCE, TARGET, FOCUS = "a photo of a cat on a chair", "a photo of a dog on a chair", ["dog"]
 

@@ -103,6 +103,11 @@ def resolve_params(preset: str = "mtc", overrides: Mapping | None = None) -> dic
         if key in _CHOICES and value not in _CHOICES[key]:
             raise ValueError(f"{key} must be one of {', '.join(_CHOICES[key])}, not {value!r}")
         params[key] = value
+    for key in ("eta", "stop", "lam", "gamma", "threshold"):
+        if not 0.0 <= params[key] <= 1.0:
+            raise ValueError(f"{key} must be between 0 and 1, not {params[key]}")
+    if params["guidance"] < 0 or params["inversion_guidance"] < 0 or params["true_cfg"] < 1:
+        raise ValueError("guidance values must be >= 0 and true_cfg >= 1")
     if params["steps"] < 1:
         raise ValueError("steps must be at least 1")
     if params["inject"] < 0 or params["inject"] > params["steps"]:

@@ -26,7 +26,7 @@ retro modern winter summer autumn spring snow rain fog night day sunset sunrise 
 evening happy sad smiling wearing holding sitting standing running flying sleeping
 style sepia film grain faded noir watercolor oil cartoon anime pixel neon golden hour
 make turn add remove more less very is are it its this that there one two three
-""".split()
+""".split()  # noqa: SIM905 - one word list, easy to edit
 
 
 def _word_tokenizer(words, *, specials, template, pad, unk, model_max_length, **special_names):

@@ -23,11 +23,11 @@ from mtedit.cli import main
 def test_cli_writes_the_figures_per_preset_and_turn(tiny_flux_dir, tmp_path, capsys):
     out = tmp_path / "figures.json"
     rc = main(["bench", "reconstruct", "--model", str(tiny_flux_dir), "--turns", "3",
-               "--presets", "rf,mtc", "--steps", "4", "--size", "32", "--json", str(out)])
+               "--presets", "rf,mtc", "--steps", "2", "--size", "32", "--json", str(out)])
     assert rc == 0
     figures = json.loads(out.read_text())
     assert set(figures["presets"]) == {"rf", "mtc"}
-    for name, nfe in (("rf", 8), ("mtc", 10)):
+    for name, nfe in (("rf", 4), ("mtc", 6)):
         entry = figures["presets"][name]
         assert [t["turn"] for t in entry["turns"]] == [1, 2, 3]
         for t in entry["turns"]:
@@ -55,9 +55,9 @@ def _drift(figures, name):
 
 def test_dual_anchor_drifts_less_than_previous_only(tiny_backend, card):
     dual = bench.reconstruct(tiny_backend, card, "a picture", 3, ["mtc"],
-                             overrides={"steps": 4}, log=None)
+                             overrides={"steps": 2, "stop": 0.5}, log=None)
     single = bench.reconstruct(tiny_backend, card, "a picture", 3, ["mtc"],
-                               overrides={"steps": 4, "lam": 1.0}, log=None)
+                               overrides={"steps": 2, "stop": 0.5, "lam": 1.0}, log=None)
     d, s = _drift(dual, "mtc"), _drift(single, "mtc")
     assert d[0] == s[0]  # turn 1: previous == source, the same target
     assert d[2] < s[2], (d, s)
@@ -87,10 +87,10 @@ def test_bench_edit_runs_a_script(tiny_flux_dir, tmp_path):
     }))
     out = tmp_path / "edit.json"
     rc = main(["bench", "edit", "--script", str(script), "--model", str(tiny_flux_dir),
-               "--presets", "mtc", "--steps", "4", "--json", str(out)])
+               "--presets", "mtc", "--steps", "2", "--size", "16", "--json", str(out)])
     assert rc == 0
     turns = json.loads(out.read_text())["presets"]["mtc"]["turns"]
-    assert [t["nfe"] for t in turns] == [10, 10]
+    assert [t["nfe"] for t in turns] == [6, 6]
     plan = bench.load_script(script)["plan"]
     assert plan[1]["source"] == "a picture of a blue circle" and plan[0]["focus"] == ["blue"]
 

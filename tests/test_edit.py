@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-from PIL import Image
 
 from editing_core import Anchors, EditCancelled, ImageInputError, resolve_params
 from editing_core.bench import calibration_card

@@ -6,6 +6,7 @@ velocity E[e - x0 | x_t = x] = -m + (t - (1 - t) s^2) / sigma_t^2 (x - (1 - t) m
 The flow keeps z = (x - (1 - t) m) / sigma_t fixed, so x_b = (1 - t_b) m + sigma_b z.
 """
 
+import itertools
 import math
 
 import pytest
@@ -39,7 +40,7 @@ def sample_error(solver, n):
 @pytest.mark.parametrize("solver,order", [(euler, 1), (rf_solver, 2), (fireflow, 2)])
 def test_global_error_shrinks_with_the_solver_order(solver, order):
     errors = [sample_error(solver, n) for n in (16, 32, 64, 128)]
-    rates = [math.log2(a / b) for a, b in zip(errors, errors[1:])]
+    rates = [math.log2(a / b) for a, b in itertools.pairwise(errors)]
     if solver is rf_solver:
         # The explicit midpoint rule is even third order on this particular (affine) field.
         assert min(rates) > order - 0.2, (errors, rates)
@@ -63,7 +64,7 @@ def test_invert_then_sample_returns_the_input_closer_with_more_steps(name):
         noise = solver(velocity, x0, grid.flip(0))
         assert float((noise - exact(x0, 0.0, 1.0)).abs().max()) < 0.5
         errors.append(float((solver(velocity, noise, grid) - x0).abs().max()))
-    assert all(b < a for a, b in zip(errors, errors[1:])), errors
+    assert all(b < a for a, b in itertools.pairwise(errors)), errors
     assert errors[-1] < (0.1 if name == "euler" else 2e-3), errors
 
 
