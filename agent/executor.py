@@ -46,6 +46,7 @@ class JobSpec:
     conversation_id: str
     steps: list[dict] = field(default_factory=list)  # EditStep dicts
     base_node_id: str | None = None
+    after_job: str | None = None  # start from the last node of this job (queued behind it)
     base_caption: str = ""  # the base node's caption when the store's is empty (asked later)
     prompt: str = ""
     preset: str = "mtc"
@@ -203,10 +204,19 @@ class Executor:
         return True
 
     def active(self, conversation_id: str) -> JobView | None:
-        with self._lock:
-            states = [s for s in self._jobs.values()
-                      if s.spec.conversation_id == conversation_id and not s.finished.is_set()]
+        """The conversation's first unfinished job in this process (the running one)."""
+        states = self._unfinished(conversation_id)
         return states[0].view() if states else None
+
+    def last_queued(self, conversation_id: str) -> tuple[str, JobSpec] | None:
+        """The conversation's last unfinished job: (id, spec), to queue an edit behind it."""
+        states = self._unfinished(conversation_id)
+        return (states[-1].id, states[-1].spec) if states else None
+
+    def _unfinished(self, conversation_id: str) -> list[_State]:
+        with self._lock:
+            return [s for s in self._jobs.values()
+                    if s.spec.conversation_id == conversation_id and not s.finished.is_set()]
 
     def backend(self):
         """The loaded backend (loads it on first use)."""
@@ -294,6 +304,13 @@ class Executor:
 
         spec = state.spec
         store = self.store
+        if spec.after_job:
+            with self._lock:
+                prev = self._jobs.get(spec.after_job)
+            if prev is None or prev.status != "done" or not prev.node_ids:
+                raise ValueError("the edit queued before this one did not finish, so this one "
+                                 "did not run")
+            spec.base_node_id = prev.node_ids[-1]
         cur = store.get_node(spec.base_node_id)
         root = cur if cur.parent_id is None else store.get_node(cur.root_id)
         root_latent = self._latent(backend, root, state)

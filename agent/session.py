@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from PIL import Image, ImageOps
@@ -226,7 +227,9 @@ class ChatSession:
 
         wait=True runs an edit to the end and returns a kind="edit" reply with the
         new node ids. wait=False queues it and returns at once with a
-        kind="queued" reply carrying job_id; poll job(job_id). Failures come back
+        kind="queued" reply carrying job_id; poll job(job_id). An edit sent while
+        another edit of the conversation runs is queued behind it (planned from the
+        caption that edit ends with); moving the head waits until no edit runs. Failures come back
         as kind="error" replies with a readable text, never as exceptions (except
         programming errors).
         """
@@ -397,10 +400,14 @@ class ChatSession:
 
     def _edit(self, request: str, text: str | None, wait: bool,
               parent_id: str | None = None) -> list[Reply]:
-        """Plan the request and run it from the head. text None: no user message to store."""
+        """Plan the request and run it from the head (or, while an edit of this conversation
+        runs in this process, queue it behind that edit). text None: no user message to store."""
+        cid = self._require()
+        queued = self.executor.last_queued(cid)
+        if queued is not None:
+            return self._edit_after(queued, request, text, wait)
         if (busy := self._busy()) is not None:
             return [busy]
-        cid = self._require()
         head = self.store.head(cid)
         if head is None:
             return [self._say("There is no image yet: upload one (with a sentence saying what "
@@ -438,6 +445,34 @@ class ChatSession:
                        overrides=_overrides(es), seed=es.seed, request=request,
                        summary=plan.summary, notes=list(result.notes))
         return [self._run(spec, plan, wait, "edit")]
+
+    def _edit_after(self, queued: tuple[str, JobSpec], request: str, text: str | None,
+                    wait: bool) -> list[Reply]:
+        """Plan from the caption the queued job will end with; run when it is done."""
+        job_id, prev = queued
+        caption = prev.steps[-1]["target_prompt"] if prev.steps else prev.prompt
+        history = [s["instruction"] for s in prev.steps if prev.kind == "edit"][-6:]
+        request, once = _one_off_settings(request)
+        try:
+            result = self.planner.plan(request, caption, history)
+            es = self.edit_settings.updated(**once)
+        except ValueError as exc:
+            return [self._say(f"I could not plan that: {exc}", "error", user_text=text)]
+        plan = shift_strength(result.plan, es.strength)
+        cid = self._require()
+        user = (self.store.add_message(cid, "user", text) if text is not None
+                else self.store.latest_message(cid))
+        self.store.add_plan(user.id, request, [s.model_dump() for s in plan.steps],
+                            result.planner)
+        spec = JobSpec("edit", cid, steps=[s.model_dump() for s in plan.steps],
+                       after_job=job_id, base_caption=caption, preset=es.preset,
+                       overrides=_overrides(es), seed=es.seed, request=request,
+                       summary=plan.summary, notes=list(result.notes))
+        reply = self._run(spec, plan, wait, "edit")
+        if reply.kind == "queued":
+            reply = replace(reply, text="Queued after the edit that is running:\n"
+                                        + plan.describe())
+        return [reply]
 
     def _run(self, spec: JobSpec, plan: EditPlan | None, wait: bool, kind: str) -> Reply:
         """Submit the job; with wait, block until it ends and reply with its result."""

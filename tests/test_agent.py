@@ -352,3 +352,21 @@ def test_an_llm_reads_navigation_the_rules_miss(store, backend, model_dir):
     session.send("make the square red")
     [reply] = session.send("honestly the version from one turn ago was nicer")
     assert reply.kind == "rollback" and session.head() == first.node_ids[0]
+
+
+def test_an_edit_sent_while_one_runs_is_queued_behind_it(store, backend, model_dir):
+    gate = threading.Event()
+    session = open_session(store, Wrapped(backend, lambda call: gate.wait(30)), model_dir)
+    start(session)
+    [first] = session.send("make the circle blue", wait=False)
+    [second] = session.send("make the square red", wait=False)
+    assert second.kind == "queued" and second.text.startswith("Queued after")
+    # planned from the caption the running edit will end with
+    assert "small blue circle" in second.plan.final_prompt
+    assert "large red square" in second.plan.final_prompt
+    gate.set()
+    one, two = session.wait(first.job_id, 60), session.wait(second.job_id, 60)
+    assert one.status == two.status == "done"
+    assert store.get_node(two.node_ids[0]).parent_id == one.node_ids[-1]
+    assert session.head() == two.node_ids[-1]
+    assert len([m for m in session.messages() if m.kind == "edit"]) == 2
