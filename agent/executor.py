@@ -213,6 +213,14 @@ class Executor:
         states = self._unfinished(conversation_id)
         return (states[-1].id, states[-1].spec) if states else None
 
+    def cancel_all(self, conversation_id: str, timeout: float = 30.0) -> None:
+        """Cancel every unfinished job of the conversation and wait for them to stop."""
+        states = self._unfinished(conversation_id)
+        for s in states:
+            s.cancel.set()
+        for s in states:
+            s.finished.wait(timeout)
+
     def _unfinished(self, conversation_id: str) -> list[_State]:
         with self._lock:
             return [s for s in self._jobs.values()

@@ -183,10 +183,7 @@ class ChatSession:
     def delete(self, conversation_id: str) -> None:
         """Delete a conversation with its messages, nodes and jobs (blobs shared with
         others stay). If it was current, no conversation is current afterwards."""
-        active = self._active_job(conversation_id)
-        if active is not None:
-            self.executor.cancel(active.id)
-            self.executor.wait(active.id, timeout=30)
+        self.executor.cancel_all(conversation_id)
         self.store.delete_conversation(conversation_id)
         if self._cid == conversation_id:
             self._cid = None
