@@ -63,7 +63,10 @@ def _num(word: str) -> int | None:
 _DELETE = re.compile(
     r"\b(?:delete|erase|wipe|purge|clear|drop|destroy|remove|forget|rm)\b.{0,40}\b(?:history|"
     r"conversations?|chats?|database|db|messages?|records?|lineage|versions|everything|all data|"
-    r"files?|folders?|dir(?:ectory|ectories)?|disk|tables?)\b|\brm\s+-rf\b|\bdrop\s+table\b",
+    r"files?|folders?|dir(?:ectory|ectories)?|disk|tables?)\b"
+    # ... as the thing itself, not a word before a noun ("remove the record player")
+    r"(?=\s*$|\s*[,.;:!?]|\s+(?:and|or|of|from|in|on|at|for|with|please|now|too|forever)\b)"
+    r"|\brm\s+-rf\b|\bdrop\s+table\b",
     re.IGNORECASE,
 )
 _UNDO = re.compile(
