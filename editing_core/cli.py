@@ -70,8 +70,10 @@ def _fail(exc: Exception) -> int:
 
 def cmd_edit(args) -> int:
     from editing_core.errors import EditingError
+    from editing_core.presets import resolve_params
 
     try:
+        resolve_params(args.preset, _overrides(args))  # bad parameters fail before loading
         backend = _backend(args)
         result = backend.edit(args.image, args.source, args.target, focus_words=args.focus,
                               preset=args.preset, overrides=_overrides(args), seed=args.seed,
@@ -90,8 +92,10 @@ def cmd_edit(args) -> int:
 
 def cmd_generate(args) -> int:
     from editing_core.errors import EditingError
+    from editing_core.presets import resolve_params
 
     try:
+        resolve_params(args.preset, _overrides(args))
         backend = _backend(args)
         result = backend.generate(args.prompt, width=args.width, height=args.height,
                                   preset=args.preset, overrides=_overrides(args), seed=args.seed,
@@ -130,6 +134,7 @@ def _bench_image(args, backend):
 def _bench_run(args, plan_fn) -> int:
     from editing_core import bench
     from editing_core.errors import EditingError
+    from editing_core.presets import resolve_params
 
     presets = [p.strip() for p in args.presets.split(",") if p.strip()]
     unknown = [p for p in presets if p not in PRESETS]
@@ -138,6 +143,8 @@ def _bench_run(args, plan_fn) -> int:
                                 f"choose from {', '.join(PRESETS)}"))
     overrides = _overrides(argparse.Namespace(set=args.set, steps=args.steps, guidance=None))
     try:
+        for name in presets:
+            resolve_params(name, overrides)
         backend = _backend(args)
         image, plan = plan_fn(args, backend)
         figures = bench.run(backend, image, plan, presets, overrides=overrides, chain=args.chain,

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from PIL import Image
 
 from editing_core import Anchors, EditCancelled, ImageInputError, resolve_params
 from editing_core.bench import calibration_card
@@ -110,3 +111,22 @@ def test_every_preset_parameter_is_overridable_and_typed():
         resolve_params("mtc", {"steps": 2.5})
     with pytest.raises(ValueError, match="solver must be one of"):
         resolve_params("mtc", {"solver": "heun"})
+
+
+def test_out_of_memory_is_a_clear_error(tiny_backend, monkeypatch):
+    from editing_core import DeviceOutOfMemory
+
+    def oom(*a, **k):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(tiny_backend, "_forward", oom)
+    with pytest.raises(DeviceOutOfMemory, match="MTEDIT_OFFLOAD=model.*MTEDIT_MAX_SIDE"):
+        tiny_backend.edit(torch.zeros(1, 4, 4, 4), "a", "b", overrides=FAST)
+
+
+def test_large_uploads_are_scaled_to_the_grid_and_back(tiny_backend):
+    big = Image.new("RGB", (3000, 2000), (40, 90, 200))
+    img, size = tiny_backend.prepare_image(big, max_side=64)
+    assert size == (3000, 2000) and img.size == (64, 40)
+    r = tiny_backend.edit(img, "a", "b", overrides=FAST, output_size=size)
+    assert r.image.size == (3000, 2000)
