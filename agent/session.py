@@ -770,11 +770,9 @@ class ChatSession:
         if not kw:
             return self.edit_settings
         new = self.edit_settings.updated(**kw)
-        if "preset" in kw:
-            from editing_core import PRESETS
+        from editing_core import resolve_params
 
-            if new.preset not in PRESETS:
-                raise ValueError(f"unknown preset {new.preset!r}; choose from {', '.join(PRESETS)}")
+        resolve_params(new.preset, _overrides(new))  # ValueError names what does not fit
         if self._cid is None:
             self.new_conversation()
         values = {k: v for k, v in new.as_dict().items() if v is not None}

@@ -260,6 +260,8 @@ def test_generate_settings_and_questions(store, backend, model_dir):
     assert session.edit_settings.preset == "rf_solver"
     session.send("be subtler")
     assert session.edit_settings.strength == pytest.approx(0.3)
+    [bad] = session.send("use 5 inject steps")  # more injection steps than steps
+    assert bad.kind == "error" and "inject" in bad.text and session.edit_settings.inject is None
     [q] = session.send("what is the caption?")
     assert "small red circle" in q.text
     [h] = session.send("help")
