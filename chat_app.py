@@ -35,8 +35,6 @@ CELL = 92  # width of a lineage cell on the page, pixels (three to a row)
 PRESETS = ["mtc", "fireflow", "rf_solver", "rf_inversion", "rf"]
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 PLANNERS = ["offline", "openai", "anthropic", "ollama"]
-# Settings a user may change from the sidebar and that are kept in their settings.yaml.
-SAVED_APP_KEYS = ("model", "device", "planner", "planner_model", "planner_base_url")
 
 CSS = """
 <style>
@@ -211,10 +209,17 @@ def move_head(chat: ChatSession, node_id: str) -> bool:
 
 
 def thumb(chat: ChatSession, node_id: str, size: int = THUMB) -> bytes | None:
+    """A PNG thumbnail, or None when the image cannot be read (e.g. a missing blob)."""
     try:
-        return chat.thumbnail(node_id, size)
-    except (KeyError, OSError, ValueError):  # a node of another conversation, a missing blob
+        return _thumbnail(chat, str(chat.settings.db_url), node_id, size)
+    except (KeyError, OSError, ValueError):
         return None
+
+
+@st.cache_data(max_entries=2000, show_spinner=False)
+def _thumbnail(_chat: ChatSession, db_url: str, node_id: str, size: int) -> bytes:
+    """Node images never change, so their thumbnails are made once per process."""
+    return _chat.thumbnail(node_id, size)
 
 
 def node_label(node: NodeView) -> str:
@@ -258,8 +263,8 @@ def render_message(chat: ChatSession, msg: MessageView, nodes: dict[str, NodeVie
         roots = [n for n in shown if n.parent_id is None]
         if msg.kind in ("rollback", "ask", "upload"):
             # The node is already on screen above (or in the lineage): a small reminder.
-            if shown and msg.kind != "upload":
-                st.image(thumb(chat, shown[0].id, 256) or b"", width=128)
+            if shown and msg.kind != "upload" and (b := thumb(chat, shown[0].id, 256)):
+                st.image(b, width=128)
             return
         for node in edits:
             render_edit(chat, node, nodes)

@@ -205,12 +205,14 @@ def test_cancel_stops_the_edit(env):
     send(at, "use 50 steps")
     send(at, "make the ball blue")
     assert running(at)
-    time.sleep(1.0)
-    at.run()
-    text = at.get("progress")[0].proto.text
+    deadline = time.monotonic() + 30
+    while "step " not in (text := at.get("progress")[0].proto.text):  # the model is loading
+        assert time.monotonic() < deadline, text
+        time.sleep(0.5)
+        at.run()
     assert re.match(r"edit 1 of 1: Make the ball blue · step \d+/\d+ · ", text), text
     assert text.endswith((" s left", " s so far")), text
-    send(at, "make the ball red")  # refused while the first edit runs, and said so
+    send(at, "another ball", [("b.png", png())])  # refused while an edit runs, and said so
     assert "still running" in " ".join(e.value for e in at.error)
     cancel = next(b for b in at.button if (b.key or "").startswith("cancel-"))
     cancel.click().run()
