@@ -16,7 +16,7 @@ from agent.offline import clean_request
 
 IntentKind = Literal[
     "empty", "refuse", "upload", "generate", "edit", "undo", "redo", "goto", "branch",
-    "history", "setting", "question", "help",
+    "history", "setting", "question", "help", "chat",
 ]
 
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
@@ -111,6 +111,17 @@ _HISTORY = re.compile(r"^(?:show|list|print|display|give)?\s*(?:me\s+)?(?:the\s+
                       r"(?:history|lineage|versions|edits|timeline|tree|branches|log)"
                       r"(?:\s+so far)?$|^what (?:have we|did we|did you) (?:done|do|change)"
                       r"(?: so far)?$|^history$", re.IGNORECASE)
+_CHAT = re.compile(r"^(?:thanks?(?: you)?(?: (?:so|very) much)?|thx|ty|great|nice|cool|ok(?:ay)?|"
+                   r"perfect|awesome|amazing|wow|good|lovely|beautiful|love it|i love it|"
+                   r"looks? (?:good|great|nice|perfect)|that'?s (?:good|great|nice|perfect|it)|"
+                   r"hi|hello|hey|yes|yep|sure|fine|good job|well done|👍)$", re.IGNORECASE)
+
+
+def _is_chat(text: str) -> bool:
+    """Thanks, praise, greetings: every part of the message is one ("thanks, looks great!")."""
+    parts = [p.strip() for p in re.split(r"[,!.;]+|\s+and\s+", text.lower()) if p.strip()]
+    return bool(parts) and all(_CHAT.match(p) or _CHAT.match(re.sub(r"\s+(?:thanks|thank you)$",
+                                                                    "", p)) for p in parts)
 _HELP = re.compile(r"^(?:help|\?|what can you do|how does this work|how do i use this|"
                    r"what do you do|commands)$", re.IGNORECASE)
 _GENERATE = re.compile(
@@ -204,6 +215,8 @@ def parse_intent(text: str, n_files: int = 0, has_image: bool = False) -> Intent
         return Intent("empty", clean)
     if _HELP.match(low):
         return Intent("help", clean)
+    if _is_chat(raw):
+        return Intent("chat", clean)
 
     m = _UNDO_N.match(low) or _UNDO.match(low)
     if m:

@@ -255,6 +255,10 @@ class ChatSession:
                 "was deleted. Every version stays available; to delete a whole conversation, "
                 "use the conversation list.", "text", user_text=text)],
             "help": lambda: [self._say(HELP, "text", user_text=text)],
+            "chat": lambda: [self._say(
+                "Glad to help. Tell me the next change, or say \"undo\" or \"show the history\"."
+                if head is not None else "Hello! Upload an image with a sentence saying what it "
+                "shows, or ask me to generate one.", "text", user_text=text)],
             "upload": lambda: self._upload(intent, uploads, text, wait),
             "generate": lambda: self._generate(intent, text, wait),
             "edit": lambda: self._edit(intent.text, text, wait),
