@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -521,7 +522,7 @@ def render_conversation_actions(chat: ChatSession, convs: dict) -> None:
             st.rerun()
         st.download_button(
             "Export as zip", data=lambda: chat.export_zip(), key="export",
-            file_name=f"mtedit-{(title or 'conversation').replace(' ', '_')[:40]}.zip",
+            file_name=f"mtedit-{re.sub(r'[^A-Za-z0-9._-]+', '_', title or 'chat')[:40]}.zip",
             mime="application/zip", on_click="ignore", icon=":material/download:",
         )
         if st.session_state.get("confirm_delete") != chat.conversation_id:
@@ -627,7 +628,7 @@ def save_settings(chat: ChatSession, app: dict, edit: dict) -> None:
             st.query_params["c"] = chat.new_conversation()
         chat.update_settings(**edit, **{k: app[k] for k in app if k.startswith("planner")})
         path = save_user_settings(chat.settings, app)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         st.error(f"Not saved: {exc}")
         return
     current = {k: getattr(chat.settings, k) for k in ("model", "device")}
@@ -669,6 +670,8 @@ def main() -> None:
         st.caption(f"Model: `{chat.settings.model}` · device {chat.settings.device}")
         if problem:
             st.warning(problem, icon=":material/warning:")
+        if note := getattr(chat, "planner_note", ""):  # e.g. an LLM planner that is not set up
+            st.info(note, icon=":material/info:")
         render_chat(chat)
     with right, st.container(key="lineage"):
         render_lineage(chat)
