@@ -382,6 +382,8 @@ class FluxBackend:
         params = resolve_params(preset, overrides)
         if not isinstance(target_prompt, str) or not target_prompt.strip():
             raise ValueError("the target prompt is empty: describe the edited image")
+        if isinstance(focus_words, str):
+            focus_words = [focus_words]
         source_prompt = source_prompt or ""
         timings: dict[str, float] = {}
         t_start = time.perf_counter()

@@ -130,3 +130,16 @@ def test_large_uploads_are_scaled_to_the_grid_and_back(tiny_backend):
     assert size == (3000, 2000) and img.size == (64, 40)
     r = tiny_backend.edit(img, "a", "b", overrides=FAST, output_size=size)
     assert r.image.size == (3000, 2000)
+
+
+def test_highlighting_and_injection_take_part_and_processors_are_restored(tiny_backend):
+    from diffusers.models.transformers.transformer_flux import FluxAttnProcessor
+
+    z = torch.randn(1, 4, 4, 4, generator=torch.Generator().manual_seed(0))
+    run = lambda **o: tiny_backend.edit(z, "a cat", "a red cat", focus_words="red",
+                                        overrides={"steps": 6, **o}).latent
+    base = run()
+    assert not torch.equal(base, run(highlight=False))  # the mask acts from step 4
+    assert not torch.equal(base, run(inject=0))
+    assert torch.equal(run(highlight=False, inject=0), run(highlight=False, inject=0, mult_in=5.0))
+    assert all(type(p) is FluxAttnProcessor for p in tiny_backend.transformer.attn_processors.values())
