@@ -140,6 +140,11 @@ _SUBTLER = re.compile(r"^(?:be|go|edit|change (?:it|things)|make (?:the )?(?:edi
                       r"|^(?P<w2>subtler|bolder|less aggressive|more aggressive) (?:edits?|changes?)"
                       r"(?:,? please)?$|^(?:that was|this is|it's|that's) (?P<w3>too (?:much|strong|"
                       r"weak|subtle|little))$", re.IGNORECASE)
+_ASKS_EDIT = re.compile(r"^(?:(?:is it possible|would it be possible|can (?:i|we)|could (?:i|we)|"
+                        r"i(?:'d| would) like|i want|please)\s+(?:to\s+)?(?:have you\s+)?"
+                        r"(?P<req>(?:make|add|remove|replace|change|turn|put|give|paint|colou?r)"
+                        r"\b.+)|(?:how|what) about\s+(?P<thing>(?:a|an|some)\s+.+))$",
+                        re.IGNORECASE)
 _DESCRIBES = re.compile(r"^(?:this is|here is|here's|it is|it's|these are|this shows|it shows|"
                         r"the image shows|a picture of me|caption:)\s*", re.IGNORECASE)
 
@@ -267,6 +272,10 @@ def parse_intent(text: str, n_files: int = 0, has_image: bool = False) -> Intent
     m = _GENERATE.match(clean)
     if m:
         return Intent("generate", clean, caption=m.group("p").strip())
+    m = _ASKS_EDIT.match(low)
+    if m:  # "is it possible to add a hat?", "how about a red scarf?"
+        req = m.group("req") or f"add {m.group('thing')}"
+        return Intent("edit", clean[len(clean) - len(req):] if m.group("req") else req)
     if (_QUESTION.match(low) or raw.rstrip().endswith("?")) and not _EDITISH.match(low):
         return Intent("question", clean)
     if not has_image:

@@ -295,6 +295,8 @@ def test_a_dead_local_server_falls_back_quickly():
     ("what is in the image?", "question", None),
     ("what can you do?", "help", None),
     ("thanks, looks great!", "chat", None),
+    ("is it possible to add a hat?", "edit", ("text", "add a hat")),
+    ("how about a red scarf?", "edit", ("text", "add a red scarf")),
     ("ok", "chat", None),
     ("generate a red circle on a green background", "generate",
      ("caption", "a red circle on a green background")),
