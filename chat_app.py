@@ -467,7 +467,7 @@ def render_node_panel(chat: ChatSession, nodes: dict[str, NodeView], head: str |
         others = [n for n in nodes.values() if n.id != node.id]
         if others:
             other = st.selectbox(
-                "Compare with", [None] + [n.id for n in others], key="compare-with",
+                "Compare with", [None] + [n.id for n in others], key=f"compare-{node.id}",
                 format_func=lambda i: "—" if i is None else node_label(nodes[i]),
             )
             if other:

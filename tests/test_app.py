@@ -146,7 +146,8 @@ def test_upload_edit_rollback_and_branch(env):
     first_edit = next(k for k in node_keys(at) if k not in (root,) and k != keys[-1])
     button(at, first_edit).click().run()
     assert [d.label for d in at.get("download_button") if d.key == "download-node"]
-    at.selectbox(key="compare-with").set_value(keys[-1][len("pick-"):]).run()
+    blue, yellow = first_edit.removeprefix("pick-"), keys[-1].removeprefix("pick-")
+    at.selectbox(key=f"compare-{blue}").set_value(yellow).run()
     captions = [c for img in at.image for c in img.captions]
     assert "#1 Make the ball blue" in captions and "#1 Make the ball yellow" in captions
 
