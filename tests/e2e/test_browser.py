@@ -131,7 +131,7 @@ def test_upload_edit_rollback_branch(app_url):
             _send(page, "make the ball blue")
             # The result: a node one turn deep in the lineage, and no running job left.
             page.locator('[class*="st-key-pick-"] button', has_text="#1").first.wait_for()
-            page.get_by_text("Cancel").wait_for(state="detached")
+            page.locator('[class*="st-key-cancel-"]').wait_for(state="detached")
             first = _node_buttons(page).count()
             assert first >= 2
 
@@ -142,7 +142,7 @@ def test_upload_edit_rollback_branch(app_url):
 
             _send(page, "make the ball yellow")
             page.get_by_text("Branch 2").wait_for()
-            page.get_by_text("Cancel").wait_for(state="detached")
+            page.locator('[class*="st-key-cancel-"]').wait_for(state="detached")
             page.wait_for_timeout(1000)
 
             lineage = page.locator('[class*="st-key-lineage-row-"]')
@@ -150,6 +150,9 @@ def test_upload_edit_rollback_branch(app_url):
             assert _node_buttons(page).count() > first
             # The head is on the new branch, not on the first one.
             assert lineage.nth(1).locator(".st-key-node-head").count() == 1
+            # The chat shows the last edit with its instruction and a before | after pair.
+            assert page.get_by_text("#1 · Make the ball yellow").count() == 1
+            assert page.get_by_text("before (#0)").count() >= 1
             assert page.locator('[data-testid="stException"]').count() == 0
         finally:
             # The app scrolls inside its own container: grow the window to show it all.
