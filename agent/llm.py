@@ -11,15 +11,16 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import re
 from collections.abc import Sequence
 from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.offline import OfflinePlanner, PlanResult
-from agent.plan import EditPlan
+from agent.plan import EditPlan, portable_schema
 from agent.prompts import load_text, load_yaml
 from mtedit.settings import Settings
 
@@ -30,6 +31,8 @@ _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix=
 
 class IntentChoice(BaseModel):
     """What an ambiguous chat message asks for (the LLM's reading; the rules come first)."""
+
+    model_config = ConfigDict(json_schema_extra=portable_schema)
 
     intent: Literal["edit", "undo", "redo", "before", "at", "turn", "original", "branch",
                     "history", "question"]
@@ -149,11 +152,14 @@ class LLMPlanner:
             except PlannerTimeout as exc:
                 return self._fallback(request, caption, history,
                                       f"the LLM planner gave {exc}")
+            except ValueError as exc:  # a schema-breaking answer parsed inside the client
+                plan, error = None, str(exc)
             except Exception as exc:  # noqa: BLE001 - connection refused, HTTP errors, bad keys
                 return self._fallback(request, caption, history,
                                       f"the LLM planner could not be reached "
                                       f"({type(exc).__name__}: {_short(exc)})")
-            plan, error = _parsed(out)
+            else:
+                plan, error = _parsed(out)
             if plan is not None:
                 retry = "The LLM's first answer broke the plan format; its retry was used."
                 notes = [] if attempt == 0 else [retry]
@@ -225,7 +231,8 @@ def _parsed(out) -> tuple[EditPlan | None, str]:
 
 
 def _short(exc, n: int = 300) -> str:
-    text = " ".join(str(exc).split())
+    text = re.sub(r"\s*For further information visit \S+", "", str(exc))
+    text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 3] + "..."
 
 

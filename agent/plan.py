@@ -11,12 +11,21 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_STEPS = 4
+# JSON-schema keywords that strict structured-output modes (OpenAI's) refuse; pydantic
+# still checks these limits when it parses the answer.
+_UNSENT = ("default", "minLength", "maxLength")
+
+
+def portable_schema(schema: dict) -> None:
+    for prop in schema.get("properties", {}).values():
+        for key in _UNSENT:
+            prop.pop(key, None)
 
 
 class EditStep(BaseModel):
     """One edit turn on the current image."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=portable_schema)
 
     instruction: str = Field(
         min_length=1,
@@ -68,7 +77,7 @@ class EditStep(BaseModel):
 class EditPlan(BaseModel):
     """1-4 edit steps; each step edits the result of the step before."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=portable_schema)
 
     steps: list[EditStep] = Field(min_length=1, max_length=MAX_STEPS)
     summary: str = Field(
