@@ -320,6 +320,13 @@ def render_chat(chat: ChatSession) -> None:
         render_empty_hint()
     for msg in messages:
         render_message(chat, msg, nodes)
+    if job is None and messages and messages[-1].role == "user" and not st.session_state.get(
+        "notices"
+    ):
+        # Every handled message gets a stored reply; none means the server stopped mid-way.
+        with st.chat_message("assistant", avatar=":material/error:"):
+            st.warning("This message got no answer: the server stopped while handling it. "
+                       "Send it again.")
     render_notices()
     if job is not None:
         plan = next((m.plan for m in reversed(messages) if m.role == "user"), None)

@@ -200,6 +200,16 @@ def test_reload_finds_the_running_edit_and_its_result(env):
     assert len(node_keys(again)) == 2
 
 
+def test_a_message_left_unanswered_by_a_stopped_server_says_so(env):
+    at = open_app()
+    send(at, "a red ball on green grass", [("ball.png", png())])
+    chat = at.session_state["chat"]
+    # What a server that died mid-edit leaves behind: the request, and no reply.
+    chat.store.add_message(chat.conversation_id, "user", "make the ball blue")
+    again = open_app(c=conversation(at))
+    assert "got no answer" in " ".join(w.value for w in again.warning)
+
+
 def test_cancel_stops_the_edit(env):
     at = open_app()
     send(at, "a red ball on green grass", [("ball.png", png())])
