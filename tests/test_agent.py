@@ -372,3 +372,24 @@ def test_an_edit_sent_while_one_runs_is_queued_behind_it(store, backend, model_d
     assert store.get_node(two.node_ids[0]).parent_id == one.node_ids[-1]
     assert session.head() == two.node_ids[-1]
     assert len([m for m in session.messages() if m.kind == "edit"]) == 2
+
+
+def test_a_reload_finds_a_running_job(store, backend, model_dir):
+    gate = threading.Event()
+    session = open_session(store, Wrapped(backend, lambda call: gate.wait(30)), model_dir)
+    start(session)
+    [queued] = session.send("make it vintage", wait=False)
+    # another process (its own executor) reads the job from the store
+    other = ChatSession.open(session.settings, session.conversation_id, store=store,
+                             backend=backend, executor=Executor(store, backend))
+    for _ in range(100):
+        seen = other.active_job()
+        if seen is not None and seen.status == "running":
+            break
+        threading.Event().wait(0.05)
+    assert seen.id == queued.job_id and seen.status == "running" and seen.steps == 2
+    gate.set()
+    session.wait(queued.job_id, 60)
+    done = other.job(queued.job_id)
+    assert done.status == "done" and len(done.node_ids) == 2 and done.done == done.total
+    assert other.active_job() is None
