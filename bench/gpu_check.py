@@ -2,7 +2,7 @@
 
     python bench/gpu_check.py                      # CUDA: 512^2 and 1024^2, every preset
     python bench/gpu_check.py --model /path/FLUX.1-dev   # the same with real weights
-    python bench/gpu_check.py --tiny               # the tiny random FLUX on the CPU (a smoke run)
+    python bench/gpu_check.py --tiny               # the same code, shrunk, on the CPU (smoke run)
 
 For each size: one warm-up edit, then one timed edit per preset (default step counts) with
 its NFE, seconds, seconds per model call and peak accelerator memory; then one transformer
@@ -32,9 +32,12 @@ from editing_core.presets import PRESETS
 SOURCE, TARGET, FOCUS = "a photo of a cat on a chair", "a photo of a dog on a chair", ["dog"]
 
 
-def build_flux_dev(device: torch.device, dtype: torch.dtype) -> FluxBackend:
+def build_flux_dev(device: torch.device, dtype: torch.dtype, tiny: bool = False) -> FluxBackend:
     """FLUX.1-dev's architecture (transformer, VAE, CLIP-L, T5-XXL) with random weights,
-    created directly on `device` in `dtype` (no 48 GB float32 detour through the CPU)."""
+    created directly on `device` in `dtype` (no 48 GB float32 detour through the CPU).
+
+    tiny=True keeps the layout but shrinks widths and depths: the CPU smoke run of this
+    very code path."""
     from diffusers import AutoencoderKL, FluxTransformer2DModel
     from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
 
@@ -48,35 +51,43 @@ def build_flux_dev(device: torch.device, dtype: torch.dtype) -> FluxBackend:
         model_max_length=77, bos_token="<|startoftext|>", eos_token="<|endoftext|>")
     t5_tok, _ = _word_tokenizer(
         words, specials=["<pad>", "</s>", "<unk>"], template="$A </s>", pad="<pad>",
-        unk="<unk>", model_max_length=512, eos_token="</s>")
+        unk="<unk>", model_max_length=64 if tiny else 512, eos_token="</s>")
     old = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
         with torch.device(device):
             transformer = FluxTransformer2DModel(
-                patch_size=1, in_channels=64, num_layers=19, num_single_layers=38,
-                attention_head_dim=128, num_attention_heads=24, joint_attention_dim=4096,
-                pooled_projection_dim=768, guidance_embeds=True, axes_dims_rope=(16, 56, 56))
+                patch_size=1, in_channels=64, num_layers=2 if tiny else 19,
+                num_single_layers=2 if tiny else 38, attention_head_dim=32 if tiny else 128,
+                num_attention_heads=2 if tiny else 24, joint_attention_dim=64 if tiny else 4096,
+                pooled_projection_dim=64 if tiny else 768, guidance_embeds=True,
+                axes_dims_rope=(8, 12, 12) if tiny else (16, 56, 56))
             vae = AutoencoderKL(
                 in_channels=3, out_channels=3, latent_channels=16,
                 down_block_types=("DownEncoderBlock2D",) * 4,
                 up_block_types=("UpDecoderBlock2D",) * 4,
-                block_out_channels=(128, 256, 512, 512), layers_per_block=2, norm_num_groups=32,
+                block_out_channels=(16, 16, 32, 32) if tiny else (128, 256, 512, 512),
+                layers_per_block=1 if tiny else 2, norm_num_groups=8 if tiny else 32,
                 scaling_factor=0.3611, shift_factor=0.1159, use_quant_conv=False,
                 use_post_quant_conv=False)
             clip = CLIPTextModel(CLIPTextConfig(
-                vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu",
-                projection_dim=768, bos_token_id=clip_vocab["<|startoftext|>"],
+                vocab_size=49408, hidden_size=64 if tiny else 768,
+                intermediate_size=128 if tiny else 3072, num_hidden_layers=2 if tiny else 12,
+                num_attention_heads=2 if tiny else 12, max_position_embeddings=77,
+                hidden_act="quick_gelu", projection_dim=64 if tiny else 768,
+                bos_token_id=clip_vocab["<|startoftext|>"],
                 eos_token_id=clip_vocab["<|endoftext|>"], pad_token_id=clip_vocab["<|endoftext|>"]))
             t5 = T5EncoderModel(T5Config(
-                vocab_size=32128, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
-                feed_forward_proj="gated-gelu", is_encoder_decoder=False, use_cache=False))
+                vocab_size=32128, d_model=64 if tiny else 4096, d_kv=32 if tiny else 64,
+                d_ff=128 if tiny else 10240, num_layers=2 if tiny else 24,
+                num_heads=2 if tiny else 64, feed_forward_proj="gated-gelu",
+                is_encoder_decoder=False, use_cache=False))
     finally:
         torch.set_default_dtype(old)
     return FluxBackend(transformer=transformer, vae=vae, text_encoder=clip, tokenizer=clip_tok,
                        text_encoder_2=t5, tokenizer_2=t5_tok, scheduler_config=DEV_SHIFT,
-                       model_id="random FLUX.1-dev architecture", device=device, dtype=dtype,
+                       model_id="random FLUX.1-dev architecture" + (", shrunk" if tiny else ""),
+                       device=device, dtype=dtype,
                        max_side=4096)
 
 
@@ -176,7 +187,8 @@ def time_highlighting(backend, size, repeats, log) -> list[dict]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--tiny", action="store_true", help="tiny random FLUX on the CPU (smoke run)")
+    p.add_argument("--tiny", action="store_true",
+                   help="the same architecture shrunk, random float32 on the CPU (smoke run)")
     p.add_argument("--model", help="a real diffusers FLUX.1 folder instead of random weights")
     p.add_argument("--sizes", help="comma-separated square sizes (default 512,1024; tiny 32,64)")
     p.add_argument("--presets", default=",".join(PRESETS))
@@ -187,8 +199,8 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     if args.tiny:
-        backend = FluxBackend.from_pretrained("tiny-random", device="cpu", dtype="float32")
-        sizes = args.sizes or "32,64"
+        backend = build_flux_dev(torch.device("cpu"), torch.float32, tiny=True)
+        sizes = args.sizes or "64,128"
     else:
         if not torch.cuda.is_available():
             print("no CUDA device: run with --tiny for a CPU smoke run", file=sys.stderr)

@@ -104,7 +104,7 @@ def test_gpu_check_runs_tiny_on_the_cpu(tmp_path, capsys):
     gpu_check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gpu_check)
     out = tmp_path / "gpu.json"
-    assert gpu_check.main(["--tiny", "--sizes", "16", "--presets", "mtc,rf", "--repeats", "1",
+    assert gpu_check.main(["--tiny", "--sizes", "32", "--presets", "mtc,rf", "--repeats", "1",
                            "--json", str(out)]) == 0
     figures = json.loads(out.read_text())
     assert [(r["preset"], r["nfe"]) for r in figures["presets"]] == [("mtc", 6), ("rf", 4)]
