@@ -15,8 +15,12 @@ linearly in between (inject rounded). Values the user set explicitly
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields, replace
 from typing import ClassVar
+
+from agent.intents import is_setting_only, parse_setting
+from agent.plan import EditPlan
 
 # Knob: (delta at strength 0, delta at strength 1, lower bound, upper bound)
 STRENGTH_MAP: dict[str, tuple[float, float, float, float]] = {
@@ -101,3 +105,35 @@ def strength_overrides(strength: float, base: dict) -> dict:
         value = min(max(value, lo), hi)
         out[knob] = round(value) if knob == "inject" else round(value, 4)
     return out
+
+
+def shift_strength(plan: EditPlan, center: float | None) -> EditPlan:
+    """The conversation's strength setting shifts every step: 0.3 ("be subtler") takes 0.2
+    off each step's strength, 0.7 adds 0.2 (clamped to 0.05..1)."""
+    if center is None or center == 0.5:
+        return plan
+    def shifted(s):
+        return round(min(1.0, max(0.05, s.strength + center - 0.5)), 3)
+
+    steps = [s.model_copy(update={"strength": shifted(s)}) for s in plan.steps]
+    return plan.model_copy(update={"steps": steps})
+
+
+def one_off_settings(request: str) -> tuple[str, dict]:
+    """'make the car red with 20 steps' -> ('make the car red', {'steps': 20}) for one edit."""
+    m = re.search(r"[,;]?\s+(?:with|using|at|in|and use|use)\s+(?P<s>[^,;]*?\b(?:steps?|guidance|"
+                  r"cfg|seed|eta|lambda|stop|inject(?:ion)?|preset|solver|mtc|fireflow|rf_solver|"
+                  r"rf_inversion|rf-solver|euler)\b[^,;]*)$", request, re.IGNORECASE)
+    if not m:
+        return request, {}
+    found = parse_setting(m.group(0).strip(" ,;"))
+    found.pop("strength", None)
+    if not found or not is_setting_only(m.group(0).strip(" ,;"), found):
+        return request, {}
+    return request[: m.start()].strip(), found
+
+
+def core_overrides(es: EditSettings) -> dict:
+    """EditSettings -> editing_core parameter names (unset ones are left to the preset)."""
+    keys = ("steps", "guidance", "eta", "lam", "stop", "highlight", "inject")
+    return {k: getattr(es, k) for k in keys if getattr(es, k) is not None}

@@ -29,16 +29,26 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from agent import rollback
 from agent.executor import Executor, JobSpec
-from agent.intents import Intent, Target, is_setting_only, parse_intent, parse_setting
+from agent.intents import Intent, Target, parse_intent
 from agent.llm import LLMPlanner, make_planner
 from agent.offline import OfflinePlanner
-from agent.params import EditSettings
+from agent.params import EditSettings, core_overrides, one_off_settings, shift_strength
 from agent.plan import EditPlan
-from agent.views import ConversationView, JobView, MessageView, NodeView, Reply
+from agent.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS, read_upload  # noqa: F401 (the UI)
+from agent.views import (
+    ConversationView,
+    JobView,
+    MessageView,
+    NodeView,
+    Reply,
+    conversation_view,
+    message_kind,
+    node_view,
+)
 from mtedit.settings import Settings
 
 # An upload: a path, or (filename, bytes) as Streamlit's UploadedFile gives them.
@@ -48,8 +58,6 @@ Upload = str | Path | tuple[str, bytes]
 _NAV_HINT = re.compile(r"\b(?:before|back|earlier|previous|undo|revert|history|branch|version|"
                        r"turn|original|liked|prefer|preferred|again|redo|ago|nicer|better)\b",
                        re.IGNORECASE)
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-MAX_UPLOAD_PIXELS = 64_000_000
 HELP = """I edit images over several turns and keep every version. You can:
 - upload one or more images with a sentence saying what they show ("a dog on a beach");
 - generate one: "generate a red circle on the left, on a green background";
@@ -164,7 +172,7 @@ class ChatSession:
 
     def conversations(self) -> list[ConversationView]:
         """All conversations, most recently updated first."""
-        return [_conversation_view(c) for c in self.store.list_conversations()]
+        return [conversation_view(c) for c in self.store.list_conversations()]
 
     def switch(self, conversation_id: str) -> None:
         """Make another conversation current (KeyError if there is none with that id)."""
@@ -238,7 +246,7 @@ class ChatSession:
             self.new_conversation(_title(text) if text else "New conversation")
         cid = self._cid
         try:
-            uploads = [_read_upload(f) for f in files]
+            uploads = [read_upload(f) for f in files]
         except ValueError as exc:
             return [self._say(f"I could not use that file: {exc}", "error", user_text=text)]
         head = self.store.head(cid)
@@ -395,7 +403,7 @@ class ChatSession:
         self.store.add_message(self._require(), "user", text)
         es = self.edit_settings
         spec = JobSpec("generate", self._cid, prompt=prompt, preset=es.preset,
-                       overrides=_overrides(es), seed=es.seed, request=text,
+                       overrides=core_overrides(es), seed=es.seed, request=text,
                        steps=[{"instruction": "generate", "target_prompt": prompt}])
         return [self._run(spec, None, wait, "generate")]
 
@@ -423,7 +431,7 @@ class ChatSession:
                               "sentence (for example \"a dog on a beach\").", "ask",
                               node_ids=[head.id])]
         history = [n.instruction for n in self.store.path(head.id) if n.instruction][-6:]
-        request, once = _one_off_settings(request)
+        request, once = one_off_settings(request)
         try:
             result = self.planner.plan(request, caption, history)
         except ValueError as exc:
@@ -443,7 +451,7 @@ class ChatSession:
                             result.planner)
         spec = JobSpec("edit", cid, steps=[s.model_dump() for s in plan.steps],
                        base_node_id=head.id, base_caption=caption, preset=es.preset,
-                       overrides=_overrides(es), seed=es.seed, request=request,
+                       overrides=core_overrides(es), seed=es.seed, request=request,
                        summary=plan.summary, notes=list(result.notes))
         return [self._run(spec, plan, wait, "edit")]
 
@@ -453,7 +461,7 @@ class ChatSession:
         job_id, prev = queued
         caption = prev.steps[-1]["target_prompt"] if prev.steps else prev.prompt
         history = [s["instruction"] for s in prev.steps if prev.kind == "edit"][-6:]
-        request, once = _one_off_settings(request)
+        request, once = one_off_settings(request)
         try:
             result = self.planner.plan(request, caption, history)
             es = self.edit_settings.updated(**once)
@@ -467,7 +475,7 @@ class ChatSession:
                             result.planner)
         spec = JobSpec("edit", cid, steps=[s.model_dump() for s in plan.steps],
                        after_job=job_id, base_caption=caption, preset=es.preset,
-                       overrides=_overrides(es), seed=es.seed, request=request,
+                       overrides=core_overrides(es), seed=es.seed, request=request,
                        summary=plan.summary, notes=list(result.notes))
         reply = self._run(spec, plan, wait, "edit")
         if reply.kind == "queued":
@@ -631,7 +639,7 @@ class ChatSession:
                     plan = EditPlan.model_validate({"steps": row.steps})
                 except ValueError:
                     plan = None
-            kind = "user" if msg.role == "user" else _message_kind(msg.text)
+            kind = "user" if msg.role == "user" else message_kind(msg.text)
             if msg.role == "assistant" and kind != "edit":
                 plan = None
             job_id = next((jobs[n] for n in msg.node_ids if n in jobs), None)
@@ -647,7 +655,7 @@ class ChatSession:
         nodes = self.store.nodes(cid)
         head = self.store.get_conversation(cid).head_node_id
         on_path = {n.id for n in rollback.path(nodes, head)} if head else set()
-        return [_node_view(n, self.caption_of(n), n.id == head, n.id in on_path) for n in nodes]
+        return [node_view(n, self.caption_of(n), n.id == head, n.id in on_path) for n in nodes]
 
     def head(self) -> str | None:
         """The node the next edit starts from (None before any image)."""
@@ -660,7 +668,7 @@ class ChatSession:
         node = self._own_node(node_id)
         head = self.head()
         on_path = {n.id for n in self.store.path(head)} if head else set()
-        return _node_view(node, self.caption_of(node), node.id == head, node.id in on_path)
+        return node_view(node, self.caption_of(node), node.id == head, node.id in on_path)
 
     def _own_node(self, node_id: str):
         from storage import NotFoundError
@@ -776,7 +784,7 @@ class ChatSession:
         new = self.edit_settings.updated(**kw)
         from editing_core import resolve_params
 
-        resolve_params(new.preset, _overrides(new))  # ValueError names what does not fit
+        resolve_params(new.preset, core_overrides(new))  # ValueError names what does not fit
         if self._cid is None:
             self.new_conversation()
         values = {k: v for k, v in new.as_dict().items() if v is not None}
@@ -789,109 +797,3 @@ class ChatSession:
 def _title(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def shift_strength(plan: EditPlan, center: float | None) -> EditPlan:
-    """The conversation's strength setting shifts every step: 0.3 ("be subtler") takes 0.2
-    off each step's strength, 0.7 adds 0.2 (clamped to 0.05..1)."""
-    if center is None or center == 0.5:
-        return plan
-    def shifted(s):
-        return round(min(1.0, max(0.05, s.strength + center - 0.5)), 3)
-
-    steps = [s.model_copy(update={"strength": shifted(s)}) for s in plan.steps]
-    return plan.model_copy(update={"steps": steps})
-
-
-def _one_off_settings(request: str) -> tuple[str, dict]:
-    """'make the car red with 20 steps' -> ('make the car red', {'steps': 20}) for one edit."""
-    m = re.search(r"[,;]?\s+(?:with|using|at|in|and use|use)\s+(?P<s>[^,;]*?\b(?:steps?|guidance|"
-                  r"cfg|seed|eta|lambda|stop|inject(?:ion)?|preset|solver|mtc|fireflow|rf_solver|"
-                  r"rf_inversion|rf-solver|euler)\b[^,;]*)$", request, re.IGNORECASE)
-    if not m:
-        return request, {}
-    found = parse_setting(m.group(0).strip(" ,;"))
-    found.pop("strength", None)
-    if not found or not is_setting_only(m.group(0).strip(" ,;"), found):
-        return request, {}
-    return request[: m.start()].strip(), found
-
-
-def _overrides(es: EditSettings) -> dict:
-    """EditSettings -> editing_core parameter names (unset ones are left to the preset)."""
-    keys = ("steps", "guidance", "eta", "lam", "stop", "highlight", "inject")
-    return {k: getattr(es, k) for k in keys if getattr(es, k) is not None}
-
-
-def _read_upload(item) -> tuple[str, bytes]:
-    """(name, PNG bytes) from a path, (name, bytes) or a file-like with .name/.getvalue()."""
-    if isinstance(item, (str, Path)):
-        path = Path(item)
-        if not path.is_file():
-            raise ValueError(f"{path} is not a file")
-        if path.stat().st_size > MAX_UPLOAD_BYTES:
-            raise ValueError(f"{path.name} is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
-        name, data = path.name, path.read_bytes()
-    elif isinstance(item, tuple) and len(item) == 2:
-        name, data = str(item[0]), bytes(item[1])
-    elif hasattr(item, "getvalue"):
-        name, data = getattr(item, "name", "upload"), item.getvalue()
-    else:
-        raise ValueError(f"unsupported upload {type(item).__name__}")
-    if not data:
-        raise ValueError(f"{name} is empty")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ValueError(f"{name} is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            w, h = probe.size
-            if w * h > MAX_UPLOAD_PIXELS:
-                raise ValueError(f"{name} has {w}x{h} pixels; the limit is "
-                                 f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels")
-            probe.verify()
-        img = Image.open(io.BytesIO(data))
-        img.load()
-    except ValueError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for bad files
-        raise ValueError(f"{name} is not a readable image ({type(exc).__name__})") from None
-    img = ImageOps.exif_transpose(img)
-    if img.mode in ("RGBA", "LA", "P"):
-        img = img.convert("RGBA")
-        flat = Image.new("RGB", img.size, (255, 255, 255))
-        flat.paste(img, mask=img.getchannel("A"))
-        img = flat
-    elif img.mode != "RGB":
-        img = img.convert("RGB")
-    if min(img.size) < 8:
-        raise ValueError(f"{name} is too small ({img.width}x{img.height})")
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return name, buf.getvalue()
-
-
-def _message_kind(text: str) -> str:
-    """The ReplyKind of a stored assistant message, read from the agent's own wording."""
-    prefixes = (("Done:", "edit"), ("Generated", "generate"), ("Step ", "error"),
-                ("Cancelled", "error"), ("The generation", "error"), ("History", "history"),
-                ("From now on", "settings"), ("Back to", "rollback"), ("Selected", "rollback"),
-                ("Forward to", "rollback"), ("Switched to", "rollback"),
-                ("Before I edit", "ask"), ("I could not", "error"), ("There is no", "error"))
-    if "What does it show?" in text:
-        return "ask"
-    if text.startswith(("Stored", "Thanks")):
-        return "upload"
-    return next((kind for p, kind in prefixes if text.startswith(p)), "text")
-
-
-def _conversation_view(c) -> ConversationView:
-    return ConversationView(c.id, c.title, c.created_at.timestamp(), c.head_node_id,
-                            c.updated_at.timestamp() if c.updated_at else None)
-
-
-def _node_view(n, caption: str, is_head: bool, on_path: bool) -> NodeView:
-    return NodeView(id=n.id, parent_id=n.parent_id, root_id=n.root_id, kind=n.kind,
-                    caption=caption, instruction=n.instruction or "",
-                    focus_words=tuple(n.focus_words), params=dict(n.params), seed=n.seed,
-                    created_at=n.created_at.timestamp() if n.created_at else 0.0, depth=n.depth,
-                    width=n.width, height=n.height, is_head=is_head, on_head_path=on_path)

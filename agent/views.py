@@ -108,3 +108,32 @@ class ConversationView:
     head_node_id: str | None
     updated_at: float | None = None
     extra: dict = field(default_factory=dict)
+
+
+# -- building the views from the store's records --------------------------------------
+
+def message_kind(text: str) -> str:
+    """The ReplyKind of a stored assistant message, read from the agent's own wording."""
+    prefixes = (("Done:", "edit"), ("Generated", "generate"), ("Step ", "error"),
+                ("Cancelled", "error"), ("The generation", "error"), ("History", "history"),
+                ("From now on", "settings"), ("Back to", "rollback"), ("Selected", "rollback"),
+                ("Forward to", "rollback"), ("Switched to", "rollback"),
+                ("Before I edit", "ask"), ("I could not", "error"), ("There is no", "error"))
+    if "What does it show?" in text:
+        return "ask"
+    if text.startswith(("Stored", "Thanks")):
+        return "upload"
+    return next((kind for p, kind in prefixes if text.startswith(p)), "text")
+
+
+def conversation_view(c) -> ConversationView:
+    return ConversationView(c.id, c.title, c.created_at.timestamp(), c.head_node_id,
+                            c.updated_at.timestamp() if c.updated_at else None)
+
+
+def node_view(n, caption: str, is_head: bool, on_path: bool) -> NodeView:
+    return NodeView(id=n.id, parent_id=n.parent_id, root_id=n.root_id, kind=n.kind,
+                    caption=caption, instruction=n.instruction or "",
+                    focus_words=tuple(n.focus_words), params=dict(n.params), seed=n.seed,
+                    created_at=n.created_at.timestamp() if n.created_at else 0.0, depth=n.depth,
+                    width=n.width, height=n.height, is_head=is_head, on_head_path=on_path)

@@ -166,7 +166,7 @@ def test_plan_schema_limits_and_focus_words():
 
 
 def test_subtler_conversations_shift_every_planned_step():
-    from agent.session import shift_strength
+    from agent.params import shift_strength
 
     plan = OfflinePlanner().plan("make it vintage", "a photo of a car").plan
     subtle = shift_strength(plan, 0.3)

@@ -1,0 +1,58 @@
+"""Reading uploads: any image PIL opens, checked for size, flattened to RGB PNG bytes."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 64_000_000
+
+
+def read_upload(item) -> tuple[str, bytes]:
+    """(name, PNG bytes) from a path, (name, bytes) or a file-like with .name/.getvalue()."""
+    if isinstance(item, (str, Path)):
+        path = Path(item)
+        if not path.is_file():
+            raise ValueError(f"{path} is not a file")
+        if path.stat().st_size > MAX_UPLOAD_BYTES:
+            raise ValueError(f"{path.name} is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+        name, data = path.name, path.read_bytes()
+    elif isinstance(item, tuple) and len(item) == 2:
+        name, data = str(item[0]), bytes(item[1])
+    elif hasattr(item, "getvalue"):
+        name, data = getattr(item, "name", "upload"), item.getvalue()
+    else:
+        raise ValueError(f"unsupported upload {type(item).__name__}")
+    if not data:
+        raise ValueError(f"{name} is empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ValueError(f"{name} is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            w, h = probe.size
+            if w * h > MAX_UPLOAD_PIXELS:
+                raise ValueError(f"{name} has {w}x{h} pixels; the limit is "
+                                 f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels")
+            probe.verify()
+        img = Image.open(io.BytesIO(data))
+        img.load()
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for bad files
+        raise ValueError(f"{name} is not a readable image ({type(exc).__name__})") from None
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("RGBA", "LA", "P"):
+        img = img.convert("RGBA")
+        flat = Image.new("RGB", img.size, (255, 255, 255))
+        flat.paste(img, mask=img.getchannel("A"))
+        img = flat
+    elif img.mode != "RGB":
+        img = img.convert("RGB")
+    if min(img.size) < 8:
+        raise ValueError(f"{name} is too small ({img.width}x{img.height})")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return name, buf.getvalue()
