@@ -22,14 +22,15 @@ from PIL import Image
 
 from agent import ChatSession, EditSettings, JobView, MessageView, NodeView
 from agent.executor import explain_error, load_backend
-from agent.session import MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS
 from mtedit.settings import BUNDLED_MODEL, Settings
 
 log = logging.getLogger("mtedit.app")
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
-MAX_UPLOAD_MB = MAX_UPLOAD_BYTES // 2**20  # the chat box refuses larger files; re-checked here
-MAX_PIXELS = MAX_UPLOAD_PIXELS  # more is a decompression bomb, not a photo
+# The agent refuses the same (its own check); here the chat box and check_upload refuse
+# before anything is sent.
+MAX_UPLOAD_MB = 50
+MAX_PIXELS = 64_000_000  # more is a decompression bomb, not a photo
 POLL_S = 0.5  # how often the progress panel asks the executor
 THUMB = 160  # long side of lineage thumbnails, pixels
 CELL = 92  # width of a lineage cell on the page, pixels (three to a row)
@@ -270,7 +271,7 @@ def render_message(chat: ChatSession, msg: MessageView, nodes: dict[str, NodeVie
         for node in edits:
             render_edit(chat, node, nodes)
         if roots:
-            render_roots(chat, roots, msg.id, pick=msg.role == "user")
+            render_roots(chat, roots, msg.id, pick=msg.role == "user", said=msg.text)
 
 
 def render_edit(chat: ChatSession, node: NodeView, nodes: dict[str, NodeView]) -> None:
@@ -284,14 +285,18 @@ def render_edit(chat: ChatSession, node: NodeView, nodes: dict[str, NodeView]) -
         after.image(a, caption=f"after (#{node.depth})", width="stretch")
 
 
-def render_roots(chat: ChatSession, roots: list[NodeView], key: str, pick: bool) -> None:
-    """Uploaded or generated images; with several uploads, a button picks the base."""
+def render_roots(
+    chat: ChatSession, roots: list[NodeView], key: str, pick: bool, said: str = ""
+) -> None:
+    """Uploaded or generated images; with several uploads, a button picks the base.
+    A caption that only repeats the message (`said`) is left out."""
     head = chat.head()
     cols = st.columns(min(len(roots), 4) if len(roots) > 1 else [1, 1])
     for i, node in enumerate(roots):
         col = cols[i % len(cols)]
         if b := thumb(chat, node.id, 384):
-            col.image(b, caption=node.caption or None, width="stretch")
+            caption = node.caption if node.caption and node.caption not in said else None
+            col.image(b, caption=caption, width="stretch")
         if pick and len(roots) > 1:
             if node.id == head:
                 col.caption("the base: edits start here")
