@@ -123,3 +123,11 @@ def test_a_cached_hub_id_resolves_to_its_snapshot(tiny_flux_dir, tmp_path, monke
     from editing_core.backend import resolve_model_folder
 
     assert resolve_model_folder("someone/tiny-flux") == repo / "snapshots" / commit
+
+
+def test_bfloat16_weights_keep_float32_latents(tiny_flux_dir):
+    b = FluxBackend.from_pretrained(tiny_flux_dir, device="cpu", dtype="bfloat16")
+    assert b.transformer.dtype == torch.bfloat16 and b.vae.dtype == torch.bfloat16
+    r = b.edit(Image.new("RGB", (16, 16), "red"), "a red square", "a blue square",
+               focus_words=["blue"], overrides={"steps": 2})
+    assert r.latent.dtype == torch.float32 and torch.isfinite(r.latent).all()
