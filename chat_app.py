@@ -20,9 +20,14 @@ import streamlit as st
 import yaml
 from PIL import Image
 
-from agent import ChatSession, EditSettings, JobView, MessageView, NodeView
-from agent.executor import explain_error, load_backend
-from mtedit.settings import BUNDLED_MODEL, Settings
+try:
+    from agent import ChatSession, EditSettings, JobView, MessageView, NodeView
+    from agent.executor import explain_error, load_backend
+    from mtedit.settings import BUNDLED_MODEL, Settings
+except ImportError as exc:  # a broken install: say how to repair it, not a stack trace
+    st.error(f"The app cannot start: {exc}. Reinstall with `make install` (or "
+             "`.venv/bin/pip install -e '.[dev]'`) and reload.")
+    st.stop()
 
 log = logging.getLogger("mtedit.app")
 
