@@ -143,3 +143,23 @@ def test_highlighting_and_injection_take_part_and_processors_are_restored(tiny_b
     assert not torch.equal(base, run(inject=0))
     assert torch.equal(run(highlight=False, inject=0), run(highlight=False, inject=0, mult_in=5.0))
     assert all(type(p) is FluxAttnProcessor for p in tiny_backend.transformer.attn_processors.values())
+
+
+def test_cli_edit_and_generate(tiny_flux_dir, tmp_path, capsys):
+    from editing_core import latent_from_bytes
+    from mtedit.cli import main
+
+    calibration_card(40).resize((30, 22)).save(tmp_path / "in.png")
+    rc = main(["edit", str(tmp_path / "in.png"), "--source", "a picture", "--target",
+               "a red picture", "--focus", "red", "--steps", "2", "--set", "eta=0.5",
+               "--model", str(tiny_flux_dir), "-o", str(tmp_path / "out.png"),
+               "--latent", str(tmp_path / "out.safetensors")])
+    assert rc == 0 and Image.open(tmp_path / "out.png").size == (30, 22)
+    assert latent_from_bytes((tmp_path / "out.safetensors").read_bytes()).shape == (1, 4, 6, 8)
+    assert "NFE 6" in capsys.readouterr().out
+    rc = main(["generate", "--prompt", "a cat", "--width", "24", "--height", "16", "--steps", "1",
+               "--model", str(tiny_flux_dir), "-o", str(tmp_path / "gen.png")])
+    assert rc == 0 and Image.open(tmp_path / "gen.png").size == (24, 16)
+    assert main(["edit", str(tmp_path / "in.png"), "--target", "x", "--set", "etta=1",
+                 "--model", str(tiny_flux_dir), "-o", str(tmp_path / "x.png")]) == 1
+    assert "unknown edit parameter 'etta'" in capsys.readouterr().err
