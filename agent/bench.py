@@ -1,7 +1,9 @@
-"""Figures for the agent: planner and intent speed, toy-world caption agreement, and the
-agent's own overhead per edit turn (everything in send() except the model).
+"""Figures for the agent: planner and intent speed, toy-world caption agreement, the
+agent's own overhead per edit turn (everything in send() except the model), and, with
+the bundled toy model, edit success through the chat against the same edits run
+directly with the world's own captions.
 
-    python -m agent.bench [--turns 6]
+    python -m agent.bench [--turns 6] [--toy 8 --toy-turns 3]
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from PIL import Image
 
 
 def toy_agreement(n: int = 500, seed: int = 0) -> tuple[int, int, float]:
@@ -105,9 +109,58 @@ def overhead(turns: int) -> dict:
             "read_ms": 1000 * reads}
 
 
+def toy_chat(scenes: int, turns: int, seed: int = 0, preset: str = "mtc") -> dict:
+    """Held-out toy scenes edited by chat (the world's instruction sent as a message) and
+    directly (the world's before/after captions): success per path, per the world's reader."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from agent import ChatSession
+    from editing_core import Anchors, FluxBackend
+    from editing_core.toy import bench as toy_bench
+    from editing_core.toy import world as W
+    from mtedit.settings import BUNDLED_MODEL, Settings
+    from storage import Store
+
+    backend = FluxBackend.from_pretrained(BUNDLED_MODEL, device="cpu", dtype="float32")
+    sequences = toy_bench.edit_sequences(scenes, turns, seed)
+    chat_ok, direct_ok, same_prompt = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(data_dir=Path(tmp))
+        session = ChatSession.open(Settings(data_dir=Path(tmp), model=str(BUNDLED_MODEL)),
+                                   store=store, backend=backend)
+        for i, (scene, edits) in enumerate(sequences):
+            session.new_conversation(f"toy {i}")
+            session.update_settings(preset=preset, seed=seed)
+            buf = io.BytesIO()
+            W.render(scene).save(buf, format="PNG")
+            session.send(W.caption(scene), files=[("scene.png", buf.getvalue())])
+            root = backend.encode_image(W.render(scene))
+            prev = root
+            for e in edits:
+                [reply] = session.send(e.instruction)
+                if reply.kind != "edit":
+                    chat_ok.append(False)
+                else:
+                    img = Image.open(io.BytesIO(session.image_bytes(reply.node_ids[-1])))
+                    chat_ok.append(W.edit_succeeded(W.detect(img), e))
+                    same_prompt.append(reply.plan.final_prompt == W.caption(e.after))
+                out = backend.edit(prev, W.caption(e.before), W.caption(e.after),
+                                   anchors=Anchors(source=root, previous=prev),
+                                   focus_words=e.focus, preset=preset, seed=seed,
+                                   output_size=(W.RESOLUTION, W.RESOLUTION))
+                prev = out.latent
+                direct_ok.append(W.edit_succeeded(W.detect(out.image), e))
+        store.close()
+    return {"edits": len(chat_ok), "chat": sum(chat_ok) / len(chat_ok),
+            "direct": sum(direct_ok) / len(direct_ok),
+            "same_prompt": sum(same_prompt) / max(1, len(same_prompt))}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--turns", type=int, default=6)
+    p.add_argument("--toy", type=int, default=0, metavar="SCENES",
+                   help="also edit this many held-out toy scenes through the chat")
+    p.add_argument("--toy-turns", type=int, default=3)
     args = p.parse_args(argv)
     ok, total, per = toy_agreement()
     print(f"offline planner, toy-world edits: {ok}/{total} captions identical to the world's "
@@ -117,6 +170,11 @@ def main(argv=None) -> int:
     print(f"edit turn on a tiny FLUX (rf, 1 step, 64 px), median of {o['turns']}: "
           f"{o['wall_s']:.2f} s wall, {o['model_s']:.2f} s in the model, "
           f"{o['agent_ms']:.0f} ms agent + store; messages()+lineage() {o['read_ms']:.1f} ms")
+    if args.toy:
+        t = toy_chat(args.toy, args.toy_turns)
+        print(f"bundled toy model, {t['edits']} chained edits (mtc): success through the chat "
+              f"{100 * t['chat']:.0f} %, direct with the world's captions {100 * t['direct']:.0f} %; "
+              f"planned caption = world caption in {100 * t['same_prompt']:.0f} %")
     return 0
 
 
