@@ -474,7 +474,9 @@ def render_node_panel(chat: ChatSession, nodes: dict[str, NodeView], head: str |
         if actions.button("Branch", key="fork-here", icon=":material/call_split:",
                           help="Edit this image again; later edits stay as their own branch"):
             if node.id == head or move_head(chat, node.id):
-                notice(f"New branch from #{node.depth}: type the edit below.", kind="info")
+                has_children = any(n.parent_id == node.id for n in nodes.values())
+                what = "a new branch" if has_children else "the next turn"
+                notice(f"Type the edit below: it makes {what} from #{node.depth}.", kind="info")
             st.rerun()
         actions.download_button(
             "Download", data=lambda: chat.image_bytes(node.id), icon=":material/download:",

@@ -151,6 +151,11 @@ def test_upload_edit_rollback_and_branch(env):
     captions = [c for img in at.image for c in img.captions]
     assert "#1 Make the ball blue" in captions and "#1 Make the ball yellow" in captions
 
+    # "Branch" on the blue edit: it becomes the head, and the page says what comes next.
+    button(at, "fork-here").click().run()
+    assert "it makes the next turn from #1" in " ".join(i.value for i in at.info)
+    assert button(at, first_edit).label == "#1 ●"
+
 
 def test_several_uploads_and_picking_the_base(env):
     at = open_app()
