@@ -279,6 +279,10 @@ def parse_intent(text: str, n_files: int = 0, has_image: bool = False) -> Intent
     if (_QUESTION.match(low) or raw.rstrip().endswith("?")) and not _EDITISH.match(low):
         return Intent("question", clean)
     if not has_image:
+        m = re.match(r"^(?:draw|paint|create|sketch|make)\s+(?:me\s+)?(?P<p>(?:a|an|some)\s.+)$",
+                     clean, re.IGNORECASE)
+        if m:
+            return Intent("generate", clean, caption=m.group("p"))
         if _EDITISH.match(low):
             return Intent("edit", clean)  # the session asks for an image first
         return Intent("generate", clean, caption=clean)

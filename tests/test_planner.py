@@ -317,6 +317,14 @@ def test_intents(text, kind, detail):
         assert got == value
 
 
+def test_generate_without_an_image():
+    draw = parse_intent("draw a red circle on a green background", 0, has_image=False)
+    assert (draw.kind, draw.caption) == ("generate", "a red circle on a green background")
+    plain = parse_intent("a red circle on a green background", 0, has_image=False)
+    assert (plain.kind, plain.caption) == ("generate", "a red circle on a green background")
+    assert parse_intent("make it blue", 0, has_image=False).kind == "edit"  # asks for an image
+
+
 def test_upload_intents_pick_base_caption_and_instruction():
     up = parse_intent("this is a dog on a beach. make it vintage", 1)
     assert (up.kind, up.caption, up.instruction) == ("upload", "a dog on a beach", "make it vintage")
