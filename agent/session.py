@@ -13,6 +13,12 @@ carries a job_id, and job(job_id) / active_job() report progress. The executor
 writes the result nodes and the assistant's result message to the store, so a
 new ChatSession (a page reload) sees them.
 
+The chat is a tree of messages: a head move (undo, rollback, branch switch, a click)
+continues the chat under the message that made the target image, so messages()
+shows the branch that leads to the current image. The agent's own notes (a caption
+given after an upload, edit settings) are role "system" messages holding JSON, which
+messages() leaves out.
+
 User text is data: no message can delete anything or touch files. Deleting a
 conversation is only delete(conversation_id), a separate call for the UI.
 """
