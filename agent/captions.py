@@ -265,7 +265,7 @@ def add_object(caption: str, phrase: str, wearer: str | None = None) -> str:
                 end = spans[n][1]
                 items[i] = items[i][:end] + f" wearing {phrase}" + items[i][end:]
                 return join_items(items, seps)
-        return f"{caption}, wearing {phrase}"
+        return append(caption, f"wearing {phrase}")
     items, seps = split_items(caption)
     tail = next((j for j, it in enumerate(items) if "background" in words(it)), None)
     if tail is not None and tail > 0:
@@ -273,7 +273,7 @@ def add_object(caption: str, phrase: str, wearer: str | None = None) -> str:
         objs.append(phrase)
         obj_seps = [", "] * (len(objs) - 2) + [" and "]
         return join_items(objs, obj_seps) + seps[tail - 1] + join_items(items[tail:], seps[tail:])
-    return f"{caption}, with {phrase}"
+    return append(caption, f"with {phrase}")
 
 
 def set_background(caption: str, value: str) -> str:

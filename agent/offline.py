@@ -130,7 +130,9 @@ class OfflinePlanner:
         direct = self._direct(clause, caption)
         if direct is not None:
             target, focus = direct
-            return [_Step(instruction, target, focus, strength)], "", None
+            note = (f"The description already says that (\"{caption}\"), so this step may "
+                    "change little." if target == caption else None)
+            return [_Step(instruction, target, focus, strength)], "", note
         recipe = self._recipe(clause)
         if recipe is not None:
             return self._apply_recipe(recipe, caption, strength), recipe.get("summary", ""), None
@@ -158,6 +160,11 @@ class OfflinePlanner:
             s = min(1.0, max(0.05, float(step.get("strength", 0.5)) * scale))
             out.append(_Step(step["instruction"], target, list(step.get("focus", [])), round(s, 3)))
             current = target
+        if current == caption:  # asked again ("even more vintage"): push the same way
+            word = str(recipe["keywords"][0])
+            target = cap.append(caption, f"even more {word}")
+            s = min(1.0, 0.6 * scale)
+            return [_Step(f"Make it even more {word}", target, [word.split()[-1]], round(s, 3))]
         return out
 
     def _direct(self, clause: str, caption: str) -> tuple[str, list[str]] | None:

@@ -131,6 +131,15 @@ def test_vague_wish_gives_several_steps_and_intensity_scales_strength():
     assert all(g.strength < p.strength for g, p in zip(gentle.steps, plain.steps, strict=True))
 
 
+def test_asking_again_pushes_further_instead_of_repeating():
+    planner = OfflinePlanner()
+    once = planner.plan("make it vintage", "a photo of a car").plan.final_prompt
+    again = planner.plan("make it even more vintage", once)
+    assert again.plan.final_prompt == f"{once}, even more vintage"
+    same = planner.plan("add a hat", "a man, wearing a hat")
+    assert same.plan.final_prompt == "a man, wearing a hat" and "already says" in same.notes[0]
+
+
 def test_several_instructions_become_several_steps_capped_at_four():
     plan = OfflinePlanner().plan("make the circle blue and the square red", TOY).plan
     assert [s.focus_words[0] for s in plan.steps] == ["blue", "red"]
