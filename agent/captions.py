@@ -255,6 +255,8 @@ def add_object(caption: str, phrase: str, wearer: str | None = None) -> str:
     wearable = noun in set(vocabulary()["wearables"]) or phrase.split()[-1] in set(
         vocabulary()["wearables"])
     if wearable:
+        if f"wearing {phrase}".lower() in caption.lower():
+            return caption
         if wearer:
             items, seps = split_items(caption)
             i = find_item(items, wearer)
