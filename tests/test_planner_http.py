@@ -108,3 +108,17 @@ def test_slow_server_times_out_into_the_offline_planner(server):
     assert time.perf_counter() - start < 2.5
     assert result.planner == "offline" and "0.5 s" in result.notes[0]
     assert len(result.plan.steps) == 2
+
+
+def test_session_planner_follows_the_settings(server, tmp_path, monkeypatch):
+    from agent import ChatSession, LLMPlanner, OfflinePlanner
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    settings = Settings(data_dir=tmp_path, planner="openai", planner_base_url=server.url,
+                        planner_model="stub-model")
+    session = ChatSession.open(settings)
+    assert isinstance(session.planner, LLMPlanner) and not session.planner_note
+    session.update_settings(planner="anthropic")  # no key: the app keeps working offline
+    assert isinstance(session.planner, OfflinePlanner) and "API_KEY" in session.planner_note
+    session.update_settings(planner="offline")
+    assert isinstance(session.planner, OfflinePlanner) and not session.planner_note
