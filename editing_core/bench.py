@@ -80,36 +80,44 @@ def _num(x: float) -> float:
 
 def run(backend: FluxBackend, image, plan: Sequence[dict], presets: Sequence[str], *,
         overrides: Mapping | None = None, chain: str = "latent", seed: int = 0,
-        log: Callable | None = print) -> dict:
-    """Run the same turn plan under each preset: {"presets": {name: {"turns", "overhead"}}}."""
+        log: Callable | None = print, overhead: bool = True) -> dict:
+    """Run the same turn plan under each preset: {"presets": {name: {"turns", "overhead"}}}.
+
+    overhead=False skips the bare-forward timings (the overheads are then None).
+    """
     original = to_rgb(load_image(image))
     grid_img, _ = backend.prepare_image(original)
     lh, lw = grid_img.height // backend.vae_scale_factor, grid_img.width // backend.vae_scale_factor
     text_len = backend.text_length()
     # Bare forwards are timed before every preset and once at the end; the best of them
     # stands for the model's cost (on a shared machine other processes only add time).
-    forwards = [backend.time_forward((lh, lw), repeats=3, text_len=text_len)]
+    def time_forward():
+        if overhead:
+            forwards.append(backend.time_forward((lh, lw), repeats=3, text_len=text_len))
+
+    forwards: list[float] = []
+    time_forward()
     out: dict = {"presets": {}, "chain": chain,
                  "image_size": list(original.size), "model_grid": [grid_img.width, grid_img.height],
                  "device": str(backend.device), "dtype": str(backend.dtype).removeprefix("torch.")}
     for i, name in enumerate(presets):
         if i:
-            forwards.append(backend.time_forward((lh, lw), repeats=3, text_len=text_len))
+            time_forward()
         out["presets"][name] = {"turns": _turns(backend, original, plan, name, overrides, chain,
                                                 seed, log)}
-    forwards.append(backend.time_forward((lh, lw), repeats=3, text_len=text_len))
-    forward = min(forwards)
-    out["forward_seconds"] = round(forward, 6)
+    time_forward()
+    forward = min(forwards) if forwards else 0.0
+    out["forward_seconds"] = round(forward, 6) if forwards else None
     for name, entry in out["presets"].items():
         rows = entry["turns"]
         for r in rows:
             r.pop("_image")
         per_turn = sum(r["seconds"] for r in rows) / len(rows)
         nfe = sum(r["nfe"] for r in rows) / len(rows)
-        overhead = per_turn / (nfe * forward) if nfe and forward > 0 else None
-        entry["overhead"] = round(overhead, 3) if overhead else None
-        if log and overhead:
-            log(f"{name:>12} overhead {overhead:.2f} x (NFE x {forward * 1000:.2f} ms bare forward)")
+        ratio = per_turn / (nfe * forward) if nfe and forward > 0 else None
+        entry["overhead"] = round(ratio, 3) if ratio else None
+        if log and ratio:
+            log(f"{name:>12} overhead {ratio:.2f} x (NFE x {forward * 1000:.2f} ms bare forward)")
     return out
 
 

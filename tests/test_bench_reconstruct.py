@@ -55,9 +55,10 @@ def _drift(figures, name):
 
 def test_dual_anchor_drifts_less_than_previous_only(tiny_backend, card):
     dual = bench.reconstruct(tiny_backend, card, "a picture", 3, ["mtc"],
-                             overrides={"steps": 2, "stop": 0.5}, log=None)
+                             overrides={"steps": 2, "stop": 0.5}, log=None, overhead=False)
     single = bench.reconstruct(tiny_backend, card, "a picture", 3, ["mtc"],
-                               overrides={"steps": 2, "stop": 0.5, "lam": 1.0}, log=None)
+                               overrides={"steps": 2, "stop": 0.5, "lam": 1.0}, log=None,
+                               overhead=False)
     d, s = _drift(dual, "mtc"), _drift(single, "mtc")
     assert d[0] == s[0]  # turn 1: previous == source, the same target
     assert d[2] < s[2], (d, s)
@@ -67,7 +68,7 @@ def test_pixel_chaining_re_encodes_every_turn(tiny_backend, card, monkeypatch):
     calls = []
     encode = tiny_backend.encode_image
     monkeypatch.setattr(tiny_backend, "encode_image", lambda *a, **k: calls.append(1) or encode(*a, **k))
-    kw = {"overrides": {"steps": 2}, "log": None}
+    kw = {"overrides": {"steps": 2}, "log": None, "overhead": False}
     latent = bench.reconstruct(tiny_backend, card, "a picture", 2, ["rf"], chain="latent", **kw)
     assert len(calls) == 1  # the upload, once
     pixel = bench.reconstruct(tiny_backend, card, "a picture", 2, ["rf"], chain="pixel", **kw)

@@ -137,11 +137,10 @@ def test_highlighting_and_injection_take_part_and_processors_are_restored(tiny_b
 
     z = torch.randn(1, 4, 4, 4, generator=torch.Generator().manual_seed(0))
     run = lambda **o: tiny_backend.edit(z, "a cat", "a red cat", focus_words="red",
-                                        overrides={"steps": 6, **o}).latent
+                                        overrides={"steps": 5, **o}).latent
     base = run()
-    assert not torch.equal(base, run(highlight=False))  # the mask acts from step 4
+    assert not torch.equal(base, run(highlight=False))  # the mask acts at step 4
     assert not torch.equal(base, run(inject=0))
-    assert torch.equal(run(highlight=False, inject=0), run(highlight=False, inject=0, mult_in=5.0))
     assert all(type(p) is FluxAttnProcessor for p in tiny_backend.transformer.attn_processors.values())
 
 
