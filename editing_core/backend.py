@@ -287,7 +287,11 @@ class FluxBackend:
     # ------------------------------------------------------------------ VAE
     def prepare_image(self, image, max_side: int | None = None) -> tuple[Image.Image, tuple[int, int]]:
         """RGB image resized to the model grid, and the original (W, H)."""
-        img = to_rgb(load_image(image))
+        img = load_image(image)
+        try:
+            img = to_rgb(img)
+        except (OSError, ValueError, SyntaxError) as exc:  # a lazily opened, truncated file
+            raise ImageInputError(f"not a readable image: {exc}") from exc
         size = img.size
         w, h = grid_size(*size, max_side or self.max_side, self.grid)
         if (w, h) != size:

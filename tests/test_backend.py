@@ -131,3 +131,11 @@ def test_bfloat16_weights_keep_float32_latents(tiny_flux_dir):
     r = b.edit(Image.new("RGB", (16, 16), "red"), "a red square", "a blue square",
                focus_words=["blue"], overrides={"steps": 2})
     assert r.latent.dtype == torch.float32 and torch.isfinite(r.latent).all()
+
+
+def test_a_truncated_lazily_opened_image_is_a_clear_error(tiny_backend):
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), "blue").save(buf, "PNG")
+    lazy = Image.open(io.BytesIO(buf.getvalue()[:80]))  # header only: pixels fail on load
+    with pytest.raises(ImageInputError, match="not a readable image"):
+        tiny_backend.encode_image(lazy)
