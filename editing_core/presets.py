@@ -61,6 +61,7 @@ PRESETS: dict[str, dict] = {
         "control": "dual",
         "lam": 1.0,
         "gamma": 0.5,
+        "clock": "time",  # RF-Inversion's own (y - x) / t; mtc's authors use the step index
     },
     "rf": {**COMMON, "solver": "euler", "steps": 28},
 }
