@@ -102,6 +102,7 @@ def test_masked_psnr():
 
 def test_training_resumes_and_exports_a_loadable_folder(tmp_path):
     cfg = train.Config(tmp_path / "work", vae_steps=2, vae_pool=8, n_latents=8, steps=2, batch=4,
+                       decoder_steps=1,
                        ckpt_every=1, distill_frac=0.5, progress=False)  # fmt: skip
     folder = train.run(cfg, tmp_path / "model")
     cfg.steps = 3

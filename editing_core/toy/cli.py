@@ -13,7 +13,7 @@ def cmd_train(args) -> int:
     work = Path(args.work_dir).expanduser() if args.work_dir else _default_work_dir()
     out = Path(args.out).expanduser() if args.out else work / "model"
     cfg = Config(work_dir=work, seed=args.seed, threads=args.threads, vae_steps=args.vae_steps,
-                 steps=args.steps, batch=args.batch, progress=not args.quiet)  # fmt: skip
+                 decoder_steps=args.decoder_steps, steps=args.steps, batch=args.batch, progress=not args.quiet)  # fmt: skip
     print(f"training in {work} (rerun the same command to resume); log: {work / 'train.log'}",
           file=sys.stderr)  # fmt: skip
     folder = run(cfg, out)
@@ -89,9 +89,11 @@ def register(subparsers, bench_subparsers) -> None:
     p.add_argument("--work-dir", help="checkpoints and log (default: <data dir>/toy-train)")
     p.add_argument("--out", help="model folder to write (default: <work dir>/model)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--vae-steps", type=int, default=1200)
-    p.add_argument("--steps", type=int, default=4000, help="transformer steps")
-    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--vae-steps", type=int, default=600)
+    p.add_argument("--steps", type=int, default=3400, help="transformer steps")
+    p.add_argument("--decoder-steps", type=int, default=1150,
+                   help="decoder-only fine-tuning steps after the transformer")
+    p.add_argument("--batch", type=int, default=16, help="transformer batch")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)

@@ -94,19 +94,20 @@ class Config:
     work_dir: Path
     seed: int = 0
     threads: int = 1  # one thread keeps its speed on a busy machine; more when cores are free
-    vae_steps: int = 1200
+    vae_steps: int = 600
     vae_batch: int = 32
     vae_lr: float = 1e-3
     vae_pool: int = 6000
-    decoder_steps: int = 0  # decoder-only fine-tuning after the transformer (same latents)
-    n_latents: int = 40000
-    steps: int = 3000
-    batch: int = 32
-    lr: float = 5e-4
+    decoder_steps: int = 1150  # decoder-only fine-tuning after the transformer (same latents)
+    n_latents: int = 12000
+    steps: int = 3400
+    batch: int = 16
+    lr: float = 8e-4
     ema: float = 0.998
     distill_frac: float = 0.2
     empty_p: float = 0.1
     ckpt_every: int = 250
+    eval_every: int = 500
     progress: bool = True
 
 
@@ -202,7 +203,9 @@ def finetune_decoder(cfg: Config, vae, log: Log):
         if step % cfg.ckpt_every == 0 or step == cfg.decoder_steps:
             with torch.no_grad():
                 p = psnr(vae.decode(vae.encode(val).latent_dist.mode()).sample, val)
-            torch.save({"model": vae.state_dict(), "opt": opt.state_dict(), "step": step}, path)
+            state = {"model": vae.state_dict(), "opt": opt.state_dict(), "step": step}
+            torch.save(state, path.with_suffix(".tmp"))
+            path.with_suffix(".tmp").replace(path)
             log(f"decoder step {step} loss {loss.item():.4f} val_psnr {p:.2f} dB")
     bar.close()
     vae.requires_grad_(True)
@@ -300,7 +303,7 @@ def sample_t(n: int, gen: torch.Generator) -> torch.Tensor:
     return torch.where(pick, ln, un).clamp(1e-4, 1 - 1e-4)
 
 
-def train_transformer(cfg: Config, data: dict, log: Log):
+def train_transformer(cfg: Config, data: dict, log: Log, vae=None):
     path = cfg.work_dir / "transformer.pt"
     torch.manual_seed(cfg.seed + 10)
     tok, tok2 = C.build_tokenizers()
@@ -375,8 +378,44 @@ def train_transformer(cfg: Config, data: dict, log: Log):
             torch.save(state, path.with_suffix(".tmp"))
             path.with_suffix(".tmp").replace(path)
             log(f"transformer step {step} loss {avg:.4f} ({time.time() - t0:.0f}s this run)")
+            if vae is not None and cfg.eval_every and step % cfg.eval_every == 0:
+                ema.eval()
+                gs = (1.0, 3.5) if step > distill_from else (1.0,)
+                for gv in gs:
+                    acc = quick_eval(ema, vae, data, tok, tok2, guidance=gv)
+                    log(f"  eval g={gv}: " + " ".join(f"{k} {v:.2f}" for k, v in acc.items()))
     bar.close()
     return model, ema, tok, tok2
+
+
+@torch.no_grad()
+def quick_eval(model, vae, data: dict, tok, tok2, n: int = 16, steps: int = 12,
+               guidance: float = 1.0, seed: int = 0) -> dict:  # fmt: skip
+    """Text-to-image on held-out captions (Euler, FLUX.1-dev shift), read back by the detector."""
+    from .world import detect, scene_accuracy
+
+    scenes = heldout_scenes(n, seed + 99)
+    texts = [caption(s) for s in scenes]
+    ci, ti = tokenize(tok, texts), tokenize(tok2, texts)
+    h = w = RESOLUTION // 4
+    img_ids, txt_ids = image_ids(h, w), torch.zeros(C.MAX_TOKENS, 3)
+    x = pack(torch.randn(n, C.LATENT_CHANNELS, h, w, generator=torch.Generator().manual_seed(seed)))
+    mu = 0.5 + (1.15 - 0.5) * ((h // 2) * (w // 2) - 256) / (4096 - 256)
+    ts = torch.linspace(1, 0, steps + 1)
+    ts = math.exp(mu) / (math.exp(mu) + (1 / ts.clamp_min(1e-9) - 1))
+    g = torch.full((n,), guidance)
+    for a, b in zip(ts[:-1], ts[1:]):
+        v = velocity(model.transformer, model.text, x, a.expand(n), g, ci, ti, img_ids, txt_ids)
+        x = x + (b - a) * v
+    z = unpack(x, h, w) / data["scaling_factor"] + data["shift_factor"]
+    imgs = (vae.decode(z).sample.clamp(-1, 1) + 1) * 127.5
+    from PIL import Image
+
+    acc: dict[str, float] = {}
+    for im, s in zip(imgs.permute(0, 2, 3, 1).round().byte().numpy(), scenes):
+        for k, v in scene_accuracy(detect(Image.fromarray(im)), s).items():
+            acc[k] = acc.get(k, 0.0) + v / n
+    return acc
 
 
 # ---------------------------------------------------------------- export
@@ -400,7 +439,8 @@ def run(cfg: Config, out: Path | None = None, stages=("vae", "latents", "transfo
     if "latents" in stages or "transformer" in stages or "export" in stages:
         data = encode_latents(cfg, vae, log)
     if "transformer" in stages:
-        train_transformer(cfg, data, log)
+        vae.eval()
+        train_transformer(cfg, data, log, vae)
     if "decoder" in stages or (cfg.work_dir / "decoder.pt").exists():
         vae = finetune_decoder(cfg, vae, log)
     if "export" in stages and out is not None:
