@@ -60,7 +60,7 @@ def build_tiny_flux(
     words: list[str] | None = None,
     width: int = 64,
     layers: tuple[int, int] = (2, 2),
-    t5_max_length: int = 128,
+    t5_max_length: int = 64,
 ) -> Path:
     """Write a tiny random diffusers-format FLUX to `folder` and return its path.
 
