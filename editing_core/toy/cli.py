@@ -42,6 +42,10 @@ def cmd_bench(args) -> int:
               f"choose from {', '.join(PRESETS)}", file=sys.stderr)  # fmt: skip
         return 2
     overrides = {"steps": args.steps} if args.steps else None
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)  # one thread is fastest on a busy CPU
 
     def progress(done, total, stage):
         print(f"\r{stage:>12} {done}/{total}", end="" if done < total else "\n",
@@ -80,6 +84,7 @@ def register(subparsers, bench_subparsers) -> None:
     p.add_argument("--steps", type=int, help="solver steps for every preset (default: each preset's)")
     p.add_argument("--model", help="model folder (default: the bundled toy model)")
     p.add_argument("--device", help="auto | cpu | cuda ... (default: MTEDIT_DEVICE)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     p.add_argument("--json", help="write the figures to this JSON file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=cmd_bench)
@@ -90,7 +95,7 @@ def register(subparsers, bench_subparsers) -> None:
     p.add_argument("--out", help="model folder to write (default: <work dir>/model)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vae-steps", type=int, default=600)
-    p.add_argument("--steps", type=int, default=3400, help="transformer steps")
+    p.add_argument("--steps", type=int, default=4000, help="transformer steps")
     p.add_argument("--decoder-steps", type=int, default=1150,
                    help="decoder-only fine-tuning steps after the transformer")
     p.add_argument("--batch", type=int, default=16, help="transformer batch")

@@ -100,11 +100,11 @@ class Config:
     vae_pool: int = 6000
     decoder_steps: int = 1150  # decoder-only fine-tuning after the transformer (same latents)
     n_latents: int = 12000
-    steps: int = 3400
+    steps: int = 4000
     batch: int = 16
     lr: float = 8e-4
     ema: float = 0.998
-    distill_frac: float = 0.2
+    distill_frac: float = 0.36
     empty_p: float = 0.1
     ckpt_every: int = 250
     eval_every: int = 500
