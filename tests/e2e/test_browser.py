@@ -105,7 +105,21 @@ def _send(page, text: str, files: list[tuple[str, bytes]] = ()) -> None:
             page.get_by_test_id("stChatInput").get_by_text(name).wait_for(timeout=15_000)
     box = page.get_by_test_id("stChatInputTextArea")
     box.fill(text)
-    box.press("Enter")
+    # On a loaded machine the upload may still be in flight: the submit button is
+    # disabled until it finishes, and an early Enter is dropped. Click when enabled and
+    # check that the box was emptied (the message was taken), else try again.
+    submit = page.get_by_test_id("stChatInputSubmitButton")
+    for _ in range(3):
+        submit.click()
+        try:
+            page.wait_for_function(
+                "document.querySelector('[data-testid=\"stChatInputTextArea\"]').value === ''",
+                timeout=15_000,
+            )
+            return
+        except playwright_api.TimeoutError:
+            continue
+    raise AssertionError(f"the chat input did not take the message {text!r}")
 
 
 def _node_buttons(page):
