@@ -10,10 +10,10 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from editing_core import Anchors, FluxBackend  # noqa: E402
-from editing_core.toy import bench, train  # noqa: E402
-from editing_core.toy import world as W  # noqa: E402
-from mtedit.settings import BUNDLED_MODEL  # noqa: E402
+from editing_core import Anchors, FluxBackend
+from editing_core.toy import bench, train
+from editing_core.toy import world as W
+from mtedit.settings import BUNDLED_MODEL
 
 shipped = pytest.mark.skipif(
     not (BUNDLED_MODEL / "model_index.json").is_file(),

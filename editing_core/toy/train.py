@@ -17,6 +17,7 @@ Stages:
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import random
 import time
@@ -223,7 +224,7 @@ def pack(z: torch.Tensor) -> torch.Tensor:
 
 
 def unpack(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    b, n, d = x.shape
+    b, _, d = x.shape
     c = d // 4
     x = x.view(b, h // 2, w // 2, c, 2, 2).permute(0, 3, 1, 4, 2, 5)
     return x.reshape(b, c, h, w)
@@ -324,7 +325,7 @@ def train_transformer(cfg: Config, data: dict, log: Log, vae=None):
     if step >= cfg.steps:
         return model, ema, tok, tok2
     lat = data["latents"]
-    n, c, h, w = lat.shape
+    n, _, h, w = lat.shape
     clip_ids = tokenize(tok, data["captions"])
     t5_ids = tokenize(tok2, data["captions"])
     empty_clip, empty_t5 = tokenize(tok, [""]), tokenize(tok2, [""])
@@ -404,7 +405,7 @@ def quick_eval(model, vae, data: dict, tok, tok2, n: int = 16, steps: int = 12,
     ts = torch.linspace(1, 0, steps + 1)
     ts = math.exp(mu) / (math.exp(mu) + (1 / ts.clamp_min(1e-9) - 1))
     g = torch.full((n,), guidance)
-    for a, b in zip(ts[:-1], ts[1:]):
+    for a, b in itertools.pairwise(ts):
         v = velocity(model.transformer, model.text, x, a.expand(n), g, ci, ti, img_ids, txt_ids)
         x = x + (b - a) * v
     z = unpack(x, h, w) / data["scaling_factor"] + data["shift_factor"]

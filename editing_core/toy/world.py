@@ -121,7 +121,7 @@ def caption(scene: Scene) -> str:
 def _stripe_shade(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     lum = 0.3 * rgb[0] + 0.59 * rgb[1] + 0.11 * rgb[2]
     target = 0.0 if lum > 90 else 255.0
-    return tuple(int(round(0.82 * c + 0.18 * target)) for c in rgb)  # type: ignore[return-value]
+    return tuple(round(0.82 * c + 0.18 * target) for c in rgb)  # type: ignore[return-value]
 
 
 def _shape_polygon(shape: str, cx: float, cy: float, r: float):
@@ -167,8 +167,8 @@ def object_box(obj: Obj, resolution: int = RESOLUTION, margin: float = 2.0):
     """Pixel box (x0, y0, x1, y1), exclusive end, around an object plus a margin."""
     cx, cy = cell_centre(obj.cell, resolution)
     r = SIZES[obj.size] * resolution / RESOLUTION + margin
-    lo = lambda v: max(0, int(np.floor(v - r)))  # noqa: E731
-    hi = lambda v: min(resolution, int(np.ceil(v + r)))  # noqa: E731
+    lo = lambda v: max(0, int(np.floor(v - r)))
+    hi = lambda v: min(resolution, int(np.ceil(v + r)))
     return lo(cx), lo(cy), hi(cx), hi(cy)
 
 
