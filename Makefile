@@ -24,7 +24,8 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/mtedit bench reconstruct --model tiny-random --turns 3 --presets rf,rf_solver,fireflow,rf_inversion,mtc
+	OMP_NUM_THREADS=1 $(BIN)/mtedit bench reconstruct --model tiny-random --turns 3 --size 64 --presets rf,rf_solver,fireflow,rf_inversion,mtc
+	OMP_NUM_THREADS=1 $(BIN)/mtedit bench toy --scenes 8 --turns 5 --threads 1
 
 lint: install
 	$(BIN)/ruff check .

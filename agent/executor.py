@@ -112,17 +112,6 @@ def _backend_lock(backend) -> threading.Lock:
         return _BACKEND_LOCKS.setdefault(id(backend), threading.Lock())
 
 
-def native_side(backend, max_side: int) -> int | None:
-    """The model's own image size (its VAE's sample_size: 1024 for FLUX.1, 64 for the toy
-    model), capped by max_side; None when unknown (the backend then picks)."""
-    side = getattr(getattr(getattr(backend, "vae", None), "config", None), "sample_size", None)
-    if isinstance(side, (list, tuple)):
-        side = side[0] if side else None
-    if not isinstance(side, int) or side <= 0:
-        return None
-    return min(side, int(max_side))
-
-
 def png_bytes(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
@@ -359,9 +348,7 @@ class Executor:
 
         spec = state.spec
         state.step = 1
-        side = native_side(backend, self.settings.max_side)
-        result = backend.generate(spec.prompt, width=spec.width or side,
-                                  height=spec.height or side,
+        result = backend.generate(spec.prompt, width=spec.width, height=spec.height,
                                   preset=spec.preset, overrides=spec.overrides, seed=spec.seed,
                                   progress=self._progress_fn(state, 0, 1),
                                   cancel=state.cancel.is_set)

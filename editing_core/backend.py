@@ -520,6 +520,18 @@ class FluxBackend:
                               focus_positions=positions, text_len=text_len, params=dict(params))
 
     # ------------------------------------------------------------------ text to image
+    @property
+    def native_side(self) -> int:
+        """The image side the model was trained at (its VAE's sample_size: 1024 for
+        FLUX.1, 64 for the bundled model), capped by max_side; the default size of
+        generated images."""
+        side = getattr(self.vae.config, "sample_size", None)
+        if isinstance(side, (list, tuple)):
+            side = side[0] if side else None
+        if not isinstance(side, int) or side <= 0:
+            side = 1024
+        return min(side, self.max_side)
+
     @torch.no_grad()
     def generate(self, prompt: str, *, width: int | None = None, height: int | None = None,
                  preset: str = "mtc", overrides: Mapping | None = None, seed: int = 0,
@@ -528,7 +540,7 @@ class FluxBackend:
         params = resolve_params(preset, overrides)
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError("the prompt is empty: describe the image to generate")
-        side = min(1024, self.max_side)
+        side = self.native_side
         w, h = grid_size(width or side, height or side, self.max_side, self.grid)
         lh, lw = h // self.vae_scale_factor, w // self.vae_scale_factor
         timings: dict[str, float] = {}

@@ -162,3 +162,11 @@ def test_cli_edit_and_generate(tiny_flux_dir, tmp_path, capsys):
     assert main(["edit", str(tmp_path / "in.png"), "--target", "x", "--set", "etta=1",
                  "--model", str(tiny_flux_dir), "-o", str(tmp_path / "x.png")]) == 1
     assert "unknown edit parameter 'etta'" in capsys.readouterr().err
+
+
+def test_generate_defaults_to_the_models_own_size(tiny_backend):
+    """Without a size, text to image uses the size the model was trained at (the VAE's
+    sample_size), not 1024 px, which would be slow and meaningless on a small model."""
+    side = tiny_backend.vae.config.sample_size
+    result = tiny_backend.generate("a cat", overrides={"steps": 1}, seed=0)
+    assert result.image.size == (side, side)
