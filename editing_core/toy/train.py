@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from editing_core.latents import image_ids, pack, unpack
+
 from . import components as C
 from .world import RESOLUTION, caption, random_scene, render
 
@@ -214,27 +216,6 @@ def finetune_decoder(cfg: Config, vae, log: Log):
 
 
 # ---------------------------------------------------------------- latents
-
-
-def pack(z: torch.Tensor) -> torch.Tensor:
-    """[B, C, H, W] -> [B, H/2 * W/2, 4C] (FLUX 2x2 packing)."""
-    b, c, h, w = z.shape
-    z = z.view(b, c, h // 2, 2, w // 2, 2).permute(0, 2, 4, 1, 3, 5)
-    return z.reshape(b, (h // 2) * (w // 2), c * 4)
-
-
-def unpack(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    b, _, d = x.shape
-    c = d // 4
-    x = x.view(b, h // 2, w // 2, c, 2, 2).permute(0, 3, 1, 4, 2, 5)
-    return x.reshape(b, c, h, w)
-
-
-def image_ids(h: int, w: int) -> torch.Tensor:
-    ids = torch.zeros(h // 2, w // 2, 3)
-    ids[..., 1] = torch.arange(h // 2)[:, None]
-    ids[..., 2] = torch.arange(w // 2)[None, :]
-    return ids.reshape(-1, 3)
 
 
 def encode_latents(cfg: Config, vae, log: Log):
