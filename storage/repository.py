@@ -416,10 +416,7 @@ class Store:
         with self._reading() as s:
             node = self._node_row(s, node_id)
             by_id = {r.id: r for r in self._node_rows(s, node.conversation_id)}
-        chain = [by_id[node_id]]
-        while chain[-1].parent_id is not None:
-            chain.append(by_id[chain[-1].parent_id])
-        return [_node(r) for r in reversed(chain)]
+        return [_node(r) for r in _root_first(by_id, node_id, "parent_id")]
 
     def children(self, node_id: str) -> list[Node]:
         """Direct edits of `node_id`, oldest first (more than one: the lineage branches)."""
@@ -539,10 +536,7 @@ class Store:
         with self._reading() as s:
             msg = self._message_row(s, message_id)
             by_id = {r.id: r for r in self._message_rows(s, msg.conversation_id)}
-        chain = [by_id[message_id]]
-        while chain[-1].parent_message_id is not None:
-            chain.append(by_id[chain[-1].parent_message_id])
-        return [_message(r) for r in reversed(chain)]
+        return [_message(r) for r in _root_first(by_id, message_id, "parent_message_id")]
 
     def message_children(self, message_id: str) -> list[Message]:
         """Replies to `message_id`, oldest first (more than one: the chat branches)."""
@@ -763,3 +757,11 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _root_first(by_id: dict, start: str, parent_attr: str) -> list:
+    """Rows from the root of a tree down to `start`, following `parent_attr` upward."""
+    chain = [by_id[start]]
+    while (parent := getattr(chain[-1], parent_attr)) is not None:
+        chain.append(by_id[parent])
+    return chain[::-1]
