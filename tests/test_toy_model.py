@@ -102,7 +102,7 @@ def test_masked_psnr():
 
 def test_training_resumes_and_exports_a_loadable_folder(tmp_path):
     cfg = train.Config(tmp_path / "work", vae_steps=2, vae_pool=8, n_latents=8, steps=2, batch=4,
-                       decoder_steps=1,
+                       decoder_steps=1, text_steps=2, threads=1,
                        ckpt_every=1, distill_frac=0.5, progress=False)  # fmt: skip
     folder = train.run(cfg, tmp_path / "model")
     cfg.steps = 3
@@ -114,3 +114,21 @@ def test_training_resumes_and_exports_a_loadable_folder(tmp_path):
     out = b.generate(W.caption(W.Scene("white", (W.Obj("square", "red", "large", 4),))),
                      width=64, height=64, overrides={"steps": 1})  # fmt: skip
     assert out.image.size == (64, 64)
+
+
+def test_caption_labels_bind_each_word_to_its_object():
+    from editing_core.toy import components as C
+
+    _, tok2 = C.build_tokenizers()
+    scene = W.Scene("green", (W.Obj("circle", "red", "small", 3), W.Obj("square", "blue", "large", 5)),
+                    "striped")  # fmt: skip
+    ids, labels = train.caption_labels(scene, tok2)
+    words = tok2.convert_ids_to_tokens(ids)
+    colour = dict(zip(words, labels["colour"]))
+    assert colour["red"] == list(W.COLOURS).index("red")
+    assert colour["blue"] == list(W.COLOURS).index("blue")
+    assert colour["and"] == train.NO_LABEL and colour["background"] == train.NO_LABEL
+    cells = [c for w, c in zip(words, labels["cell"]) if w == "the"]
+    assert cells == [3, 5]  # "on the left", "on the right"
+    assert set(labels["background"]) == {list(W.COLOURS).index("green")}
+    assert len(ids) == C.MAX_TOKENS and words[-1] == "<pad>"

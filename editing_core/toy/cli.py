@@ -72,6 +72,7 @@ def cmd_bench(args) -> int:
 
 def register(subparsers, bench_subparsers) -> None:
     from .bench import DEFAULT_PRESETS
+    from .train import Config
 
     p = bench_subparsers.add_parser(
         "toy", help="multi-turn edits and text-to-image on the toy world, scored by ground truth")
@@ -94,11 +95,12 @@ def register(subparsers, bench_subparsers) -> None:
     p.add_argument("--work-dir", help="checkpoints and log (default: <data dir>/toy-train)")
     p.add_argument("--out", help="model folder to write (default: <work dir>/model)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--vae-steps", type=int, default=600)
-    p.add_argument("--steps", type=int, default=4000, help="transformer steps")
-    p.add_argument("--decoder-steps", type=int, default=1150,
+    p.add_argument("--vae-steps", type=int, default=Config.vae_steps)
+    p.add_argument("--steps", type=int, default=Config.steps, help="transformer steps")
+    p.add_argument("--decoder-steps", type=int, default=Config.decoder_steps,
                    help="decoder-only fine-tuning steps after the transformer")
-    p.add_argument("--batch", type=int, default=16, help="transformer batch")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--batch", type=int, default=Config.batch, help="transformer batch")
+    p.add_argument("--threads", type=int, default=Config.threads,
+                   help=f"torch CPU threads (default {Config.threads}; 1 on a busy machine)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)

@@ -107,8 +107,8 @@ def build_transformer(text_width: int = 64) -> FluxTransformer2DModel:
     return FluxTransformer2DModel(
         patch_size=1,
         in_channels=4 * LATENT_CHANNELS,
-        num_layers=2,
-        num_single_layers=4,
+        num_layers=3,
+        num_single_layers=6,
         attention_head_dim=32,
         num_attention_heads=4,
         joint_attention_dim=text_width,

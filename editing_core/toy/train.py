@@ -7,10 +7,17 @@ order the same on every run; the step count, not the clock, drives the schedules
 Stages:
 - `vae`: AutoencoderKL on 32x32 crops of rendered scenes, L1 + MSE + tiny KL.
 - `latents`: encode a fixed set of training scenes once (latent means).
-- `transformer`: rectified flow on those latents, with the CLIP/T5 encoders
-  trained along (they start random); 10 % empty captions; guidance input sampled
-  and ignored, then, in the last `distill_frac` of steps, distilled from the
-  model's own classifier-free guidance so it behaves like FLUX.1-dev's guidance.
+- `text`: pre-train the CLIP/T5 encoders on captions alone, as FLUX's come
+  pre-trained: every T5 token learns to carry the attributes of the object
+  phrase it belongs to (colour, shape, size, cell) and the background; CLIP's
+  pooled vector carries the background and which cells hold objects. Tried
+  first and dropped: encoders trained jointly with the transformer (they
+  collapsed onto the background) and frozen random ones (the transformer
+  learned neither background nor binding in 100k samples).
+- `transformer`: rectified flow on those latents, text encoders frozen. 10 % empty
+  captions; guidance input sampled and ignored, then, in the last
+  `distill_frac` of steps, distilled from the model's own classifier-free
+  guidance so it behaves like FLUX.1-dev's guidance.
 - `export`: write the diffusers-format folder (EMA weights, fp16).
 """
 
@@ -96,21 +103,22 @@ class Log:
 class Config:
     work_dir: Path
     seed: int = 0
-    threads: int = 1  # one thread keeps its speed on a busy machine; more when cores are free
+    threads: int = 2
     vae_steps: int = 600
     vae_batch: int = 32
     vae_lr: float = 1e-3
     vae_pool: int = 6000
     decoder_steps: int = 1150  # decoder-only fine-tuning after the transformer (same latents)
-    n_latents: int = 12000
-    steps: int = 4000
-    batch: int = 16
-    lr: float = 8e-4
-    ema: float = 0.998
-    distill_frac: float = 0.36
+    text_steps: int = 600
+    n_latents: int = 48000
+    steps: int = 10000
+    batch: int = 32
+    lr: float = 5e-4
+    ema: float = 0.995  # short run: a slower EMA lags the model (and the distillation teacher)
+    distill_frac: float = 0.3
     empty_p: float = 0.1
     ckpt_every: int = 250
-    eval_every: int = 500
+    eval_every: int = 1000
     progress: bool = True
 
 
@@ -242,6 +250,135 @@ def encode_latents(cfg: Config, vae, log: Log):
     return data
 
 
+# ---------------------------------------------------------------- text encoders
+
+NO_LABEL = -100
+
+
+def caption_labels(scene, tok2) -> tuple[list[int], dict[str, list[int]]]:
+    """T5 token ids of the scene's caption and, per token, what it should encode.
+
+    Tokens of an object's phrase ("a small red circle on the left") are labelled with
+    that object's colour, shape, size and cell; every token, separators and padding
+    included, with the background colour and texture.
+    """
+    from .world import COLOURS, SHAPES, SIZES, TEXTURES, describe
+
+    enc = lambda text: tok2(text, add_special_tokens=False).input_ids
+    objs = sorted(scene.objects, key=lambda o: o.cell)
+    ids: list[int] = []
+    owner: list[int | None] = []
+    for j, o in enumerate(objs):
+        if j:
+            sep = enc(" and " if j == len(objs) - 1 else ", ")
+            ids += sep
+            owner += [None] * len(sep)
+        phrase = enc(describe(o))
+        ids += phrase
+        owner += [j] * len(phrase)
+    bg = ("striped " if scene.texture == "striped" else "") + f"{scene.background} background"
+    rest = enc(f", on a {bg}" if objs else f"a {bg}")
+    ids, owner = ids + rest, owner + [None] * len(rest)
+    ids += [tok2.eos_token_id]
+    owner += [None]
+    assert ids == tok2(caption(scene)).input_ids, caption(scene)
+    ids, owner = ids[: C.MAX_TOKENS], owner[: C.MAX_TOKENS]
+    pad = C.MAX_TOKENS - len(ids)
+    ids += [tok2.pad_token_id] * pad
+    owner += [None] * pad
+    colours, sizes = list(COLOURS), list(SIZES)
+
+    def per_obj(f):
+        return [NO_LABEL if j is None else f(objs[j]) for j in owner]
+
+    labels = {
+        "colour": per_obj(lambda o: colours.index(o.colour)),
+        "shape": per_obj(lambda o: SHAPES.index(o.shape)),
+        "size": per_obj(lambda o: sizes.index(o.size)),
+        "cell": per_obj(lambda o: o.cell),
+        "background": [colours.index(scene.background)] * C.MAX_TOKENS,
+        "texture": [TEXTURES.index(scene.texture)] * C.MAX_TOKENS,
+    }
+    return ids, labels
+
+
+TOKEN_HEADS = {"colour": 8, "shape": 3, "size": 2, "cell": 9, "background": 8, "texture": 2}
+
+
+def train_text(cfg: Config, log: Log):
+    """Pre-train CLIP and T5 on captions (see the module docstring); returns (clip, t5)."""
+    from .world import COLOURS, TEXTURES
+
+    path = cfg.work_dir / "text.pt"
+    torch.manual_seed(cfg.seed + 10)
+    tok, tok2 = C.build_tokenizers()
+    clip, t5 = C.build_text_encoders(len(tok))
+    if path.exists():
+        state = torch.load(path, weights_only=False)
+        clip.load_state_dict(state["clip"])
+        t5.load_state_dict(state["t5"])
+        return clip, t5
+    width = t5.config.d_model
+    heads = torch.nn.ModuleDict({k: torch.nn.Linear(width, n) for k, n in TOKEN_HEADS.items()})
+    # Pooled CLIP: background (8), texture (2), object count (3), occupied cells (9).
+    pooled_head = torch.nn.Linear(clip.config.hidden_size, 8 + 2 + 3 + 9)
+    params = [*clip.parameters(), *t5.parameters(), *heads.parameters(), *pooled_head.parameters()]
+    opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=0.0)
+    colours = list(COLOURS)
+
+    def batch(scenes):
+        ids, labels = zip(*(caption_labels(s, tok2) for s in scenes))
+        y = {k: torch.tensor([lab[k] for lab in labels]) for k in TOKEN_HEADS}
+        cids = tokenize(tok, [caption(s) for s in scenes])
+        g = torch.tensor([[colours.index(s.background), TEXTURES.index(s.texture),
+                           len(s.objects)] for s in scenes])  # fmt: skip
+        cells = torch.zeros(len(scenes), 9)
+        for i, s in enumerate(scenes):
+            for o in s.objects:
+                cells[i, o.cell] = 1
+        return torch.tensor(ids), y, cids, g, cells
+
+    def losses(data):
+        t5_ids, y, cids, g, cells = data
+        seq = t5(t5_ids)[0]
+        pooled = clip(cids).pooler_output
+        out = pooled_head(pooled)
+        token = {k: F.cross_entropy(heads[k](seq).flatten(0, 1), y[k].flatten(),
+                                    ignore_index=NO_LABEL) for k in TOKEN_HEADS}  # fmt: skip
+        glob = (F.cross_entropy(out[:, :8], g[:, 0]) + F.cross_entropy(out[:, 8:10], g[:, 1])
+                + F.cross_entropy(out[:, 10:13], g[:, 2])
+                + F.binary_cross_entropy_with_logits(out[:, 13:], cells))  # fmt: skip
+        acc = {k: (heads[k](seq).argmax(-1) == y[k])[y[k] != NO_LABEL].float().mean().item()
+               for k in TOKEN_HEADS}  # fmt: skip
+        acc["pooled"] = ((out[:, :8].argmax(-1) == g[:, 0]) & (out[:, 8:10].argmax(-1) == g[:, 1])
+                         & (out[:, 10:13].argmax(-1) == g[:, 2])
+                         & ((out[:, 13:] > 0) == (cells > 0)).all(-1)).float().mean().item()  # fmt: skip
+        return sum(token.values()) + glob, acc
+
+    rng = random.Random(cfg.seed + 20)
+    val = batch(heldout_scenes(512, cfg.seed + 21))
+    steps = cfg.text_steps
+    for step in range(steps):
+        scenes = []
+        while len(scenes) < 256:
+            sc = random_scene(rng, max_objects=2, striped_p=0.2)
+            if not is_heldout(caption(sc)):
+                scenes.append(sc)
+        for grp in opt.param_groups:
+            grp["lr"] = cosine_lr(step, steps, 2e-3, warmup=50)
+        loss, _ = losses(batch(scenes))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if (step + 1) % 100 == 0 or step + 1 == steps:
+            with torch.no_grad():
+                _, acc = losses(val)
+            log(f"text step {step + 1} loss {loss.item():.4f} held-out accuracy "
+                + " ".join(f"{k} {v:.3f}" for k, v in acc.items()))  # fmt: skip
+    torch.save({"clip": clip.state_dict(), "t5": t5.state_dict(), "step": steps}, path)
+    return clip.eval(), t5.eval()
+
+
 # ---------------------------------------------------------------- transformer
 
 
@@ -287,22 +424,26 @@ def sample_t(n: int, gen: torch.Generator) -> torch.Tensor:
 
 def train_transformer(cfg: Config, data: dict, log: Log, vae=None):
     path = cfg.work_dir / "transformer.pt"
-    torch.manual_seed(cfg.seed + 10)
     tok, tok2 = C.build_tokenizers()
-    clip, t5 = C.build_text_encoders(len(tok))
-    text = TextStack(clip, t5)
+    clip, t5 = train_text(cfg, log)
+    torch.manual_seed(cfg.seed + 10)
+    text = TextStack(clip, t5).eval().requires_grad_(False)  # frozen: see the module docstring
     transformer = C.build_transformer()
     model = torch.nn.ModuleDict({"transformer": transformer, "text": text})
     ema = copy.deepcopy(model).requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(transformer.parameters(), lr=cfg.lr, weight_decay=0.0)
     step = 0
     if path.exists():
+        text_state = copy.deepcopy(text.state_dict())
         state = torch.load(path, weights_only=False)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
         step = state["step"]
         log(f"transformer: resumed at step {step}")
+        # The text stage's encoders are the source of truth (they are frozen here).
+        model.text.load_state_dict(text_state)
+        ema.text.load_state_dict(text_state)
     if step >= cfg.steps:
         return model, ema, tok, tok2
     lat = data["latents"]
@@ -341,14 +482,18 @@ def train_transformer(cfg: Config, data: dict, log: Log, vae=None):
             target = torch.where(use, cfg_target, target)
         for grp in opt.param_groups:
             grp["lr"] = cosine_lr(step, cfg.steps, cfg.lr, warmup=200)
-        pred = velocity(transformer, text, xt, t, g, ci, ti, img_ids, txt_ids)
+        with torch.no_grad():
+            pooled, seq = text(ci, ti)
+        pred = transformer(hidden_states=xt, timestep=t, guidance=g, pooled_projections=pooled,
+                           encoder_hidden_states=seq, txt_ids=txt_ids, img_ids=img_ids,
+                           return_dict=False)[0]  # fmt: skip
         loss = F.mse_loss(pred, target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(transformer.parameters(), 1.0)
         opt.step()
         with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
+            for pe, pm in zip(ema.transformer.parameters(), transformer.parameters()):
                 pe.lerp_(pm, 1 - cfg.ema)
         step += 1
         avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
@@ -413,13 +558,16 @@ def export(cfg: Config, vae, data: dict, out: Path, log: Log) -> Path:
     return out
 
 
-def run(cfg: Config, out: Path | None = None, stages=("vae", "latents", "transformer", "decoder", "export")):
+def run(cfg: Config, out: Path | None = None,
+        stages=("vae", "latents", "text", "transformer", "decoder", "export")):  # fmt: skip
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.threads)
     log = Log(cfg.work_dir / "train.log", quiet=not cfg.progress)
     vae = train_vae(cfg, log)
     if "latents" in stages or "transformer" in stages or "export" in stages:
         data = encode_latents(cfg, vae, log)
+    if "text" in stages:
+        train_text(cfg, log)
     if "transformer" in stages:
         vae.eval()
         train_transformer(cfg, data, log, vae)
