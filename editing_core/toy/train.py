@@ -15,9 +15,12 @@ Stages:
   collapsed onto the background) and frozen random ones (the transformer
   learned neither background nor binding in 100k samples).
 - `transformer`: rectified flow on those latents, text encoders frozen. 10 % empty
-  captions; guidance input sampled and ignored, then, in the last
-  `distill_frac` of steps, distilled from the model's own classifier-free
-  guidance so it behaves like FLUX.1-dev's guidance.
+  captions; the guidance input is sampled and ignored. Optionally, in the last
+  `distill_frac` of steps, the model's own classifier-free guidance is distilled
+  into the guidance input (FLUX.1-dev style). Off by default: on the shipped
+  model's run, 1,250 distillation steps dropped held-out colour accuracy from
+  0.88 to 0.40 (at 3.4 M parameters the guidance-dependent target costs more
+  than it gives), so the bundled model ignores the guidance value.
 - `export`: write the diffusers-format folder (EMA weights, fp16).
 """
 
@@ -115,7 +118,7 @@ class Config:
     batch: int = 32
     lr: float = 5e-4
     ema: float = 0.995  # short run: a slower EMA lags the model (and the distillation teacher)
-    distill_frac: float = 0.3
+    distill_frac: float = 0.0  # guidance distillation: off (it cost this model its accuracy)
     empty_p: float = 0.1
     ckpt_every: int = 250
     eval_every: int = 1000
