@@ -114,7 +114,7 @@ class Config:
     decoder_steps: int = 1150  # decoder-only fine-tuning after the transformer (same latents)
     text_steps: int = 600
     n_latents: int = 48000
-    steps: int = 10000
+    steps: int = 7500
     batch: int = 32
     lr: float = 5e-4
     ema: float = 0.995  # short run: a slower EMA lags the model (and the distillation teacher)
