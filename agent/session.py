@@ -37,7 +37,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from agent import rollback
+from agent import lineage
 from agent.executor import Executor, JobSpec
 from agent.intents import Intent, Target, parse_intent
 from agent.llm import LLMPlanner, make_planner
@@ -516,21 +516,21 @@ class ChatSession:
             return [self._say("There are no images yet: nothing to go back to.", "error",
                               user_text=text)]
         if intent.kind == "undo":
-            node, why = rollback.undo(nodes, head_id, intent.count)
+            node, why = lineage.undo(nodes, head_id, intent.count)
         elif intent.kind == "redo":
-            node, why = rollback.redo(nodes, head_id, self._redo_hint.get(cid))
+            node, why = lineage.redo(nodes, head_id, self._redo_hint.get(cid))
         elif intent.kind == "branch":
-            node, why = rollback.switch_branch(nodes, head_id,
+            node, why = lineage.switch_branch(nodes, head_id,
                                                intent.target.words if intent.target else "")
         else:
             groups = [(job.request.get("request", ""), list(job.result_node_ids))
                       for job in reversed(self.store.list_jobs(cid, limit=500))
                       if job.kind == "edit"]
-            node, why = rollback.resolve(intent.target, nodes, head_id, groups)
+            node, why = lineage.resolve(intent.target, nodes, head_id, groups)
         if node is None:
             return [self._say(why, "error", user_text=text)]
         if intent.kind == "undo":
-            self._redo_hint[cid] = rollback.branch_leaf(nodes, head_id).id
+            self._redo_hint[cid] = lineage.branch_leaf(nodes, head_id).id
         verb = {"redo": "Forward to", "branch": "Switched to"}.get(intent.kind, "Back to")
         reply = self._move_head(node, text, verb=verb)
         if intent.then:
@@ -565,7 +565,7 @@ class ChatSession:
     def _history(self) -> str:
         cid = self._require()
         head = self.store.head(cid)
-        return rollback.history_text(self.store.nodes(cid), head.id if head else None,
+        return lineage.history_text(self.store.nodes(cid), head.id if head else None,
                                      self.caption_of)
 
     def _setting(self, intent: Intent, text: str) -> Reply:
@@ -660,7 +660,7 @@ class ChatSession:
             return []
         nodes = self.store.nodes(cid)
         head = self.store.get_conversation(cid).head_node_id
-        on_path = {n.id for n in rollback.path(nodes, head)} if head else set()
+        on_path = {n.id for n in lineage.path(nodes, head)} if head else set()
         return [node_view(n, self.caption_of(n), n.id == head, n.id in on_path) for n in nodes]
 
     def head(self) -> str | None:

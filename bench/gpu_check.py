@@ -24,8 +24,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.reconstruct import calibration_card
 from editing_core.backend import FluxBackend
-from editing_core.bench import calibration_card
 from editing_core.latents import image_ids
 from editing_core.presets import PRESETS
 

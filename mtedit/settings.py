@@ -15,7 +15,7 @@ from pathlib import Path
 import platformdirs
 import yaml
 
-BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "editing_core" / "toy" / "model"
+from toyworld import MODEL_DIR as BUNDLED_MODEL  # the shipped default model
 
 
 def _default_data_dir() -> Path:

@@ -3,7 +3,7 @@ agent's own overhead per edit turn (everything in send() except the model), and,
 the bundled toy model, edit success through the chat against the same edits run
 directly with the world's own captions.
 
-    python -m agent.bench [--turns 6] [--toy 8 --toy-turns 3]
+    python -m bench.agent [--turns 6] [--toy 8 --toy-turns 3]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def toy_agreement(n: int = 500, seed: int = 0) -> tuple[int, int, float]:
     """Unambiguous random toy-world edits whose planned caption equals the world's caption."""
     from agent.captions import split_items
     from agent.offline import OfflinePlanner
-    from editing_core.toy import world as W
+    from toyworld import world as W
 
     rng, planner = random.Random(seed), OfflinePlanner()
     norm = lambda c: sorted(re.sub(r"\ban?\b", "a", x) for x in split_items(c)[0])
@@ -61,9 +61,9 @@ def overhead(turns: int) -> dict:
     from agent import ChatSession
     from editing_core import FluxBackend
     from editing_core.testing import tiny_random_folder
-    from editing_core.toy import world as W
     from mtedit.settings import Settings
     from storage import Store
+    from toyworld import world as W
 
     model = tiny_random_folder()
     backend = FluxBackend.from_pretrained(model, device="cpu", dtype="float32", max_side=64)
@@ -114,11 +114,11 @@ def toy_chat(scenes: int, turns: int, seed: int = 0, preset: str = "mtc") -> dic
     directly (the world's before/after captions): success per path, per the world's reader."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from agent import ChatSession
+    from bench import toy as toy_bench
     from editing_core import Anchors, FluxBackend
-    from editing_core.toy import bench as toy_bench
-    from editing_core.toy import world as W
     from mtedit.settings import BUNDLED_MODEL, Settings
     from storage import Store
+    from toyworld import world as W
 
     backend = FluxBackend.from_pretrained(BUNDLED_MODEL, device="cpu", dtype="float32")
     sequences = toy_bench.edit_sequences(scenes, turns, seed)

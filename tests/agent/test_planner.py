@@ -19,8 +19,8 @@ from agent.params import EditSettings, strength_overrides
 from agent.plan import EditPlan
 from agent.prompts import recipes
 from editing_core import resolve_params
-from editing_core.toy import world as W
 from mtedit.settings import Settings
+from toyworld import world as W
 
 TOY = "a small red circle on the left and a large blue square on the right, on a green background"
 

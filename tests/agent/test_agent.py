@@ -17,9 +17,9 @@ from agent.executor import Executor
 from agent.llm import LLMPlanner
 from editing_core import DeviceOutOfMemory, FluxBackend
 from editing_core.testing import tiny_random_folder
-from editing_core.toy import world as W
 from mtedit.settings import Settings
 from storage import Store
+from toyworld import world as W
 
 SCENE = W.Scene("green", (W.Obj("circle", "red", "small", 3), W.Obj("square", "blue", "large", 5)))
 CAPTION = W.caption(SCENE)

@@ -10,10 +10,11 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bench import toy as bench
 from editing_core import Anchors, FluxBackend
-from editing_core.toy import bench, train
-from editing_core.toy import world as W
 from mtedit.settings import BUNDLED_MODEL
+from toyworld import train
+from toyworld import world as W
 
 shipped = pytest.mark.skipif(
     not (BUNDLED_MODEL / "model_index.json").is_file(),
@@ -127,7 +128,7 @@ def test_training_resumes_and_exports_a_loadable_folder(tmp_path):
 
 
 def test_caption_labels_bind_each_word_to_its_object():
-    from editing_core.toy import components as C
+    from toyworld import components as C
 
     _, tok2 = C.build_tokenizers()
     scene = W.Scene("green", (W.Obj("circle", "red", "small", 3), W.Obj("square", "blue", "large", 5)),

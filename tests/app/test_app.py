@@ -17,7 +17,7 @@ import yaml
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "chat_app.py")
+APP = str(Path(__file__).resolve().parents[2] / "chat_app.py")
 pytestmark = pytest.mark.slow
 
 

@@ -15,8 +15,8 @@ import json
 import pytest
 import yaml
 
-from editing_core import bench
-from editing_core.bench import calibration_card
+from bench.reconstruct import calibration_card
+from bench import reconstruct as bench
 from mtedit.cli import main
 
 
@@ -100,7 +100,7 @@ def test_gpu_check_runs_tiny_on_the_cpu(tmp_path, capsys):
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "bench" / "gpu_check.py"
+    path = Path(__file__).resolve().parents[2] / "bench" / "gpu_check.py"
     spec = importlib.util.spec_from_file_location("gpu_check", path)
     gpu_check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gpu_check)

@@ -1,4 +1,4 @@
-"""Store timings: `python -m storage.bench [N]` adds N edits (PNG 512 px + 1 MiB latent)
+"""Store timings: `python -m bench.storage [N]` adds N edits (PNG 512 px + 1 MiB latent)
 to a throw-away store in a temp folder and prints per-operation figures."""
 
 from __future__ import annotations

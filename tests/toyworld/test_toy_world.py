@@ -5,7 +5,7 @@ import random
 import numpy as np
 import pytest
 
-from editing_core.toy import world as W
+from toyworld import world as W
 
 
 def scenes(n, seed=0, max_objects=3):

@@ -14,7 +14,7 @@ from agent.intents import parse_intent
 from editing_core.testing import tiny_random_folder
 from mtedit.cli import main
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SCRIPT = """
 title: cli test
 settings: {preset: rf, steps: 1}

@@ -4,8 +4,8 @@ import pytest
 import torch
 from PIL import Image
 
+from bench.reconstruct import calibration_card
 from editing_core import Anchors, EditCancelled, ImageInputError, resolve_params
-from editing_core.bench import calibration_card
 
 FAST = {"steps": 3}
 

@@ -16,7 +16,7 @@ from storage import Store
 from storage.cli import run as mtedit
 from storage.testing import make_png
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # argv: data_dir conversation_id parent_id label count [go_file]
 WRITER = r"""

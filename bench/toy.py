@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from . import world as W
-from .train import heldout_scenes
+from toyworld import world as W
+from toyworld.train import heldout_scenes
 
 BASELINES = ("rf", "rf_solver", "fireflow", "rf_inversion")
 DEFAULT_PRESETS = ("mtc", *BASELINES)

@@ -1,0 +1,170 @@
+"""`mtedit bench ...`: every room's benchmarks behind one command group.
+
+    mtedit bench reconstruct   M-turn reconstruction drift per preset (editing core)
+    mtedit bench edit          a scripted multi-turn edit sequence per preset
+    mtedit bench toy           multi-turn edits scored by the toy world's ground truth
+
+The agent and storage benchmarks run as `python -m bench.agent` and `python -m bench.storage`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from editing_core.cli import add_model_args, backend_from_args, fail, parse_overrides
+from editing_core.presets import PRESETS
+
+
+def _bench_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--image", help="source image (default: a generated test card)")
+    p.add_argument("--size", type=int, default=128, help="side of the generated test card")
+    p.add_argument("--presets", default="rf,rf_solver,fireflow,rf_inversion,mtc",
+                   help="comma-separated preset names")
+    p.add_argument("--chain", choices=("latent", "pixel"), default="latent",
+                   help="pass clean latents between turns, or decode and re-encode (pixel)")
+    p.add_argument("--steps", type=int, help="solver steps for every preset")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", help="write the figures to this JSON file")
+
+
+def _bench_image(args, backend):
+    from editing_core.images import load_image
+
+    if args.image:
+        return load_image(args.image)
+    from bench.reconstruct import calibration_card
+
+    return calibration_card(min(args.size, backend.max_side))
+
+
+def _bench_run(args, plan_fn) -> int:
+    from bench import reconstruct as bench
+    from editing_core.errors import EditingError
+    from editing_core.presets import resolve_params
+
+    presets = [p.strip() for p in args.presets.split(",") if p.strip()]
+    unknown = [p for p in presets if p not in PRESETS]
+    if unknown or not presets:
+        return fail(ValueError(f"unknown presets: {', '.join(unknown) or '(none)'}; "
+                                f"choose from {', '.join(PRESETS)}"))
+    overrides = parse_overrides(argparse.Namespace(set=args.set, steps=args.steps, guidance=None))
+    try:
+        for name in presets:
+            resolve_params(name, overrides)
+        backend = backend_from_args(args)
+        image, plan = plan_fn(args, backend)
+        figures = bench.run(backend, image, plan, presets, overrides=overrides, chain=args.chain,
+                            seed=args.seed)
+    except (EditingError, ValueError, OSError) as exc:
+        return fail(exc)
+    figures["model"] = str(args.model or backend.model_id)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_bench_reconstruct(args) -> int:
+    def plan(args, backend):
+        if args.turns < 1:
+            raise ValueError("--turns must be at least 1")
+        p = {"source": args.prompt, "target": args.prompt, "focus": ()}
+        return _bench_image(args, backend), [dict(p) for _ in range(args.turns)]
+
+    return _bench_run(args, plan)
+
+
+def cmd_bench_edit(args) -> int:
+    from bench.reconstruct import load_script
+
+    def plan(args, backend):
+        script = load_script(args.script)
+        if not args.image and script["image"]:
+            args.image = str((Path(args.script).parent / script["image"]).resolve())
+        return _bench_image(args, backend), script["plan"]
+
+    return _bench_run(args, plan)
+
+
+def cmd_bench(args) -> int:
+    from bench import toy as bench
+    from editing_core.backend import FluxBackend
+    from editing_core.errors import EditingError
+    from editing_core.presets import PRESETS
+    from mtedit.settings import BUNDLED_MODEL, Settings
+
+    presets = [p.strip() for p in args.presets.split(",") if p.strip()]
+    unknown = [p for p in presets if p not in PRESETS]
+    if unknown or not presets:
+        print(f"mtedit: unknown presets: {', '.join(unknown) or '(none)'}; "
+              f"choose from {', '.join(PRESETS)}", file=sys.stderr)  # fmt: skip
+        return 2
+    overrides = {"steps": args.steps} if args.steps else None
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)  # one thread is fastest on a busy CPU
+
+    def progress(done, total, stage):
+        print(f"\r{stage:>12} {done}/{total}", end="" if done < total else "\n",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+    try:
+        settings = Settings.from_env()
+        model = args.model or str(BUNDLED_MODEL)
+        backend = FluxBackend.from_pretrained(model, device=args.device or settings.device,
+                                              dtype=settings.dtype)
+        figures = bench.run(backend, scenes=args.scenes, turns=args.turns, presets=presets,
+                            seed=args.seed, t2i=args.t2i, overrides=overrides,
+                            progress=None if args.quiet else progress)  # fmt: skip
+    except (EditingError, ValueError, OSError) as exc:
+        print(f"mtedit: {exc}", file=sys.stderr)
+        return 1
+    figures["model"] = model
+    print(bench.format_table(figures))
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def register(subparsers) -> None:
+    from bench.toy import DEFAULT_PRESETS
+
+    bench = subparsers.add_parser("bench", help="benchmarks: reconstruct, edit, ...")
+    bench_sub = bench.add_subparsers(dest="bench_command", metavar="BENCH")
+    bench.set_defaults(func=lambda args: (bench.print_help(), 2)[1])
+
+    p = bench_sub.add_parser("reconstruct", help="M-turn reconstruction drift per preset")
+    p.add_argument("--prompt", default="a picture", help="source = target prompt")
+    p.add_argument("--turns", type=int, default=3)
+    _bench_common(p)
+    add_model_args(p)
+    p.set_defaults(func=cmd_bench_reconstruct)
+
+    p = bench_sub.add_parser("edit", help="a scripted multi-turn edit sequence per preset")
+    p.add_argument("--script", required=True, help="YAML: source, turns: [{target, focus}]")
+    _bench_common(p)
+    add_model_args(p)
+    p.set_defaults(func=cmd_bench_edit)
+
+
+    p = bench_sub.add_parser(
+        "toy", help="multi-turn edits and text-to-image on the toy world, scored by ground truth")
+    p.add_argument("--scenes", type=int, default=8, help="held-out scenes (default 8)")
+    p.add_argument("--turns", type=int, default=5, help="edits per scene (default 5)")
+    p.add_argument("--presets", default=",".join(DEFAULT_PRESETS),
+                   help="comma-separated preset names")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--t2i", type=int, default=32, help="text-to-image samples (0: skip)")
+    p.add_argument("--steps", type=int, help="solver steps for every preset (default: each preset's)")
+    p.add_argument("--model", help="model folder (default: the bundled toy model)")
+    p.add_argument("--device", help="auto | cpu | cuda ... (default: MTEDIT_DEVICE)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--json", help="write the figures to this JSON file")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=cmd_bench)
