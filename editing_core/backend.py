@@ -13,7 +13,6 @@ chain clean latents, so an edit of an edit has no VAE round trip in between.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections import OrderedDict
@@ -25,17 +24,15 @@ import torch
 from PIL import Image
 
 from editing_core import control as ctl
-from editing_core.errors import DeviceOutOfMemory, EditCancelled, ImageInputError, ModelLoadError
+from editing_core import loading
+from editing_core.errors import EditCancelled, ImageInputError, out_of_memory_as_error
 from editing_core.images import grid_size, image_to_tensor, load_image, tensor_to_image, to_rgb
-from editing_core.latents import image_ids, pack, unpack
+from editing_core.latents import flux_velocity, image_ids, pack, unpack
 from editing_core.presets import edit_nfe, resolve_params
-from editing_core.schedule import DEV_SHIFT, sampling_timesteps
+from editing_core.schedule import sampling_timesteps
 from editing_core.solvers import SOLVERS, solver_nfe
 
 log = logging.getLogger(__name__)
-
-PARTS = ("transformer", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2")
-MODEL_VAR = "MTEDIT_MODEL"
 
 Progress = Callable[[int, int, str], None]
 Cancel = Callable[[], bool]
@@ -70,76 +67,44 @@ class PromptEmbeds:
     text_ids: torch.Tensor  # [T, 3]
 
 
-def _resolve_device(device: str) -> torch.device:
-    if device in (None, "", "auto"):
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(device)
+@dataclass
+class Turn:
+    """What one editing turn works on (the clean latents are checked, CPU float32)."""
+
+    x0: torch.Tensor  # the latent being edited
+    source_prompt: str
+    target_prompt: str
+    source_anchor: torch.Tensor  # the lineage's root
+    previous_anchor: torch.Tensor  # the edited node
+    focus_words: tuple[str, ...]
+    params: dict
+    seed: int
 
 
-def _resolve_dtype(dtype, device: torch.device) -> torch.dtype:
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype in (None, "", "auto"):
-        return {"cuda": torch.bfloat16, "mps": torch.float16}.get(device.type, torch.float32)
-    names = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
-             "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
-    if dtype not in names:
-        raise ValueError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16")
-    return names[dtype]
+class ProgressChannel:
+    """Progress and cancel of one call, through the solvers' callback (k-diffusion style).
 
+    `callback(phase)` is what a solver gets: after each of its velocity evaluations it
+    counts the model calls made (two with true CFG), reports (done, total, phase) and
+    raises EditCancelled when `cancel()` says so.
+    """
 
-def _resolve_offload(offload) -> str:
-    if offload in (None, False, "", "none", "no", "off"):
-        return "none"
-    if offload is True:
-        return "model"
-    if offload not in ("model", "sequential"):
-        raise ValueError(f"unknown offload {offload!r}; use none, model or sequential")
-    return offload
+    def __init__(self, total: int, progress: Progress | None = None, cancel: Cancel | None = None):
+        self.total, self.done = total, 0
+        self.progress, self.cancel = progress, cancel
 
+    def check(self) -> None:
+        if self.cancel is not None and self.cancel():
+            raise EditCancelled("the edit was cancelled")
 
-def resolve_model_folder(model: str | Path) -> Path:
-    """A local folder for `model`: a path, a cached hub id, or 'tiny-random'."""
-    if str(model) == "tiny-random":
-        from editing_core.testing import tiny_random_folder
+    def callback(self, phase: str, calls: int = 1) -> Callable[[dict], None]:
+        def on_call(info: dict) -> None:
+            self.done += calls
+            if self.progress is not None:
+                self.progress(self.done, self.total, phase)
+            self.check()
 
-        return tiny_random_folder()
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return path
-    text = str(model)
-    if path.exists():
-        raise ModelLoadError(f"{text} is a file, not a diffusers model folder; set {MODEL_VAR} "
-                             "to a diffusers-format FLUX.1 folder or a cached hub id")
-    if text.count("/") == 1 and not text.startswith((".", "/", "~")):
-        try:
-            from huggingface_hub import snapshot_download
-
-            return Path(snapshot_download(text, local_files_only=True))
-        except Exception as exc:
-            raise ModelLoadError(
-                f"{text} is not in the local Hugging Face cache ({type(exc).__name__}); "
-                f"download it first (hf download {text}) or set {MODEL_VAR} "
-                "to a diffusers-format FLUX.1 folder"
-            ) from exc
-    raise ModelLoadError(f"model folder {text} does not exist; set {MODEL_VAR} to a "
-                         "diffusers-format FLUX.1 folder or a cached hub id")
-
-
-def _is_oom(exc: BaseException) -> bool:
-    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", ())
-    return isinstance(exc, oom) or "out of memory" in str(exc).lower()
-
-
-def _oom_error(exc: BaseException, what: str) -> DeviceOutOfMemory:
-    return DeviceOutOfMemory(
-        f"out of accelerator memory while {what}. Try MTEDIT_OFFLOAD=model (or sequential), "
-        "a smaller MTEDIT_MAX_SIDE, or MTEDIT_DTYPE=bfloat16."
-    )
+        return on_call
 
 
 class FluxBackend:
@@ -183,57 +148,15 @@ class FluxBackend:
         float32 | bfloat16 | float16. offload: none | model (each component moves to the
         device while it runs) | sequential (accelerate's layer-by-layer offload).
         """
-        folder = resolve_model_folder(model)
-        dev = _resolve_device(device)
-        dt = _resolve_dtype(dtype, dev)
-        off = _resolve_offload(offload)
-        missing = [p for p in PARTS if not (folder / p).is_dir()]
-        if missing:
-            raise ModelLoadError(
-                f"model folder {folder} lacks {', '.join(missing)} (a diffusers FLUX.1 folder "
-                f"has {', '.join(PARTS)}); set {MODEL_VAR} to a complete diffusers-format folder"
-            )
-        from diffusers import AutoencoderKL, FluxTransformer2DModel
-        from transformers import AutoTokenizer, CLIPTextModel, T5EncoderModel
-
-        def load(part, fn):
-            try:
-                return fn()
-            except Exception as exc:
-                if _is_oom(exc):
-                    raise _oom_error(exc, f"loading the {part}") from exc
-                raise ModelLoadError(f"could not load the {part} from {folder / part}: {exc} "
-                                     f"(set {MODEL_VAR} to a complete FLUX.1 folder)") from exc
-
-        kw = {"local_files_only": True, "dtype": dt}
-        parts = {
-            "transformer": load("transformer", lambda: FluxTransformer2DModel.from_pretrained(
-                folder, subfolder="transformer", **kw)),
-            "vae": load("vae", lambda: AutoencoderKL.from_pretrained(folder, subfolder="vae", **kw)),
-            "text_encoder": load("text_encoder", lambda: CLIPTextModel.from_pretrained(
-                folder / "text_encoder", **kw)),
-            "text_encoder_2": load("text_encoder_2", lambda: T5EncoderModel.from_pretrained(
-                folder / "text_encoder_2", **kw)),
-            "tokenizer": load("tokenizer", lambda: AutoTokenizer.from_pretrained(
-                folder / "tokenizer", local_files_only=True)),
-            "tokenizer_2": load("tokenizer_2", lambda: AutoTokenizer.from_pretrained(
-                folder / "tokenizer_2", local_files_only=True)),
-        }
-        sched_file = folder / "scheduler" / "scheduler_config.json"
-        if sched_file.is_file():
-            try:
-                sched = json.loads(sched_file.read_text())
-            except (OSError, ValueError) as exc:
-                raise ModelLoadError(f"unreadable scheduler config {sched_file}: {exc}") from exc
-        else:  # no scheduler folder: dev models shift, schnell models do not
-            sched = DEV_SHIFT if parts["transformer"].config.guidance_embeds else None
-        try:
+        folder = loading.resolve_model_folder(model)
+        dev = loading.resolve_device(device)
+        dt = loading.resolve_dtype(dtype, dev)
+        off = loading.resolve_offload(offload)
+        parts = loading.load_parts(folder, dt)
+        sched = loading.scheduler_config(folder, bool(parts["transformer"].config.guidance_embeds))
+        with out_of_memory_as_error("moving the model to the device"):
             return cls(**parts, scheduler_config=sched, model_id=str(model), device=dev, dtype=dt,
                        offload=off, max_side=max_side)
-        except Exception as exc:
-            if _is_oom(exc):
-                raise _oom_error(exc, "moving the model to the device") from exc
-            raise
 
     # ------------------------------------------------------------------ devices
     @contextlib.contextmanager
@@ -303,26 +226,17 @@ class FluxBackend:
         """Any image -> clean latent [1, C, h, w] float32 on the CPU (deterministic: the mode)."""
         img, _ = self.prepare_image(img, max_side)
         x = image_to_tensor(img).to(self.device, self.vae.dtype)
-        try:
-            with self._on_device(self.vae):
-                z = self.vae.encode(x).latent_dist.mode()
-        except Exception as exc:
-            if _is_oom(exc):
-                raise _oom_error(exc, f"encoding a {img.width}x{img.height} image") from exc
-            raise
+        with out_of_memory_as_error(f"encoding a {img.width}x{img.height} image"), \
+                self._on_device(self.vae):
+            z = self.vae.encode(x).latent_dist.mode()
         return ((z.float() - self.shift_factor) * self.scaling_factor).cpu()
 
     @torch.no_grad()
     def decode_latent(self, latent: torch.Tensor, size: tuple[int, int] | None = None) -> Image.Image:
         """Clean latent -> RGB image; `size` (W, H) resizes to that size."""
         z = latent.float() / self.scaling_factor + self.shift_factor
-        try:
-            with self._on_device(self.vae):
-                x = self.vae.decode(z.to(self.device, self.vae.dtype)).sample
-        except Exception as exc:
-            if _is_oom(exc):
-                raise _oom_error(exc, "decoding a latent") from exc
-            raise
+        with out_of_memory_as_error("decoding a latent"), self._on_device(self.vae):
+            x = self.vae.decode(z.to(self.device, self.vae.dtype)).sample
         img = tensor_to_image(x)
         if size is not None and tuple(size) != img.size:
             img = img.resize(tuple(int(s) for s in size), Image.Resampling.LANCZOS)
@@ -336,17 +250,11 @@ class FluxBackend:
 
     def _forward(self, x: torch.Tensor, t: float, emb: PromptEmbeds, guidance: float,
                  img_ids: torch.Tensor) -> torch.Tensor:
-        g = torch.full((x.shape[0],), float(guidance), device=self.device, dtype=torch.float32)
-        out = self.transformer(
-            hidden_states=x.to(self.dtype),
-            timestep=torch.full((x.shape[0],), float(t), device=self.device, dtype=self.dtype),
-            guidance=g if self.has_guidance else None,
-            pooled_projections=emb.pooled,
-            encoder_hidden_states=emb.t5,
-            txt_ids=emb.text_ids,
-            img_ids=img_ids,
-            return_dict=False,
-        )[0]
+        n = x.shape[0]
+        g = torch.full((n,), float(guidance), device=self.device, dtype=torch.float32)
+        t_ = torch.full((n,), float(t), device=self.device, dtype=self.dtype)
+        out = flux_velocity(self.transformer, x.to(self.dtype), t_, g if self.has_guidance else None,
+                            emb.pooled, emb.t5, emb.text_ids, img_ids)
         return out.float()
 
     @torch.no_grad()
@@ -400,25 +308,23 @@ class FluxBackend:
             x0 = self.encode_image(img)
             timings["encode_image"] = time.perf_counter() - t0
         anchors = anchors or Anchors(source=x0)
-        src_anchor = self._check_latent(anchors.source, "anchor source", like=x0)
-        prev_anchor = x0 if anchors.previous is None else self._check_latent(
-            anchors.previous, "anchor previous", like=x0)
-        try:
-            latent, nfe = self._edit_latent(x0, source_prompt, target_prompt, src_anchor,
-                                            prev_anchor, tuple(focus_words or ()), params, int(seed),
-                                            progress, cancel, timings)
+        turn = Turn(
+            x0=x0, source_prompt=source_prompt, target_prompt=target_prompt,
+            source_anchor=self._check_latent(anchors.source, "anchor source", like=x0),
+            previous_anchor=x0 if anchors.previous is None else self._check_latent(
+                anchors.previous, "anchor previous", like=x0),
+            focus_words=tuple(focus_words or ()), params=params, seed=int(seed))
+        channel = ProgressChannel(edit_nfe(params), progress, cancel)
+        side = f"{x0.shape[-1] * self.vae_scale_factor}x{x0.shape[-2] * self.vae_scale_factor}"
+        with out_of_memory_as_error(f"editing a {side} image"):
+            latent = self._edit_latent(turn, channel, timings)
             t0 = time.perf_counter()
             image = self.decode_latent(latent, output_size)
             timings["decode"] = time.perf_counter() - t0
-        except Exception as exc:
-            if _is_oom(exc) and not isinstance(exc, DeviceOutOfMemory):
-                raise _oom_error(exc, f"editing a {x0.shape[-1] * self.vae_scale_factor}x"
-                                      f"{x0.shape[-2] * self.vae_scale_factor} image") from exc
-            raise
         timings["total"] = time.perf_counter() - t_start
-        params = {**params, "focus_words": list(focus_words or ())}
-        return EditResult(latent=latent, image=image, params=params, timings=timings, nfe=nfe,
-                          seed=int(seed))
+        params = {**params, "focus_words": list(turn.focus_words)}
+        return EditResult(latent=latent, image=image, params=params, timings=timings,
+                          nfe=channel.done, seed=int(seed))
 
     def _check_latent(self, latent, what: str, like: torch.Tensor | None = None) -> torch.Tensor:
         if not isinstance(latent, torch.Tensor) or latent.ndim != 4 or latent.shape[0] != 1:
@@ -431,76 +337,71 @@ class FluxBackend:
                                   f"is {list(like.shape)}: anchors must come from the same lineage")
         return latent.detach().to("cpu", torch.float32)
 
-    def _velocity(self, phase, emb, guidance, ids, counter, progress, cancel, hooks, neg=None,
+    @staticmethod
+    def _negative(params: Mapping) -> bool:
+        return params["true_cfg"] > 1.0 and bool(params["negative_prompt"])
+
+    def _velocity(self, emb, guidance, ids, *, phase: str, hooks=None, neg=None,
                   true_cfg: float = 1.0):
-        """velocity_fn for the solvers: progress, cancel and hook bookkeeping per model call."""
+        """velocity_fn for the solvers: one model call (two with true CFG) per evaluation."""
 
         def call(x, t, *, step, substep):
-            if cancel is not None and cancel():
-                raise EditCancelled("the edit was cancelled")
             if hooks is not None:
                 hooks.set_call(phase=phase, step=step, t=float(t), substep=substep)
-            v_neg = None
-            if neg is not None:  # negative first: highlighting keeps the last call's maps
-                v_neg = self._forward(x, t, neg, guidance, ids)
-                counter["nfe"] += 1
+            if neg is None:
+                return self._forward(x, t, emb, guidance, ids)
+            # negative first: highlighting keeps the last call's maps
+            v_neg = self._forward(x, t, neg, guidance, ids)
             v = self._forward(x, t, emb, guidance, ids)
-            counter["nfe"] += 1
-            if v_neg is not None:
-                v = v_neg + true_cfg * (v - v_neg)
-            if progress is not None:
-                progress(counter["nfe"], counter["total"], phase)
-            return v
+            return v_neg + true_cfg * (v - v_neg)
 
         return call
 
     @torch.no_grad()
-    def _edit_latent(self, x0, source_prompt, target_prompt, src_anchor, prev_anchor, focus_words,
-                     params, seed, progress, cancel, timings):
-        _, _, h, w = x0.shape
+    def _edit_latent(self, turn: Turn, channel: ProgressChannel, timings: dict) -> torch.Tensor:
+        params = turn.params
+        _, _, h, w = turn.x0.shape
         text_len = self.text_length(params)
         t0 = time.perf_counter()
-        emb_src = self.encode_prompt(source_prompt, text_len)
-        emb_tgt = self.encode_prompt(target_prompt, text_len)
+        emb_src = self.encode_prompt(turn.source_prompt, text_len)
+        emb_tgt = self.encode_prompt(turn.target_prompt, text_len)
         neg = None
-        if params["true_cfg"] > 1.0 and params["negative_prompt"]:
+        if self._negative(params):
             neg = self.encode_prompt(params["negative_prompt"], text_len)
         timings["encode_prompt"] = time.perf_counter() - t0
 
         grid = self.timesteps(params["steps"], (h, w))
-        inv_grid = grid.flip(0)
         solver = SOLVERS[params["solver"]]
         ids = image_ids(h, w).to(self.device, self.dtype)
-        x = pack(x0).to(self.device)
-        counter = {"nfe": 0, "total": edit_nfe(params)}
-        if neg is None:
-            counter["total"] = edit_nfe({**params, "true_cfg": 1.0})
-
+        x = pack(turn.x0).to(self.device)
         inv_control = None
         if params["gamma"] > 0:
-            inv_control = ctl.inversion_control(x.shape, seed=seed, gamma=params["gamma"],
+            inv_control = ctl.inversion_control(x.shape, seed=turn.seed, gamma=params["gamma"],
                                                 device=self.device)
         sample_control = None
         if params["control"] == "dual":
             sample_control = ctl.DualControl(
-                pack(src_anchor).to(self.device), pack(prev_anchor).to(self.device),
+                pack(turn.source_anchor).to(self.device), pack(turn.previous_anchor).to(self.device),
                 lam=params["lam"], eta=params["eta"], stop=params["stop"], clock=params["clock"])
 
-        hooks = self._make_hooks(grid, params, target_prompt, focus_words, text_len)
+        hooks = self._make_hooks(grid, params, turn.target_prompt, turn.focus_words, text_len)
         with self._on_device(self.transformer), hooks or contextlib.nullcontext():
+            channel.check()
             t0 = time.perf_counter()
-            inv_fn = self._velocity("invert", emb_src, params["inversion_guidance"], ids, counter,
-                                    progress, cancel, hooks)
-            noise = solver(inv_fn, x, inv_grid, control=inv_control)
+            inv_fn = self._velocity(emb_src, params["inversion_guidance"], ids, phase="invert",
+                                    hooks=hooks)
+            noise = solver(inv_fn, x, grid.flip(0), control=inv_control,
+                           callback=channel.callback("invert"))
             self._sync()
             timings["invert"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            smp_fn = self._velocity("sample", emb_tgt, params["guidance"], ids, counter, progress,
-                                    cancel, hooks, neg=neg, true_cfg=params["true_cfg"])
-            out = solver(smp_fn, noise, grid, control=sample_control)
+            smp_fn = self._velocity(emb_tgt, params["guidance"], ids, phase="sample", hooks=hooks,
+                                    neg=neg, true_cfg=params["true_cfg"])
+            out = solver(smp_fn, noise, grid, control=sample_control,
+                         callback=channel.callback("sample", 2 if neg is not None else 1))
             self._sync()
             timings["sample"] = time.perf_counter() - t0
-        return unpack(out, h, w).float().cpu(), counter["nfe"]
+        return unpack(out, h, w).float().cpu()
 
     def _make_hooks(self, grid, params, target_prompt, focus_words, text_len):
         """Attention hooks for V injection / highlighting, or None when neither is on."""
@@ -548,31 +449,30 @@ class FluxBackend:
         text_len = self.text_length(params)
         emb = self.encode_prompt(prompt, text_len)
         neg = None
-        if params["true_cfg"] > 1.0 and params["negative_prompt"]:
+        if self._negative(params):
             neg = self.encode_prompt(params["negative_prompt"], text_len)
         timings["encode_prompt"] = time.perf_counter() - t_start
         g = torch.Generator("cpu").manual_seed(int(seed))
         noise = torch.randn(1, self.latent_channels, lh, lw, generator=g)
         grid = self.timesteps(params["steps"], (lh, lw))
-        per_pass = solver_nfe(params["solver"], params["steps"])
-        counter = {"nfe": 0, "total": per_pass * (2 if neg is not None else 1)}
+        calls = 2 if neg is not None else 1
+        channel = ProgressChannel(calls * solver_nfe(params["solver"], params["steps"]),
+                                  progress, cancel)
         ids = image_ids(lh, lw).to(self.device, self.dtype)
-        try:
+        with out_of_memory_as_error(f"generating a {w}x{h} image"):
             with self._on_device(self.transformer):
+                channel.check()
                 t0 = time.perf_counter()
-                fn = self._velocity("sample", emb, params["guidance"], ids, counter, progress,
-                                    cancel, None, neg=neg, true_cfg=params["true_cfg"])
-                out = SOLVERS[params["solver"]](fn, pack(noise).to(self.device), grid)
+                fn = self._velocity(emb, params["guidance"], ids, phase="sample", neg=neg,
+                                    true_cfg=params["true_cfg"])
+                out = SOLVERS[params["solver"]](fn, pack(noise).to(self.device), grid,
+                                                callback=channel.callback("sample", calls))
                 self._sync()
                 timings["sample"] = time.perf_counter() - t0
             latent = unpack(out, lh, lw).float().cpu()
             t0 = time.perf_counter()
             image = self.decode_latent(latent, (width, height) if width and height else None)
             timings["decode"] = time.perf_counter() - t0
-        except Exception as exc:
-            if _is_oom(exc) and not isinstance(exc, DeviceOutOfMemory):
-                raise _oom_error(exc, f"generating a {w}x{h} image") from exc
-            raise
         timings["total"] = time.perf_counter() - t_start
         return EditResult(latent=latent, image=image, params={**params, "prompt": prompt},
-                          timings=timings, nfe=counter["nfe"], seed=int(seed))
+                          timings=timings, nfe=channel.done, seed=int(seed))

@@ -1,4 +1,4 @@
-"""Clean latents as bytes (safetensors), and FLUX's 2x2 token packing."""
+"""Clean latents as bytes (safetensors), FLUX's 2x2 token packing, and the velocity call."""
 
 from __future__ import annotations
 
@@ -49,3 +49,23 @@ def image_ids(h: int, w: int) -> torch.Tensor:
     ids[..., 1] = torch.arange(h // 2)[:, None]
     ids[..., 2] = torch.arange(w // 2)[None, :]
     return ids.reshape(-1, 3)
+
+
+def flux_velocity(transformer, x: torch.Tensor, t: torch.Tensor, guidance: torch.Tensor | None,
+                  pooled: torch.Tensor, seq: torch.Tensor, txt_ids: torch.Tensor,
+                  img_ids: torch.Tensor) -> torch.Tensor:
+    """The FLUX transformer's velocity v(x, t, c) for packed tokens x [B, L, 4C].
+
+    t and guidance are per-sample [B] (guidance None for models without the guidance
+    embedding); pooled / seq are the CLIP and T5 embeddings of the prompt.
+    """
+    return transformer(
+        hidden_states=x,
+        timestep=t,
+        guidance=guidance,
+        pooled_projections=pooled,
+        encoder_hidden_states=seq,
+        txt_ids=txt_ids,
+        img_ids=img_ids,
+        return_dict=False,
+    )[0]

@@ -120,7 +120,7 @@ def test_a_cached_hub_id_resolves_to_its_snapshot(tiny_flux_dir, tmp_path, monke
     import huggingface_hub.constants as c
 
     monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    from editing_core.backend import resolve_model_folder
+    from editing_core.loading import resolve_model_folder
 
     assert resolve_model_folder("someone/tiny-flux") == repo / "snapshots" / commit
 
