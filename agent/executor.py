@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from agent.params import strength_overrides
 from agent.views import JobView
+from editing_core.images import png_bytes
 from mtedit.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -110,12 +110,6 @@ def load_backend(settings: Settings):
 def _backend_lock(backend) -> threading.Lock:
     with _REGISTRY_LOCK:
         return _BACKEND_LOCKS.setdefault(id(backend), threading.Lock())
-
-
-def png_bytes(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def explain_error(exc: BaseException) -> str:
@@ -298,6 +292,7 @@ class Executor:
 
     def _edit(self, state: _State, backend) -> None:
         from editing_core import Anchors, EditCancelled, latent_to_bytes, resolve_params
+        from editing_core.presets import strength_overrides
 
         spec = state.spec
         store = self.store
@@ -321,8 +316,6 @@ class Executor:
             strength = spec.strength if spec.strength is not None else step.get("strength", 0.5)
             knobs = {key: v for key, v in strength_overrides(strength, base).items()
                      if spec.overrides.get(key) is None}
-            if "inject" in knobs:
-                knobs["inject"] = min(knobs["inject"], base["steps"])
             overrides = {**spec.overrides, **knobs}
             source_prompt = (spec.base_caption or cur.caption) if k == 0 else cur.caption
             result = backend.edit(

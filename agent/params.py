@@ -1,16 +1,8 @@
-"""Edit settings a user can change in the chat or the sidebar, and the strength mapping.
+"""Edit settings a user can change in the chat or the sidebar.
 
-Strength (0..1, from a plan step, or the conversation's override) maps onto the
-method's real knobs. 0.5 is the preset itself; lower keeps more of the current
-image, higher lets the target prompt move it further:
-
-    strength   eta (LQR pull toward the anchors)   stop (share of steps under control)   inject (V-injection steps)
-    0.0        preset eta + 0.08 (max 1.0)         preset stop + 0.10                     preset inject + 1
-    0.5        preset eta                          preset stop                            preset inject
-    1.0        preset eta - 0.30 (min 0.0)         preset stop - 0.15 (min 0.0)           max(preset inject - 1, 0)
-
-linearly in between (inject rounded). Values the user set explicitly
-(EditSettings.eta / stop / inject) win over the mapping.
+How a plan step's strength moves the method's knobs is method knowledge:
+editing_core.presets.strength_overrides. Values the user set explicitly
+(EditSettings.eta / stop / inject) win over that mapping (agent/executor.py).
 """
 
 from __future__ import annotations
@@ -19,16 +11,11 @@ import re
 from dataclasses import asdict, dataclass, fields, replace
 from typing import ClassVar
 
-from agent.intents import is_setting_only, parse_setting
+from agent.intents import PRESET_NAMES, is_setting_only, parse_setting
 from agent.plan import EditPlan
+from editing_core.presets import PRESETS as _CORE_PRESETS
 
-# Knob: (delta at strength 0, delta at strength 1, lower bound, upper bound)
-STRENGTH_MAP: dict[str, tuple[float, float, float, float]] = {
-    "eta": (+0.08, -0.30, 0.0, 1.0),
-    "stop": (+0.10, -0.15, 0.0, 1.0),
-    "inject": (+1.0, -1.0, 0.0, 10.0),
-}
-
+PRESETS: tuple[str, ...] = tuple(_CORE_PRESETS)  # the editing core's names, for the UI
 
 @dataclass(frozen=True)
 class EditSettings:
@@ -86,27 +73,6 @@ def _coerce(key: str, value):
     return v
 
 
-def _lerp_delta(strength: float, at0: float, at1: float) -> float:
-    s = min(max(strength, 0.0), 1.0)
-    return at0 * (1 - 2 * s) if s <= 0.5 else at1 * (2 * s - 1)
-
-
-def strength_overrides(strength: float, base: dict) -> dict:
-    """The knob values for `strength`, given the preset's resolved params `base`.
-
-    Only knobs that the preset has are returned (a preset without LQR control
-    gets no eta/stop).
-    """
-    out: dict = {}
-    for knob, (at0, at1, lo, hi) in STRENGTH_MAP.items():
-        if knob not in base or base[knob] is None:
-            continue
-        value = float(base[knob]) + _lerp_delta(strength, at0, at1)
-        value = min(max(value, lo), hi)
-        out[knob] = round(value) if knob == "inject" else round(value, 4)
-    return out
-
-
 def shift_strength(plan: EditPlan, center: float | None) -> EditPlan:
     """The conversation's strength setting shifts every step: 0.3 ("be subtler") takes 0.2
     off each step's strength, 0.7 adds 0.2 (clamped to 0.05..1)."""
@@ -121,9 +87,10 @@ def shift_strength(plan: EditPlan, center: float | None) -> EditPlan:
 
 def one_off_settings(request: str) -> tuple[str, dict]:
     """'make the car red with 20 steps' -> ('make the car red', {'steps': 20}) for one edit."""
+    names = "|".join(re.escape(n) for n in sorted(PRESET_NAMES, key=len, reverse=True))
     m = re.search(r"[,;]?\s+(?:with|using|at|in|and use|use)\s+(?P<s>[^,;]*?\b(?:steps?|guidance|"
-                  r"cfg|seed|eta|lambda|stop|inject(?:ion)?|preset|solver|mtc|fireflow|rf_solver|"
-                  r"rf_inversion|rf-solver|euler)\b[^,;]*)$", request, re.IGNORECASE)
+                  rf"cfg|seed|eta|lambda|stop|inject(?:ion)?|preset|solver|{names})\b[^,;]*)$",
+                  request, re.IGNORECASE)
     if not m:
         return request, {}
     found = parse_setting(m.group(0).strip(" ,;"))

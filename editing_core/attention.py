@@ -60,20 +60,10 @@ import torch
 from diffusers.models.transformers.transformer_flux import FluxAttnProcessor
 
 from .highlight import attend_explicit, attend_fused, heat_map, mask_from_maps, row_multipliers
+from .presets import ATTENTION
 from .processors import EditAttnProcessor
 
-DEFAULT_PARAMS: dict = {
-    "highlight_start": 11,  # first rank (0-based, highest activation first) of the maps averaged
-    "highlight_blocks": 4,  # how many ranked maps are averaged
-    "highlight_k": 15,  # image->text weights re-weighted on the first K text tokens
-    "highlight_from_step": 4,  # first sampling step index with a mask
-    "mult_in": 2.0,
-    "mult_out": 0.8,
-    "threshold": 0.3,
-    "highlight_impl": "fused",  # "fused" (one SDPA call) or "explicit" (full L x L, reference)
-    "inject_store": "device",  # where stored V lives: "device" (the model's) or "cpu"
-    "inject_text": True,  # inject the text tokens' V too (as the reference code), or image only
-}
+DEFAULT_PARAMS: dict = ATTENTION  # the one home of these defaults: editing_core/presets.py
 
 PHASES = ("invert", "sample")
 SUBSTEPS = ("start", "mid")

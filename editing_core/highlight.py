@@ -21,6 +21,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from editing_core.presets import ATTENTION
+
 
 def heat_map(heat: torch.Tensor) -> torch.Tensor:
     """Raw heat [B, L_img] -> soft map in (0, 1): min-max normalise, then sigmoid(10 (h - 0.5))."""
@@ -46,7 +48,10 @@ def select_ranks(n_blocks: int, start: int, count: int) -> tuple[int, int]:
 
 
 def mask_from_maps(
-    maps: list[torch.Tensor], start: int = 11, count: int = 4, threshold: float = 0.3
+    maps: list[torch.Tensor],
+    start: int = ATTENTION["highlight_start"],
+    count: int = ATTENTION["highlight_blocks"],
+    threshold: float = ATTENTION["threshold"],
 ) -> torch.Tensor:
     """Binary edit mask [B, L_img] from one step's per-block maps (each [B, L_img]).
 
@@ -63,7 +68,8 @@ def mask_from_maps(
     return mean > threshold
 
 
-def row_multipliers(mask: torch.Tensor, mult_in: float = 2.0, mult_out: float = 0.8) -> torch.Tensor:
+def row_multipliers(mask: torch.Tensor, mult_in: float = ATTENTION["mult_in"],
+                    mult_out: float = ATTENTION["mult_out"]) -> torch.Tensor:
     """Per image-token factor [B, L_img]: mult_in inside the mask, mult_out outside."""
     return torch.where(mask, torch.tensor(mult_in), torch.tensor(mult_out)).float()
 
@@ -102,7 +108,7 @@ def focus_heat(probs: torch.Tensor, text_len: int, focus: list[int]) -> torch.Te
 
 
 def attend_explicit(
-    q, k, v, *, text_len: int, focus: list[int], top_k: int = 15,
+    q, k, v, *, text_len: int, focus: list[int], top_k: int = ATTENTION["highlight_k"],
     mult: torch.Tensor | None = None, attn_mask=None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Reference: (output [B, H, L, D] in v's dtype, heat [B, L_img] or None without focus)."""
@@ -113,7 +119,7 @@ def attend_explicit(
 
 
 def attend_fused(
-    q, k, v, *, text_len: int, focus: list[int], top_k: int = 15,
+    q, k, v, *, text_len: int, focus: list[int], top_k: int = ATTENTION["highlight_k"],
     mult: torch.Tensor | None = None, attn_mask=None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Same result as `attend_explicit` with one scaled_dot_product_attention call.

@@ -13,6 +13,20 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 
+# Attention hooks' parameters (editing_core/attention.py and highlight.py read these).
+ATTENTION: dict = {
+    "mult_in": 2.0,  # image->text attention multiplier inside the mask
+    "mult_out": 0.8,  # ... and outside it
+    "highlight_k": 15,  # first K text tokens re-weighted
+    "highlight_from_step": 4,  # first sampling step that uses a mask
+    "highlight_start": 11,  # block maps ranked by activation (0-based): average from this rank ...
+    "highlight_blocks": 4,  # ... this many maps
+    "threshold": 0.3,  # mask threshold on the averaged map
+    "highlight_impl": "fused",  # fused (one SDPA call) | explicit (full L x L reference)
+    "inject_store": "device",  # where stored V lives: device | cpu
+    "inject_text": True,  # inject the text tokens' V too, or the image part only
+}
+
 COMMON: dict = {
     "solver": "fireflow",  # euler | rf_solver | fireflow
     "steps": 8,
@@ -26,17 +40,7 @@ COMMON: dict = {
     "gamma": 0.0,  # inversion control toward a seeded Gaussian; 0 = off
     "inject": 0,  # sampling steps with V injection from the inversion
     "highlight": False,
-    # Attention hooks (editing_core/attention.py reads these names):
-    "mult_in": 2.0,  # image->text attention multiplier inside the mask
-    "mult_out": 0.8,  # ... and outside it
-    "highlight_k": 15,  # first K text tokens re-weighted
-    "highlight_from_step": 4,  # first sampling step that uses a mask
-    "highlight_start": 11,  # block maps ranked by activation: average from this rank ...
-    "highlight_blocks": 4,  # ... this many maps
-    "threshold": 0.3,  # mask threshold on the averaged map
-    "highlight_impl": "fused",  # fused (one SDPA call) | explicit (full L x L reference)
-    "inject_store": "device",  # where stored V lives: device | cpu
-    "inject_text": True,  # inject the text tokens' V too, or the image part only
+    **ATTENTION,
     "true_cfg": 1.0,  # real CFG for models without guidance embedding (schnell)
     "negative_prompt": "",
     "max_sequence_length": 512,  # T5 tokens (capped by the tokenizer's limit)
@@ -115,6 +119,50 @@ def resolve_params(preset: str = "mtc", overrides: Mapping | None = None) -> dic
         raise ValueError("inject must be between 0 and steps")
     params["preset"] = preset
     return params
+
+
+# The planner's strength (0..1) moves these knobs around the preset's value:
+# knob: (delta at strength 0, delta at strength 1, lower bound, upper bound).
+STRENGTH_MAP: dict[str, tuple[float, float, float, float]] = {
+    "eta": (+0.08, -0.30, 0.0, 1.0),
+    "stop": (+0.10, -0.15, 0.0, 1.0),
+    "inject": (+1.0, -1.0, 0.0, 10.0),
+}
+
+
+def _lerp_delta(strength: float, at0: float, at1: float) -> float:
+    s = min(max(strength, 0.0), 1.0)
+    return at0 * (1 - 2 * s) if s <= 0.5 else at1 * (2 * s - 1)
+
+
+def strength_overrides(strength: float, params: Mapping) -> dict:
+    """The method's knobs for a planner strength (0..1), around the resolved `params`.
+
+    0.5 is the preset itself; lower keeps more of the current image, higher lets the
+    target prompt move it further (linear in between, inject rounded):
+
+        strength  eta (LQR pull)       stop (share of steps under control)  inject (V injection)
+        0.0       eta + 0.08 (max 1)   stop + 0.10 (max 1)                  inject + 1
+        0.5       eta                  stop                                 inject
+        1.0       eta - 0.30 (min 0)   stop - 0.15 (min 0)                  inject - 1 (min 0)
+
+    Only knobs the preset uses move: eta and stop only under LQR control
+    (control = "dual"), inject only when the preset injects at all (a baseline
+    without injection never gains it); inject never exceeds the step count.
+    """
+    used = []
+    if params.get("control", "none") != "none":
+        used += ["eta", "stop"]
+    if int(params.get("inject", 0)) > 0:
+        used.append("inject")
+    out: dict = {}
+    for knob in used:
+        at0, at1, lo, hi = STRENGTH_MAP[knob]
+        value = min(max(float(params[knob]) + _lerp_delta(strength, at0, at1), lo), hi)
+        out[knob] = round(value, 4)
+    if "inject" in out:
+        out["inject"] = min(round(out["inject"]), int(params["steps"]))
+    return out
 
 
 def edit_nfe(params: Mapping, *, inversion: bool = True) -> int:

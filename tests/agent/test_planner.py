@@ -15,10 +15,11 @@ from agent.captions import split_items
 from agent.intents import parse_intent
 from agent.llm import LLMPlanner, PlannerConfigError, make_chat_model, make_planner
 from agent.offline import OfflinePlanner
-from agent.params import EditSettings, strength_overrides
+from agent.params import EditSettings
 from agent.plan import EditPlan
 from agent.prompts import recipes
 from editing_core import resolve_params
+from editing_core.presets import strength_overrides
 from mtedit.settings import Settings
 from toyworld import world as W
 
