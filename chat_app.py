@@ -11,18 +11,18 @@ browser tab, the selected lineage node and transient notices.
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 from pathlib import Path
 
 import streamlit as st
 import yaml
-from PIL import Image
 
 try:
     from agent import ChatSession, EditSettings, JobView, MessageView, NodeView
     from agent.executor import explain_error, load_backend
+    from agent.params import PRESETS
+    from agent.uploads import MAX_UPLOAD_BYTES, check_upload
     from mtedit.settings import BUNDLED_MODEL, Settings
 except ImportError as exc:  # a broken install: say how to repair it, not a stack trace
     st.error(f"The app cannot start: {exc}. Reinstall with `make install` (or "
@@ -32,14 +32,12 @@ except ImportError as exc:  # a broken install: say how to repair it, not a stac
 log = logging.getLogger("mtedit.app")
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
-# The agent refuses the same (its own check); here the chat box and check_upload refuse
-# before anything is sent.
-MAX_UPLOAD_MB = 50
-MAX_PIXELS = 64_000_000  # more is a decompression bomb, not a photo
+# The chat box refuses larger files and the agent's check_upload the rest before
+# anything is sent (the agent checks the same again when it reads them).
+MAX_UPLOAD_MB = MAX_UPLOAD_BYTES // 2**20
 POLL_S = 0.5  # how often the progress panel asks the executor
 THUMB = 160  # long side of lineage thumbnails, pixels
 CELL = 92  # width of a lineage cell on the page, pixels (three to a row)
-PRESETS = ["mtc", "fireflow", "rf_solver", "rf_inversion", "rf"]
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 PLANNERS = ["offline", "openai", "anthropic", "ollama"]
 
@@ -150,36 +148,12 @@ def clear_notices() -> None:
 # -- uploads ----------------------------------------------------------------------------
 
 
-def check_upload(name: str, data: bytes) -> str | None:
-    """Why this upload cannot be used, or None when it is a readable image of sane size."""
-    if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
-        return f"**{name}** is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_MB} MB."
-    if not data:
-        return f"**{name}** is empty."
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            w, h = img.size
-            if w * h > MAX_PIXELS:
-                return (
-                    f"**{name}** is {w}x{h} pixels; images up to "
-                    f"{MAX_PIXELS // 1_000_000} megapixels are accepted."
-                )
-            img.verify()
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-    except Image.DecompressionBombError:
-        return f"**{name}** is far too many pixels to be a photo."
-    except Exception:  # noqa: BLE001 - any decoder failure means "cannot be read"
-        return f"**{name}** is not an image that can be read (corrupt, or not PNG/JPEG/WebP)."
-    return None
-
-
 def handle_input(chat: ChatSession, value) -> None:
     """Validate the uploads, then hand the message to the agent (edits run in the background)."""
     text = (getattr(value, "text", None) or "").strip()
     files = list(getattr(value, "files", None) or [])
     shown = text or ", ".join(f.name for f in files)
-    problems = [p for f in files if (p := check_upload(f.name, f.getvalue()))]
+    problems = [f"{p}." for f in files if (p := check_upload(f.name, f.getvalue()))]
     if problems:
         notice(
             "Nothing was sent. " + " ".join(problems) + " Upload PNG, JPEG or WebP photos.",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from agent.offline import clean_request
+from editing_core.presets import PRESETS
 
 IntentKind = Literal[
     "empty", "refuse", "upload", "generate", "edit", "undo", "redo", "goto", "branch",
@@ -22,12 +23,13 @@ IntentKind = Literal[
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
             "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "last": -1, "latest": -1,
             "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
-PRESET_NAMES = {"mtc": "mtc", "fireflow": "fireflow", "fire flow": "fireflow",
-                "rf_solver": "rf_solver", "rf-solver": "rf_solver", "rf solver": "rf_solver",
-                "rfsolver": "rf_solver", "rf_inversion": "rf_inversion",
-                "rf-inversion": "rf_inversion", "rf inversion": "rf_inversion",
-                "rf": "rf", "euler": "rf", "reflow": "rf", "multi-turn": "mtc",
-                "multi turn": "mtc"}
+# The editing core's preset names, plus the ways people write them.
+PRESET_ALIASES = {"fire flow": "fireflow", "rf-solver": "rf_solver", "rf solver": "rf_solver",
+                  "rfsolver": "rf_solver", "rf-inversion": "rf_inversion",
+                  "rf inversion": "rf_inversion", "euler": "rf", "reflow": "rf",
+                  "multi-turn": "mtc", "multi turn": "mtc"}
+PRESET_NAMES = {**{name: name for name in PRESETS},
+                **{alias: name for alias, name in PRESET_ALIASES.items() if name in PRESETS}}
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ from agent.views import (
     message_kind,
     node_view,
 )
+from editing_core.images import png_bytes
 from mtedit.settings import Settings
 
 # An upload: a path, or (filename, bytes) as Streamlit's UploadedFile gives them.
@@ -695,9 +696,7 @@ class ChatSession:
         """A PNG thumbnail of the node's image, long side `size` pixels."""
         img = Image.open(io.BytesIO(self.image_bytes(node_id)))
         img.thumbnail((size, size))
-        buf = io.BytesIO()
-        img.save(buf, format="PNG")
-        return buf.getvalue()
+        return png_bytes(img)
 
     def set_head(self, node_id: str) -> Reply:
         """Rollback by click: the head moves to node_id (a node of this conversation);

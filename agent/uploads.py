@@ -7,25 +7,14 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from editing_core.images import png_bytes
+
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-MAX_UPLOAD_PIXELS = 64_000_000
+MAX_UPLOAD_PIXELS = 64_000_000  # more is a decompression bomb, not a photo
 
 
-def read_upload(item) -> tuple[str, bytes]:
-    """(name, PNG bytes) from a path, (name, bytes) or a file-like with .name/.getvalue()."""
-    if isinstance(item, (str, Path)):
-        path = Path(item)
-        if not path.is_file():
-            raise ValueError(f"{path} is not a file")
-        if path.stat().st_size > MAX_UPLOAD_BYTES:
-            raise ValueError(f"{path.name} is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
-        name, data = path.name, path.read_bytes()
-    elif isinstance(item, tuple) and len(item) == 2:
-        name, data = str(item[0]), bytes(item[1])
-    elif hasattr(item, "getvalue"):
-        name, data = getattr(item, "name", "upload"), item.getvalue()
-    else:
-        raise ValueError(f"unsupported upload {type(item).__name__}")
+def open_checked(name: str, data: bytes) -> Image.Image:
+    """The decoded image, or ValueError saying why these bytes cannot be used."""
     if not data:
         raise ValueError(f"{name} is empty")
     if len(data) > MAX_UPLOAD_BYTES:
@@ -43,6 +32,34 @@ def read_upload(item) -> tuple[str, bytes]:
         raise
     except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for bad files
         raise ValueError(f"{name} is not a readable image ({type(exc).__name__})") from None
+    return img
+
+
+def check_upload(name: str, data: bytes) -> str | None:
+    """Why this upload cannot be used (one sentence), or None: the UI asks before sending."""
+    try:
+        open_checked(name, data)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def read_upload(item) -> tuple[str, bytes]:
+    """(name, PNG bytes) from a path, (name, bytes) or a file-like with .name/.getvalue()."""
+    if isinstance(item, (str, Path)):
+        path = Path(item)
+        if not path.is_file():
+            raise ValueError(f"{path} is not a file")
+        if path.stat().st_size > MAX_UPLOAD_BYTES:
+            raise ValueError(f"{path.name} is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+        name, data = path.name, path.read_bytes()
+    elif isinstance(item, tuple) and len(item) == 2:
+        name, data = str(item[0]), bytes(item[1])
+    elif hasattr(item, "getvalue"):
+        name, data = getattr(item, "name", "upload"), item.getvalue()
+    else:
+        raise ValueError(f"unsupported upload {type(item).__name__}")
+    img = open_checked(name, data)
     img = ImageOps.exif_transpose(img)
     if img.mode in ("RGBA", "LA", "P"):
         img = img.convert("RGBA")
@@ -53,6 +70,4 @@ def read_upload(item) -> tuple[str, bytes]:
         img = img.convert("RGB")
     if min(img.size) < 8:
         raise ValueError(f"{name} is too small ({img.width}x{img.height})")
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return name, buf.getvalue()
+    return name, png_bytes(img)

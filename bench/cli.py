@@ -21,7 +21,7 @@ from editing_core.presets import PRESETS
 def _bench_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", help="source image (default: a generated test card)")
     p.add_argument("--size", type=int, default=128, help="side of the generated test card")
-    p.add_argument("--presets", default="rf,rf_solver,fireflow,rf_inversion,mtc",
+    p.add_argument("--presets", default=",".join(PRESETS),
                    help="comma-separated preset names")
     p.add_argument("--chain", choices=("latent", "pixel"), default="latent",
                    help="pass clean latents between turns, or decode and re-encode (pixel)")

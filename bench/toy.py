@@ -22,10 +22,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from editing_core.presets import PRESETS
 from toyworld import world as W
-from toyworld.train import heldout_scenes
+from toyworld.world import heldout_scenes
 
-BASELINES = ("rf", "rf_solver", "fireflow", "rf_inversion")
+BASELINES = tuple(p for p in PRESETS if p != "mtc")
 DEFAULT_PRESETS = ("mtc", *BASELINES)
 
 

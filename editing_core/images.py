@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from editing_core.errors import ImageInputError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def load_image(source) -> Image.Image:
@@ -71,11 +74,22 @@ def grid_size(width: int, height: int, max_side: int, multiple: int = 16) -> tup
 
 def image_to_tensor(img: Image.Image) -> torch.Tensor:
     """RGB PIL -> [1, 3, H, W] float32 in [-1, 1]."""
+    import torch  # here, so that the agent's upload checks load without torch
+
     arr = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).float() / 127.5 - 1.0
     return arr.permute(2, 0, 1)[None]
 
 
 def tensor_to_image(x: torch.Tensor) -> Image.Image:
     """[1, 3, H, W] in [-1, 1] -> RGB PIL."""
+    import torch
+
     x = ((x[0].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return Image.fromarray(x.permute(1, 2, 0).cpu().numpy(), "RGB")
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    """The image as PNG file bytes (what the store keeps and the app shows)."""
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()

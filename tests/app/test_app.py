@@ -240,8 +240,8 @@ def test_cancel_stops_the_edit(env):
 @pytest.mark.parametrize(
     ("name", "data", "says"),
     [
-        ("notes.png", b"this is not an image at all", "not an image"),
-        ("cut.png", png()[:60], "not an image"),
+        ("notes.png", b"this is not an image at all", "not a readable image"),
+        ("cut.png", png()[:60], "not a readable image"),
         ("huge.png", None, "megapixels"),
     ],
 )
