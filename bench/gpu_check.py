@@ -42,16 +42,9 @@ def build_flux_dev(device: torch.device, dtype: torch.dtype, tiny: bool = False)
     from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
 
     from editing_core.schedule import DEV_SHIFT
-    from editing_core.testing import DEFAULT_WORDS, _word_tokenizer
+    from editing_core.testing import tiny_tokenizers
 
-    words = sorted(set(DEFAULT_WORDS))
-    clip_tok, clip_vocab = _word_tokenizer(
-        words, specials=["<|startoftext|>", "<|endoftext|>", "<|unk|>"],
-        template="<|startoftext|> $A <|endoftext|>", pad="<|endoftext|>", unk="<|unk|>",
-        model_max_length=77, bos_token="<|startoftext|>", eos_token="<|endoftext|>")
-    t5_tok, _ = _word_tokenizer(
-        words, specials=["<pad>", "</s>", "<unk>"], template="$A </s>", pad="<pad>",
-        unk="<unk>", model_max_length=64 if tiny else 512, eos_token="</s>")
+    clip_tok, t5_tok = tiny_tokenizers(t5_max_length=64 if tiny else 512)
     old = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
@@ -75,8 +68,8 @@ def build_flux_dev(device: torch.device, dtype: torch.dtype, tiny: bool = False)
                 intermediate_size=128 if tiny else 3072, num_hidden_layers=2 if tiny else 12,
                 num_attention_heads=2 if tiny else 12, max_position_embeddings=77,
                 hidden_act="quick_gelu", projection_dim=64 if tiny else 768,
-                bos_token_id=clip_vocab["<|startoftext|>"],
-                eos_token_id=clip_vocab["<|endoftext|>"], pad_token_id=clip_vocab["<|endoftext|>"]))
+                bos_token_id=clip_tok.bos_token_id, eos_token_id=clip_tok.eos_token_id,
+                pad_token_id=clip_tok.pad_token_id))
             t5 = T5EncoderModel(T5Config(
                 vocab_size=32128, d_model=64 if tiny else 4096, d_kv=32 if tiny else 64,
                 d_ff=128 if tiny else 10240, num_layers=2 if tiny else 24,

@@ -17,11 +17,18 @@ def _arr(img: Image.Image, size: tuple[int, int] | None = None) -> torch.Tensor:
     return torch.from_numpy(np.asarray(img, dtype=np.float64) / 255.0).permute(2, 0, 1)[None]
 
 
+def tensor_psnr(a: torch.Tensor, b: torch.Tensor, value_range: tuple[float, float] = (0.0, 1.0)) -> float:
+    """Peak signal-to-noise ratio in dB of two same-shaped tensors whose values lie in
+    `value_range` (clamped to it); inf when identical."""
+    lo, hi = value_range
+    x, y = a.clamp(lo, hi), b.clamp(lo, hi)
+    mse = float((((x - y) / (hi - lo)) ** 2).mean())
+    return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
+
+
 def psnr(a: Image.Image, b: Image.Image) -> float:
     """Peak signal-to-noise ratio in dB (b is resized to a's size); inf when identical."""
-    x, y = _arr(a), _arr(b, a.size)
-    mse = float(((x - y) ** 2).mean())
-    return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
+    return tensor_psnr(_arr(a), _arr(b, a.size))
 
 
 def ssim(a: Image.Image, b: Image.Image, window: int = 11, sigma: float = 1.5) -> float:

@@ -8,9 +8,12 @@ Nothing is downloaded: the tokenizers are word-level models built with `tokenize
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from editing_core.schedule import DEV_SHIFT
 
 # A small English vocabulary: enough for test prompts and the planner's recipes.
 DEFAULT_WORDS = """
@@ -29,7 +32,8 @@ make turn add remove more less very is are it its this that there one two three
 """.split()  # noqa: SIM905 - one word list, easy to edit
 
 
-def _word_tokenizer(words, *, specials, template, pad, unk, model_max_length, **special_names):
+def word_tokenizer(words, *, specials, template, pad, unk, model_max_length, **special_names):
+    """A word-level fast tokenizer over `specials` + `words` (ids in that order) and its vocab."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
@@ -52,6 +56,128 @@ def _word_tokenizer(words, *, specials, template, pad, unk, model_max_length, **
     return fast, vocab
 
 
+@dataclass(frozen=True)
+class TinyFlux:
+    """The shape of a small FLUX: FLUX.1's classes and folder layout, tiny sizes.
+
+    The defaults are the test model; the toy world's bundled model is another
+    instance (toyworld/components.py). `text_*` size the CLIP and T5 encoders,
+    `vae_*` the AutoencoderKL, `layers` the (double, single) transformer blocks.
+    guidance_embeds=True is [dev]-style (guidance input, shifted schedule), False
+    [schnell]-style (neither).
+    """
+
+    text_width: int = 64
+    text_positions: int = 77  # CLIP's position embeddings
+    t5_buckets: int = 32  # T5 relative attention buckets ...
+    t5_max_distance: int = 128  # ... and their range
+    text_dropout: float = 0.1
+    latent_channels: int = 4
+    vae_channels: tuple[int, ...] = (32, 32, 64)
+    vae_sample_size: int = 32
+    vae_quant_conv: bool = False
+    vae_mid_attention: bool = True
+    scaling_factor: float = 0.3611
+    shift_factor: float | None = 0.1159
+    layers: tuple[int, int] = (2, 2)
+    guidance_embeds: bool = True
+
+    def text_encoders(self, tokenizer, tokenizer_2):
+        """(CLIPTextModel, T5EncoderModel) for these tokenizers' vocabularies."""
+        from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+
+        w = self.text_width
+        clip = CLIPTextModel(CLIPTextConfig(
+            vocab_size=len(tokenizer), hidden_size=w, intermediate_size=2 * w,
+            projection_dim=w, num_hidden_layers=2, num_attention_heads=4,
+            max_position_embeddings=self.text_positions, bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id))
+        t5 = T5EncoderModel(T5Config(
+            vocab_size=len(tokenizer_2), d_model=w, d_kv=w // 4, d_ff=2 * w, num_layers=2,
+            num_heads=4, relative_attention_num_buckets=self.t5_buckets,
+            relative_attention_max_distance=self.t5_max_distance, dropout_rate=self.text_dropout,
+            pad_token_id=tokenizer_2.pad_token_id, eos_token_id=tokenizer_2.eos_token_id,
+            decoder_start_token_id=tokenizer_2.pad_token_id))
+        return clip, t5
+
+    def vae(self):
+        from diffusers import AutoencoderKL
+
+        n = len(self.vae_channels)
+        return AutoencoderKL(
+            in_channels=3, out_channels=3, latent_channels=self.latent_channels,
+            block_out_channels=self.vae_channels, down_block_types=("DownEncoderBlock2D",) * n,
+            up_block_types=("UpDecoderBlock2D",) * n, layers_per_block=1, norm_num_groups=16,
+            sample_size=self.vae_sample_size, scaling_factor=self.scaling_factor,
+            shift_factor=self.shift_factor, use_quant_conv=self.vae_quant_conv,
+            use_post_quant_conv=self.vae_quant_conv, mid_block_add_attention=self.vae_mid_attention)
+
+    def transformer(self):
+        from diffusers import FluxTransformer2DModel
+
+        return FluxTransformer2DModel(
+            patch_size=1,
+            in_channels=4 * self.latent_channels,  # 2x2 packing: the pipeline reads in_channels // 4
+            num_layers=self.layers[0], num_single_layers=self.layers[1], attention_head_dim=32,
+            num_attention_heads=4, joint_attention_dim=self.text_width,
+            pooled_projection_dim=self.text_width, guidance_embeds=self.guidance_embeds,
+            axes_dims_rope=(8, 12, 12))
+
+    def scheduler(self):
+        """FLUX.1-dev's resolution shift (editing_core.schedule) or, for schnell, none."""
+        from diffusers import FlowMatchEulerDiscreteScheduler
+
+        if self.guidance_embeds:
+            return FlowMatchEulerDiscreteScheduler(**DEV_SHIFT)
+        return FlowMatchEulerDiscreteScheduler(shift=1.0, use_dynamic_shifting=False)
+
+
+def save_flux_folder(folder: str | Path, *, scheduler, vae, transformer, text_encoder, tokenizer,
+                     text_encoder_2, tokenizer_2, dtype: torch.dtype | None = None) -> Path:
+    """Write the parts as a diffusers-format FLUX folder (in `dtype`, e.g. fp16, if given)."""
+    from diffusers import FluxPipeline
+
+    folder = Path(folder)
+    pipe = FluxPipeline(scheduler=scheduler, vae=vae, text_encoder=text_encoder,
+                        tokenizer=tokenizer, text_encoder_2=text_encoder_2,
+                        tokenizer_2=tokenizer_2, transformer=transformer)
+    if dtype is None:
+        pipe.save_pretrained(folder)
+        return folder
+    pipe.to(dtype)
+    try:
+        pipe.save_pretrained(folder, safe_serialization=True)
+    finally:
+        pipe.to(torch.float32)
+    return folder
+
+
+def tiny_tokenizers(words: list[str] | None = None, t5_max_length: int = 64):
+    """(CLIP-style, T5-style) word-level tokenizers over `words` (default: DEFAULT_WORDS),
+    with FLUX's special tokens: <|startoftext|> / <|endoftext|> for CLIP, </s> for T5."""
+    words = sorted(set(DEFAULT_WORDS if words is None else [w.lower() for w in words]))
+    clip_tok, _ = word_tokenizer(
+        words,
+        specials=["<|startoftext|>", "<|endoftext|>", "<|unk|>"],
+        template="<|startoftext|> $A <|endoftext|>",
+        pad="<|endoftext|>",
+        unk="<|unk|>",
+        model_max_length=77,
+        bos_token="<|startoftext|>",
+        eos_token="<|endoftext|>",
+    )
+    t5_tok, _ = word_tokenizer(
+        words,
+        specials=["<pad>", "</s>", "<unk>"],
+        template="$A </s>",
+        pad="<pad>",
+        unk="<unk>",
+        model_max_length=t5_max_length,
+        eos_token="</s>",
+    )
+    return clip_tok, t5_tok
+
+
 def build_tiny_flux(
     folder: str | Path,
     *,
@@ -68,113 +194,13 @@ def build_tiny_flux(
     False gives a [schnell]-style model (no guidance embedding, no shift).
     `width` is the text-encoder width; `layers` the (double, single) block counts.
     """
-    from diffusers import (
-        AutoencoderKL,
-        FlowMatchEulerDiscreteScheduler,
-        FluxPipeline,
-        FluxTransformer2DModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
-
-    folder = Path(folder)
-    words = sorted(set(DEFAULT_WORDS if words is None else [w.lower() for w in words]))
+    spec = TinyFlux(text_width=width, layers=layers, guidance_embeds=guidance_embeds)
     torch.manual_seed(seed)
-
-    clip_tok, clip_vocab = _word_tokenizer(
-        words,
-        specials=["<|startoftext|>", "<|endoftext|>", "<|unk|>"],
-        template="<|startoftext|> $A <|endoftext|>",
-        pad="<|endoftext|>",
-        unk="<|unk|>",
-        model_max_length=77,
-        bos_token="<|startoftext|>",
-        eos_token="<|endoftext|>",
-    )
-    t5_tok, t5_vocab = _word_tokenizer(
-        words,
-        specials=["<pad>", "</s>", "<unk>"],
-        template="$A </s>",
-        pad="<pad>",
-        unk="<unk>",
-        model_max_length=t5_max_length,
-        eos_token="</s>",
-    )
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(clip_vocab),
-            hidden_size=width,
-            intermediate_size=2 * width,
-            projection_dim=width,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=77,
-            bos_token_id=clip_vocab["<|startoftext|>"],
-            eos_token_id=clip_vocab["<|endoftext|>"],
-            pad_token_id=clip_vocab["<|endoftext|>"],
-        )
-    )
-    text_encoder_2 = T5EncoderModel(
-        T5Config(
-            vocab_size=len(t5_vocab),
-            d_model=width,
-            d_kv=width // 4,
-            d_ff=2 * width,
-            num_layers=2,
-            num_heads=4,
-            pad_token_id=0,
-            eos_token_id=1,
-            decoder_start_token_id=0,
-        )
-    )
-    latent_channels = 4
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        latent_channels=latent_channels,
-        block_out_channels=(32, 32, 64),
-        down_block_types=("DownEncoderBlock2D",) * 3,
-        up_block_types=("UpDecoderBlock2D",) * 3,
-        layers_per_block=1,
-        norm_num_groups=16,
-        scaling_factor=0.3611,
-        shift_factor=0.1159,
-        use_quant_conv=False,
-        use_post_quant_conv=False,
-    )
-    transformer = FluxTransformer2DModel(
-        patch_size=1,
-        in_channels=4 * latent_channels,  # 2x2 packing: the pipeline reads in_channels // 4
-        num_layers=layers[0],
-        num_single_layers=layers[1],
-        attention_head_dim=32,
-        num_attention_heads=4,
-        joint_attention_dim=width,
-        pooled_projection_dim=width,
-        guidance_embeds=guidance_embeds,
-        axes_dims_rope=(8, 12, 12),
-    )
-    if guidance_embeds:  # FLUX.1-dev: resolution-dependent shift
-        scheduler = FlowMatchEulerDiscreteScheduler(
-            shift=3.0,
-            use_dynamic_shifting=True,
-            base_shift=0.5,
-            max_shift=1.15,
-            base_image_seq_len=256,
-            max_image_seq_len=4096,
-        )
-    else:  # FLUX.1-schnell: no shift
-        scheduler = FlowMatchEulerDiscreteScheduler(shift=1.0, use_dynamic_shifting=False)
-    pipe = FluxPipeline(
-        scheduler=scheduler,
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=clip_tok,
-        text_encoder_2=text_encoder_2,
-        tokenizer_2=t5_tok,
-        transformer=transformer,
-    )
-    pipe.save_pretrained(folder)
-    return folder
+    clip_tok, t5_tok = tiny_tokenizers(words, t5_max_length)
+    clip, t5 = spec.text_encoders(clip_tok, t5_tok)
+    return save_flux_folder(folder, scheduler=spec.scheduler(), vae=spec.vae(),
+                            transformer=spec.transformer(), text_encoder=clip, tokenizer=clip_tok,
+                            text_encoder_2=t5, tokenizer_2=t5_tok)
 
 
 _TINY: dict[bool, Path] = {}

@@ -27,11 +27,9 @@ Stages:
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 import random
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,35 +38,21 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from editing_core.latents import image_ids, pack, unpack
+from editing_core.latents import flux_velocity, image_ids, pack, unpack
+from editing_core.metrics import tensor_psnr
+from editing_core.schedule import DEV_SHIFT, sampling_timesteps
+from editing_core.solvers import euler
 
 from . import components as C
-from .world import RESOLUTION, caption, random_scene, render
-
-
-def is_heldout(text: str) -> bool:
-    """About 1 scene in 10 (by a stable hash of its caption) is never used for training."""
-    return zlib.crc32(text.encode()) % 10 == 0
-
-
-def training_scenes(n: int, seed: int, max_objects: int = 2, striped_p: float = 0.2):
-    rng = random.Random(seed)
-    out = []
-    while len(out) < n:
-        s = random_scene(rng, max_objects=max_objects, striped_p=striped_p)
-        if not is_heldout(caption(s)):
-            out.append(s)
-    return out
-
-
-def heldout_scenes(n: int, seed: int, max_objects: int = 2, striped_p: float = 0.2):
-    rng = random.Random(10_000_019 + seed)
-    out = []
-    while len(out) < n:
-        s = random_scene(rng, max_objects=max_objects, striped_p=striped_p)
-        if is_heldout(caption(s)):
-            out.append(s)
-    return out
+from .world import (
+    RESOLUTION,
+    caption,
+    heldout_scenes,
+    is_heldout,
+    random_scene,
+    render,
+    training_scenes,
+)
 
 
 def to_tensor(images) -> torch.Tensor:
@@ -79,8 +63,7 @@ def to_tensor(images) -> torch.Tensor:
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     """PSNR in dB of images in [-1, 1]."""
-    mse = ((a.clamp(-1, 1) - b.clamp(-1, 1)) / 2).pow(2).mean().item()
-    return 10 * math.log10(1 / max(mse, 1e-10))
+    return tensor_psnr(a, b, value_range=(-1.0, 1.0))
 
 
 def cosine_lr(step: int, total: int, base: float, warmup: int = 100, floor: float = 0.1) -> float:
@@ -131,7 +114,7 @@ class Config:
 def train_vae(cfg: Config, log: Log):
     path = cfg.work_dir / "vae.pt"
     torch.manual_seed(cfg.seed)
-    vae = C.build_vae()
+    vae = C.SPEC.vae()
     opt = torch.optim.AdamW(vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
     step = 0
     if path.exists():
@@ -315,7 +298,7 @@ def train_text(cfg: Config, log: Log):
     path = cfg.work_dir / "text.pt"
     torch.manual_seed(cfg.seed + 10)
     tok, tok2 = C.build_tokenizers()
-    clip, t5 = C.build_text_encoders(len(tok))
+    clip, t5 = C.SPEC.text_encoders(tok, tok2)
     if path.exists():
         state = torch.load(path, weights_only=False)
         clip.load_state_dict(state["clip"])
@@ -405,16 +388,7 @@ def tokenize(tok, texts: list[str]) -> torch.Tensor:
 
 def velocity(transformer, text, x, t, g, clip_ids, t5_ids, img_ids, txt_ids):
     pooled, seq = text(clip_ids, t5_ids)
-    return transformer(
-        hidden_states=x,
-        timestep=t,
-        guidance=g,
-        pooled_projections=pooled,
-        encoder_hidden_states=seq,
-        txt_ids=txt_ids,
-        img_ids=img_ids,
-        return_dict=False,
-    )[0]
+    return flux_velocity(transformer, x, t, g, pooled, seq, txt_ids, img_ids)
 
 
 def sample_t(n: int, gen: torch.Generator) -> torch.Tensor:
@@ -431,7 +405,7 @@ def train_transformer(cfg: Config, data: dict, log: Log, vae=None):
     clip, t5 = train_text(cfg, log)
     torch.manual_seed(cfg.seed + 10)
     text = TextStack(clip, t5).eval().requires_grad_(False)  # frozen: see the module docstring
-    transformer = C.build_transformer()
+    transformer = C.SPEC.transformer()
     model = torch.nn.ModuleDict({"transformer": transformer, "text": text})
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.AdamW(transformer.parameters(), lr=cfg.lr, weight_decay=0.0)
@@ -487,9 +461,7 @@ def train_transformer(cfg: Config, data: dict, log: Log, vae=None):
             grp["lr"] = cosine_lr(step, cfg.steps, cfg.lr, warmup=200)
         with torch.no_grad():
             pooled, seq = text(ci, ti)
-        pred = transformer(hidden_states=xt, timestep=t, guidance=g, pooled_projections=pooled,
-                           encoder_hidden_states=seq, txt_ids=txt_ids, img_ids=img_ids,
-                           return_dict=False)[0]  # fmt: skip
+        pred = flux_velocity(transformer, xt, t, g, pooled, seq, txt_ids, img_ids)
         loss = F.mse_loss(pred, target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -521,7 +493,7 @@ def train_transformer(cfg: Config, data: dict, log: Log, vae=None):
 @torch.no_grad()
 def quick_eval(model, vae, data: dict, tok, tok2, n: int = 16, steps: int = 12,
                guidance: float = 1.0, seed: int = 0) -> dict:  # fmt: skip
-    """Text-to-image on held-out captions (Euler, FLUX.1-dev shift), read back by the detector."""
+    """Text-to-image on held-out captions (the core's Euler and FLUX.1-dev shift), read back by the detector."""
     from .world import detect, scene_accuracy
 
     scenes = heldout_scenes(n, seed + 99)
@@ -530,13 +502,14 @@ def quick_eval(model, vae, data: dict, tok, tok2, n: int = 16, steps: int = 12,
     h = w = RESOLUTION // 4
     img_ids, txt_ids = image_ids(h, w), torch.zeros(C.MAX_TOKENS, 3)
     x = pack(torch.randn(n, C.LATENT_CHANNELS, h, w, generator=torch.Generator().manual_seed(seed)))
-    mu = 0.5 + (1.15 - 0.5) * ((h // 2) * (w // 2) - 256) / (4096 - 256)
-    ts = torch.linspace(1, 0, steps + 1)
-    ts = math.exp(mu) / (math.exp(mu) + (1 / ts.clamp_min(1e-9) - 1))
+    ts = sampling_timesteps(steps, (h // 2) * (w // 2), DEV_SHIFT)
     g = torch.full((n,), guidance)
-    for a, b in itertools.pairwise(ts):
-        v = velocity(model.transformer, model.text, x, a.expand(n), g, ci, ti, img_ids, txt_ids)
-        x = x + (b - a) * v
+
+    def v(x, t, **_):
+        return velocity(model.transformer, model.text, x, torch.full((n,), t), g, ci, ti, img_ids,
+                        txt_ids)
+
+    x = euler(v, x, ts)
     z = unpack(x, h, w) / data["scaling_factor"] + data["shift_factor"]
     imgs = (vae.decode(z).sample.clamp(-1, 1) + 1) * 127.5
     from PIL import Image

@@ -12,6 +12,7 @@ Everything is deterministic: `random_scene(rng)` takes a `random.Random`.
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -465,4 +466,33 @@ def scene_accuracy(reading: Reading, scene: Scene) -> dict[str, float]:
         out[key] = sum(p[key] for p in per) / n
     out["all"] = float(out["background"] == 1 and out["count"] == 1
                        and all(all(p.values()) for p in per))  # fmt: skip
+    return out
+
+
+# ---------------------------------------------------------------- the train / held-out split
+
+
+def is_heldout(text: str) -> bool:
+    """About 1 scene in 10 (by a stable hash of its caption) is never used for training:
+    the trainer draws from `training_scenes`, every benchmark from `heldout_scenes`."""
+    return zlib.crc32(text.encode()) % 10 == 0
+
+
+def training_scenes(n: int, seed: int, max_objects: int = 2, striped_p: float = 0.2):
+    rng = random.Random(seed)
+    out = []
+    while len(out) < n:
+        s = random_scene(rng, max_objects=max_objects, striped_p=striped_p)
+        if not is_heldout(caption(s)):
+            out.append(s)
+    return out
+
+
+def heldout_scenes(n: int, seed: int, max_objects: int = 2, striped_p: float = 0.2):
+    rng = random.Random(10_000_019 + seed)
+    out = []
+    while len(out) < n:
+        s = random_scene(rng, max_objects=max_objects, striped_p=striped_p)
+        if is_heldout(caption(s)):
+            out.append(s)
     return out

@@ -15,8 +15,8 @@ import json
 import pytest
 import yaml
 
-from bench.reconstruct import calibration_card
 from bench import reconstruct as bench
+from bench.reconstruct import calibration_card
 from mtedit.cli import main
 
 

@@ -94,10 +94,10 @@ def test_short_bench_gives_sane_figures(any_backend):
 
 
 def test_heldout_split_is_disjoint_from_training():
-    tr = {W.caption(s) for s in train.training_scenes(200, seed=0)}
-    ho = {W.caption(s) for s in train.heldout_scenes(50, seed=0)}
+    tr = {W.caption(s) for s in W.training_scenes(200, seed=0)}
+    ho = {W.caption(s) for s in W.heldout_scenes(50, seed=0)}
     assert not tr & ho
-    assert all(train.is_heldout(c) for c in ho)
+    assert all(W.is_heldout(c) for c in ho)
 
 
 def test_masked_psnr():
@@ -143,3 +143,19 @@ def test_caption_labels_bind_each_word_to_its_object():
     assert cells == [3, 5]  # "on the left", "on the right"
     assert set(labels["background"]) == {list(W.COLOURS).index("green")}
     assert len(ids) == C.MAX_TOKENS and words[-1] == "<pad>"
+
+
+def test_the_core_builder_builds_the_shipped_models_shape(backend):
+    from toyworld import components as C
+
+    tok, tok2 = C.build_tokenizers()
+    clip, t5 = C.SPEC.text_encoders(tok, tok2)
+    built = {"transformer": C.SPEC.transformer(), "vae": C.SPEC.vae(), "text_encoder": clip,
+             "text_encoder_2": t5}
+    for name, module in built.items():
+        shipped_state = getattr(backend, name).state_dict()
+        shapes = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+        assert shapes == {k: tuple(v.shape) for k, v in shipped_state.items()}, name
+        module.load_state_dict(shipped_state, strict=True)
+    assert tok2("a red circle on the left").input_ids == \
+        backend.tokenizer_2("a red circle on the left").input_ids
