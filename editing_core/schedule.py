@@ -20,8 +20,8 @@ DEV_SHIFT = {
 
 def shift_mu(image_seq_len: int, config: Mapping = DEV_SHIFT) -> float:
     """mu linear in the image token count: 256 tokens -> 0.5, 4096 -> 1.15 (dev defaults)."""
-    n0, n1 = config.get("base_image_seq_len", 256), config.get("max_image_seq_len", 4096)
-    m0, m1 = config.get("base_shift", 0.5), config.get("max_shift", 1.15)
+    n0, n1, m0, m1 = (config.get(k, DEV_SHIFT[k]) for k in (
+        "base_image_seq_len", "max_image_seq_len", "base_shift", "max_shift"))
     return m0 + (m1 - m0) * (image_seq_len - n0) / (n1 - n0)
 
 
