@@ -30,7 +30,7 @@ from editing_core.images import grid_size, image_to_tensor, load_image, tensor_t
 from editing_core.latents import flux_velocity, image_ids, pack, unpack
 from editing_core.presets import edit_nfe, resolve_params
 from editing_core.schedule import sampling_timesteps
-from editing_core.solvers import SOLVERS, solver_nfe
+from editing_core.solvers import MIDPOINT, SOLVERS, solver_nfe
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class Turn:
     focus_words: tuple[str, ...]
     params: dict
     seed: int
+    notes: dict = field(default_factory=dict)  # what the turn decided (focus fallback), recorded
 
 
 class ProgressChannel:
@@ -322,7 +323,7 @@ class FluxBackend:
             image = self.decode_latent(latent, output_size)
             timings["decode"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_start
-        params = {**params, "focus_words": list(turn.focus_words)}
+        params = {**params, **turn.notes, "focus_words": list(turn.focus_words)}
         return EditResult(latent=latent, image=image, params=params, timings=timings,
                           nfe=channel.done, seed=int(seed))
 
@@ -377,6 +378,7 @@ class FluxBackend:
         inv_control = None
         if params["gamma"] > 0:
             inv_control = ctl.inversion_control(x.shape, seed=turn.seed, gamma=params["gamma"],
+                                                half_step=params["solver"] in MIDPOINT,
                                                 device=self.device)
         sample_control = None
         if params["control"] == "dual":
@@ -384,7 +386,8 @@ class FluxBackend:
                 pack(turn.source_anchor).to(self.device), pack(turn.previous_anchor).to(self.device),
                 lam=params["lam"], eta=params["eta"], stop=params["stop"], clock=params["clock"])
 
-        hooks = self._make_hooks(grid, params, turn.target_prompt, turn.focus_words, text_len)
+        hooks, focus = self._make_hooks(grid, params, turn.target_prompt, turn.focus_words, text_len)
+        turn.notes.update(focus)
         with self._on_device(self.transformer), hooks or contextlib.nullcontext():
             channel.check()
             t0 = time.perf_counter()
@@ -404,21 +407,35 @@ class FluxBackend:
         return unpack(out, h, w).float().cpu()
 
     def _make_hooks(self, grid, params, target_prompt, focus_words, text_len):
-        """Attention hooks for V injection / highlighting, or None when neither is on."""
-        highlight = bool(params["highlight"]) and bool(focus_words)
+        """Attention hooks for V injection / highlighting (None when neither is on), and
+        what was highlighted: {"focus_positions": [...], "focus_fallback": how} or {}."""
+        highlight = bool(params["highlight"])
         if params["inject"] <= 0 and not highlight:
-            return None
+            return None, {}
         from editing_core.attention import AttentionHooks
 
+        focus: dict = {}
         positions: list[int] = []
         if highlight:
-            from editing_core.focus import focus_token_positions
+            from editing_core.focus import fallback_focus, focus_token_positions
 
-            positions = list(focus_token_positions(self.tokenizer_2, target_prompt,
-                                                   list(focus_words), text_len))
-        return AttentionHooks(self.transformer, timesteps=[float(t) for t in grid],
-                              inject_steps=int(params["inject"]), highlight=highlight and bool(positions),
-                              focus_positions=positions, text_len=text_len, params=dict(params))
+            if focus_words:
+                positions = list(focus_token_positions(self.tokenizer_2, target_prompt,
+                                                       list(focus_words), text_len))
+            if not positions:
+                positions, how = fallback_focus(
+                    self.tokenizer_2, target_prompt, text_len, params["highlight_fallback"],
+                    params["highlight_fallback_position"])
+                focus["focus_fallback"] = how
+                log.info("highlighting: no focus word %s found in %r; %s", list(focus_words),
+                         target_prompt, f"highlighting its {how}" if positions else
+                         "highlighting is off for this edit")
+            focus["focus_positions"] = positions
+        hooks = AttentionHooks(self.transformer, timesteps=[float(t) for t in grid],
+                               inject_steps=int(params["inject"]),
+                               highlight=highlight and bool(positions), focus_positions=positions,
+                               text_len=text_len, params=dict(params))
+        return hooks, focus
 
     # ------------------------------------------------------------------ text to image
     @property

@@ -12,7 +12,9 @@ Matching, per focus word or phrase (case-insensitive):
 3. otherwise the word contributes nothing.
 All tokens of a matched span count (a word split into several sub-word pieces gives
 several positions). The result is sorted and unique; positions cut off by truncation are
-dropped. An empty result means no focus: `AttentionHooks` then skips highlighting.
+dropped. When nothing matches, the backend falls back (`fallback_focus`, as the
+preset's `highlight_fallback` says): the target prompt's first noun, or a fixed T5
+position (the authors always highlight position 2); it logs that it did.
 """
 
 from __future__ import annotations
@@ -94,3 +96,47 @@ def focus_token_positions(tokenizer_2, prompt: str, words: Iterable[str], max_le
             if e > s and any(s < b and e > a for a, b in spans)
         }
     return sorted(p for p in found if p < max_length)
+
+
+# Words that come before a noun phrase (determiners, instruction verbs), and words that close one (what follows the head noun).
+_LEADING = frozenset(
+    ["a", "an", "the", "this", "that", "these", "those", "some", "any", "one", "two", "three", "four", "its", "his", "her", "their", "my", "your", "our", "make", "turn", "add", "put", "give", "change", "replace"])
+_PHRASE_END = frozenset(
+    ["on", "in", "at", "with", "of", "and", "or", "but", "under", "over", "near", "behind", "beside", "by", "from", "to", "into", "onto", "above", "below", "next", "against", "inside", "outside", "is", "are", "was", "were", "has", "have", "wearing", "holding", "while", "which", "that", "who", "instead"])
+
+
+def first_noun(prompt: str) -> str | None:
+    """The head noun of the prompt's first noun phrase, by a rule (no tagger): skip leading
+    determiners, read up to the first preposition, conjunction, verb-like "-ing" word or
+    punctuation, and take the last word read ("a small red circle on the left" -> "circle")."""
+    clause = re.split(r"[,.;:!?()]", prompt, maxsplit=1)[0]
+    words = [w.lower() for w in _WORD.findall(clause)]
+    while words and words[0] in _LEADING:
+        words.pop(0)
+    head = None
+    for i, w in enumerate(words):
+        if w in _PHRASE_END or (i > 0 and w.endswith("ing") and len(w) > 4) or w.isdigit():
+            break
+        head = w
+    return head
+
+
+def fallback_focus(tokenizer_2, prompt: str, max_length: int, how: str = "first_noun",
+                   position: int = 2) -> tuple[list[int], str]:
+    """Focus positions when no focus word matched, and how they were chosen.
+
+    how "first_noun": the T5 positions of the prompt's first noun (`first_noun`), else
+    `position`; "position": T5 position `position` (the authors' fixed choice is 2),
+    clamped to the prompt's last token; "none": no positions ([], "none").
+    """
+    if how == "none":
+        return [], "none"
+    if how == "first_noun":
+        noun = first_noun(prompt)
+        if noun:
+            found = focus_token_positions(tokenizer_2, prompt, [noun], max_length)
+            if found:
+                return found, f"first noun {noun!r}"
+    n = len(tokenizer_2(prompt, max_length=max_length, truncation=True)["input_ids"])
+    pos = max(0, min(int(position), n - 1, max_length - 1))
+    return [pos], f"T5 position {pos}"

@@ -4,8 +4,16 @@ mtc          the multi-turn consistent method: FireFlow + dual-objective LQR (so
              previous turn) + V injection + adaptive attention highlighting.
 fireflow     FireFlow inversion/editing with V injection, no control.
 rf_solver    RF-Solver-Edit: midpoint solver, V injection.
-rf_inversion RF-Inversion: Euler, LQR toward the image being edited (lambda = 1).
+rf_inversion RF-Inversion as the multi-turn authors run it as a baseline: Euler, 28
+             steps, LQR on the index clock for the first 35 % of steps, lambda 0.7
+             whenever a previous image exists.
 rf           vanilla ReFlow inversion + sampling with Euler.
+
+mtc's feature knobs are plain parameters, set per preset or per edit: `inject`
+(sampling steps with V injection; 0 = off, the authors' demo default), `highlight`
+(adaptive attention highlighting on/off) and `highlight_fallback` (what to highlight
+when no focus word is in the prompt). `steps_for_nfe` sizes any preset for a budget
+of model calls per turn.
 """
 
 from __future__ import annotations
@@ -40,6 +48,10 @@ COMMON: dict = {
     "gamma": 0.0,  # inversion control toward a seeded Gaussian; 0 = off
     "inject": 0,  # sampling steps with V injection from the inversion
     "highlight": False,
+    # When no focus word maps to a T5 token: first_noun (the target prompt's first
+    # noun, else the position below) | position | none (no highlighting, as before).
+    "highlight_fallback": "first_noun",
+    "highlight_fallback_position": 2,  # the authors' fixed focus token
     **ATTENTION,
     "true_cfg": 1.0,  # real CFG for models without guidance embedding (schnell)
     "negative_prompt": "",
@@ -58,21 +70,23 @@ PRESETS: dict[str, dict] = {
     },
     "fireflow": {**COMMON, "solver": "fireflow", "steps": 8, "inject": 1},
     "rf_solver": {**COMMON, "solver": "rf_solver", "steps": 25, "inject": 2},
-    "rf_inversion": {
+    "rf_inversion": {  # the multi-turn authors' RF-Inversion baseline
         **COMMON,
         "solver": "euler",
         "steps": 28,
         "control": "dual",
-        "lam": 1.0,
+        "stop": 0.35,
+        "lam": 0.7,  # toward X_src + 0.7 (X_prev - X_src); turn 1 (no previous): X_src
         "gamma": 0.5,
-        "clock": "time",  # RF-Inversion's own (y - x) / t; mtc's authors use the step index
+        "clock": "index",
     },
     "rf": {**COMMON, "solver": "euler", "steps": 28},
 }
 
 _CHOICES = {"solver": ("euler", "rf_solver", "fireflow"), "control": ("none", "dual"),
             "clock": ("index", "time"), "highlight_impl": ("fused", "explicit"),
-            "inject_store": ("device", "cpu")}
+            "inject_store": ("device", "cpu"),
+            "highlight_fallback": ("first_noun", "position", "none")}
 
 
 def resolve_params(preset: str = "mtc", overrides: Mapping | None = None) -> dict:
@@ -172,3 +186,38 @@ def edit_nfe(params: Mapping, *, inversion: bool = True) -> int:
     per_pass = solver_nfe(params["solver"], params["steps"])
     cfg = 2 if params.get("true_cfg", 1.0) > 1.0 and params.get("negative_prompt") else 1
     return (per_pass if inversion else 0) + cfg * per_pass
+
+
+def steps_for_nfe(preset: str, nfe: int, overrides: Mapping | None = None) -> int:
+    """Solver steps that bring one turn of `preset` (inversion + sampling, see `edit_nfe`)
+    as near as its solver allows to `nfe` model calls; on a tie, the cheaper one.
+
+    E.g. nfe 18: fireflow 8 steps (2 (N + 1) = 18), euler 9 (2N), rf_solver 4 (4N: 16
+    and 20 are as near, 16 is cheaper). At least 1 step, even below one step's cost.
+    """
+    if int(nfe) < 1:
+        raise ValueError(f"an NFE budget is at least 1 model call, not {nfe}")
+    params = resolve_params(preset, {k: v for k, v in (overrides or {}).items()
+                                     if k not in ("steps", "inject")})
+
+    def cost(steps: int) -> int:
+        return edit_nfe({**params, "steps": steps})
+
+    steps = 1
+    while cost(steps + 1) <= nfe:
+        steps += 1
+    if abs(cost(steps + 1) - nfe) < abs(cost(steps) - nfe):
+        steps += 1
+    return steps
+
+
+def nfe_overrides(preset: str, nfe: int, overrides: Mapping | None = None) -> dict:
+    """`overrides` plus the step count of `steps_for_nfe`; V injection is capped at the new
+    step count (a 25-step preset's 2 injected steps do not fit in 1 step)."""
+    out = dict(overrides or {})
+    out["steps"] = steps_for_nfe(preset, nfe, out)
+    inject = out.get("inject")
+    if inject is None:
+        inject = PRESETS[preset]["inject"]
+    out["inject"] = min(int(inject), out["steps"])
+    return out

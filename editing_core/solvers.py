@@ -85,6 +85,7 @@ def fireflow(velocity_fn: VelocityFn, x, timesteps: Sequence[float], control=Non
 
 
 SOLVERS: dict[str, Callable] = {"euler": euler, "rf_solver": rf_solver, "fireflow": fireflow}
+MIDPOINT = frozenset({"rf_solver", "fireflow"})  # full-step update with the midpoint velocity
 
 
 def solver_nfe(name: str, steps: int) -> int:
