@@ -164,8 +164,10 @@ def cmd_history(args) -> int:
 
 @_run
 def cmd_doctor(args) -> int:
+    from storage.doctor import check
+
     with _open(args) as store:
-        report = store.check(fix=args.fix, grace=args.grace)
+        report = check(store, fix=args.fix, grace=args.grace)
     for line in report.lines():
         print(line)
     left = set(report.orphans) - set(report.removed_orphans)
@@ -178,9 +180,11 @@ def cmd_doctor(args) -> int:
 
 @_run
 def cmd_export(args) -> int:
+    from storage.transfer import export_conversation
+
     with _open(args) as store:
         conv = _conversation(store, args.conversation_id)
-        path = store.export_conversation(conv.id, args.output)
+        path = export_conversation(store, conv.id, args.output)
     print(f"exported conversation {conv.id} to {path}")
     return 0
 
@@ -189,8 +193,10 @@ def cmd_export(args) -> int:
 def cmd_import(args) -> int:
     if not args.file.is_file():
         raise CommandError(f"no file {args.file}")
+    from storage.transfer import import_conversation
+
     with _open(args, create=True) as store:
-        conv = store.import_conversation(args.file)
+        conv = import_conversation(store, args.file)
         count = len(store.nodes(conv.id))
     print(f"imported conversation {conv.id} ({count} images) {conv.title!r}")
     return 0

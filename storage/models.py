@@ -47,6 +47,7 @@ class ConversationRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     head_node_id: Mapped[str | None] = mapped_column(ID)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the edit settings
 
 
 class ImageNodeRow(Base):
@@ -85,6 +86,8 @@ class MessageRow(Base):
     parent_message_id: Mapped[str | None] = mapped_column(ForeignKey("messages.id"), index=True)
     role: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(16), default="text")
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
     node_ids: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -22,6 +22,7 @@ class Conversation:
     created_at: datetime
     updated_at: datetime
     head_node_id: str | None
+    settings: dict[str, Any] = field(default_factory=dict, hash=False)  # edit settings
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class Message:
     text: str
     node_ids: tuple[str, ...]
     created_at: datetime
+    kind: str = "text"  # "user" for user messages; else what the reply is (edit, ask, error ...)
+    meta: dict[str, Any] = field(default_factory=dict, hash=False)  # e.g. the upload an ask is about
 
 
 @dataclass(frozen=True)

@@ -16,87 +16,42 @@ written only after its blobs are durable on disk, in one transaction with the he
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import secrets
-import socket
-import struct
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.blobs import BlobStore
 from storage.engine import WRITE, make_engine, normalize_url, upgrade
-from storage.errors import InvalidImageError, NotFoundError, StorageError
+from storage.errors import NotFoundError, StorageError
+from storage.ids import json_copy, new_id, png_size
+from storage.jobs import JobQueries
 from storage.models import ConversationRow, ImageNodeRow, JobRow, MessageRow, PlanRow, utcnow
-from storage.records import (
-    JOB_ACTIVE,
-    JOB_STATUSES,
-    NODE_KINDS,
-    Conversation,
-    Job,
-    Message,
-    Node,
-    Plan,
-)
+from storage.records import NODE_KINDS, Conversation, Message, Node, Plan
 
 if TYPE_CHECKING:
     from mtedit.settings import Settings
-    from storage.doctor import DoctorReport
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ROLES = ("user", "assistant", "system")
-_STOPWORDS = frozenset(
-    ["a", "an", "the", "to", "of", "in", "on", "at", "and", "or", "with", "before", "after", "back", "go", "undo", "image", "picture", "photo", "one", "it", "its", "that", "this", "was", "is"]
-)
-
-
-def _worker() -> str:
-    """host:pid of this process (computed per call: a forked child has its own pid)."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def new_id() -> str:
-    """A random 16-hex-digit id (64 bits)."""
-    return secrets.token_hex(8)
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    """(width, height) from a PNG header; InvalidImageError for anything that is not a PNG."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise InvalidImageError(f"image must be PNG bytes, got {type(data).__name__}")
-    data = bytes(data[:24])
-    if len(data) < 24 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
-        raise InvalidImageError("image bytes are not a PNG (convert uploads to PNG first)")
-    width, height = struct.unpack(">II", data[16:24])
-    if width == 0 or height == 0:
-        raise InvalidImageError("PNG has a zero width or height")
-    return width, height
-
-
-def _json(value: Any, what: str) -> Any:
-    """A deep, JSON-normal copy (tuples become lists); TypeError names the field."""
-    try:
-        return json.loads(json.dumps(value))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{what} must be JSON-serializable: {exc}") from None
 
 
 def _words(words: str | Iterable[str]) -> list[str]:
     if isinstance(words, str):
-        words = re.findall(r"[\w'-]+", words.lower())
-        return [w for w in words if len(w) > 1 and w not in _STOPWORDS]
+        return re.findall(r"[\w'-]+", words.lower())
     return [w.lower().strip() for w in words if w and w.strip()]
 
 
 def _conversation(row: ConversationRow) -> Conversation:
-    return Conversation(row.id, row.title, row.created_at, row.updated_at, row.head_node_id)
+    return Conversation(
+        id=row.id, title=row.title, created_at=row.created_at, updated_at=row.updated_at,
+        head_node_id=row.head_node_id, settings=dict(row.settings or {}),
+    )
 
 
 def _node(row: ImageNodeRow) -> Node:
@@ -127,28 +82,21 @@ def _node(row: ImageNodeRow) -> Node:
 
 def _message(row: MessageRow) -> Message:
     return Message(
-        row.id, row.conversation_id, row.parent_message_id, row.role, row.text,
-        tuple(row.node_ids or ()), row.created_at,
+        id=row.id, conversation_id=row.conversation_id, parent_id=row.parent_message_id,
+        role=row.role, text=row.text, node_ids=tuple(row.node_ids or ()),
+        created_at=row.created_at, kind=row.kind, meta=dict(row.meta or {}),
     )
 
 
 def _plan(row: PlanRow) -> Plan:
     return Plan(
-        row.id, row.conversation_id, row.message_id, row.request, list(row.steps or []),
-        row.planner, row.created_at,
+        id=row.id, conversation_id=row.conversation_id, message_id=row.message_id,
+        request=row.request, steps=list(row.steps or []), planner=row.planner,
+        created_at=row.created_at,
     )
 
 
-def _job(row: JobRow) -> Job:
-    return Job(
-        id=row.id, conversation_id=row.conversation_id, kind=row.kind, status=row.status,
-        done=row.done, total=row.total, stage=row.stage, error=row.error,
-        request=dict(row.request or {}), result_node_ids=tuple(row.result_node_ids or ()),
-        worker=row.worker, created_at=row.created_at, updated_at=row.updated_at,
-    )
-
-
-class Store:
+class Store(JobQueries):
     """Conversations, image lineage, message tree, plans and jobs; blobs on disk.
 
     Use `Store.open(...)` or `Store.from_settings(settings)`; close with `close()` or a
@@ -217,12 +165,15 @@ class Store:
         return f"Store({make_url(self.url).render_as_string(hide_password=True)!r}, {str(self.data_dir)!r})"
 
     @contextmanager
-    def _reading(self) -> Iterator[Session]:
+    def reading(self) -> Iterator[Session]:
+        """A read-only session (no transaction is committed)."""
         with self._read() as s:
             yield s
 
     @contextmanager
-    def _writing(self) -> Iterator[Session]:
+    def transaction(self) -> Iterator[Session]:
+        """A write session in one transaction: committed when the block ends, rolled back
+        if it raises (on SQLite, BEGIN IMMEDIATE: writers queue for the lock)."""
         with self._write() as s, s.begin():
             yield s
 
@@ -231,7 +182,7 @@ class Store:
     def create_conversation(self, title: str = "") -> Conversation:
         now = utcnow()
         row = ConversationRow(id=new_id(), title=title[:200], created_at=now, updated_at=now)
-        with self._writing() as s:
+        with self.transaction() as s:
             s.add(row)
         return _conversation(row)
 
@@ -242,7 +193,7 @@ class Store:
         )
         if limit is not None:
             q = q.limit(limit)
-        with self._reading() as s:
+        with self.reading() as s:
             return [_conversation(r) for r in s.scalars(q)]
 
     def latest_conversation(self) -> Conversation | None:
@@ -251,29 +202,39 @@ class Store:
         return found[0] if found else None
 
     def get_conversation(self, conversation_id: str) -> Conversation:
-        with self._reading() as s:
+        with self.reading() as s:
             return _conversation(self._conv_row(s, conversation_id))
 
     def rename_conversation(self, conversation_id: str, title: str) -> Conversation:
-        with self._writing() as s:
+        with self.transaction() as s:
             row = self._conv_row(s, conversation_id)
             row.title = title[:200]
+            row.updated_at = utcnow()
+        return _conversation(row)
+
+    def set_settings(self, conversation_id: str, settings: dict) -> Conversation:
+        """Replace the conversation's edit settings (a JSON object)."""
+        if not isinstance(settings, dict):
+            raise TypeError("settings must be a dict")
+        with self.transaction() as s:
+            row = self._conv_row(s, conversation_id)
+            row.settings = json_copy(settings, "settings")
             row.updated_at = utcnow()
         return _conversation(row)
 
     def delete_conversation(self, conversation_id: str) -> None:
         """Delete the conversation and all its rows. Its blobs stay on disk until
         `mtedit doctor --fix` removes those no other conversation uses."""
-        with self._writing() as s:
+        with self.transaction() as s:
             self._conv_row(s, conversation_id)
             for model in (JobRow, PlanRow, MessageRow, ImageNodeRow):
-                s.execute(delete(model).where(model.conversation_id == conversation_id))
-            s.execute(delete(ConversationRow).where(ConversationRow.id == conversation_id))
+                s.execute(sql_delete(model).where(model.conversation_id == conversation_id))
+            s.execute(sql_delete(ConversationRow).where(ConversationRow.id == conversation_id))
 
     def set_head(self, conversation_id: str, node_id: str | None) -> Conversation:
         """Move the head (the image the next edit starts from). Rolling back is just this:
         the next add_edit from the head creates a sibling branch; nothing is deleted."""
-        with self._writing() as s:
+        with self.transaction() as s:
             row = self._conv_row(s, conversation_id)
             if node_id is not None:
                 node = self._node_row(s, node_id)
@@ -285,7 +246,7 @@ class Store:
 
     def head(self, conversation_id: str) -> Node | None:
         """The head node of the conversation, or None before the first image."""
-        with self._reading() as s:
+        with self.reading() as s:
             head = self._conv_row(s, conversation_id).head_node_id
             return _node(self._node_row(s, head)) if head else None
 
@@ -327,7 +288,7 @@ class Store:
         """An edit result: a child of `parent_id` in the same lineage (same root). The
         caption describes the new image (the next edit's source prompt). Becomes the head
         of the conversation unless set_head=False."""
-        with self._reading() as s:
+        with self.reading() as s:
             conversation_id = self._node_row(s, parent_id).conversation_id
         return self._add_node(
             conversation_id, parent_id, "edit", png_bytes, latent_bytes, set_head,
@@ -353,17 +314,17 @@ class Store:
             focus_words = [focus_words]
         fields = {
             "caption": caption or "", "instruction": instruction, "target_prompt": target_prompt,
-            "focus_words": _json(list(focus_words), "focus_words"), "preset": preset,
-            "params": _json(params or {}, "params"),
+            "focus_words": json_copy(list(focus_words), "focus_words"), "preset": preset,
+            "params": json_copy(params or {}, "params"),
             "seed": None if seed is None else int(seed), "model_id": model_id,
-            "timings": _json(timings or {}, "timings"),
+            "timings": json_copy(timings or {}, "timings"),
         }
-        with self._reading() as s:  # fail before writing blobs when the ids are wrong
+        with self.reading() as s:  # fail before writing blobs when the ids are wrong
             self._conv_row(s, conversation_id)
         image_sha = self.blobs.put(bytes(png))
         latent_sha = self.blobs.put(bytes(latent)) if latent is not None else None
         node_id = new_id()
-        with self._writing() as s:
+        with self.transaction() as s:
             conv = self._conv_row(s, conversation_id)
             if parent_id is None:
                 root_id, depth = node_id, 0
@@ -394,26 +355,33 @@ class Store:
     def set_latent(self, node_id: str, latent_bytes: bytes) -> Node:
         """Attach (or replace) the latent of a node, e.g. an upload encoded after storing."""
         sha = self.blobs.put(bytes(latent_bytes))
-        with self._writing() as s:
+        with self.transaction() as s:
             row = self._node_row(s, node_id)
             row.latent_sha256 = sha
             s.flush()
             self._ensure_blob(sha, latent_bytes)
         return _node(row)
 
+    def set_caption(self, node_id: str, caption: str) -> Node:
+        """Give a node its caption when it arrives late (an upload stored without one)."""
+        with self.transaction() as s:
+            row = self._node_row(s, node_id)
+            row.caption = caption
+        return _node(row)
+
     def get_node(self, node_id: str) -> Node:
-        with self._reading() as s:
+        with self.reading() as s:
             return _node(self._node_row(s, node_id))
 
     def nodes(self, conversation_id: str) -> list[Node]:
         """All nodes of the conversation, oldest first."""
-        with self._reading() as s:
+        with self.reading() as s:
             self._conv_row(s, conversation_id)
             return [_node(r) for r in self._node_rows(s, conversation_id)]
 
     def path(self, node_id: str) -> list[Node]:
         """The lineage from its root to `node_id`, root first."""
-        with self._reading() as s:
+        with self.reading() as s:
             node = self._node_row(s, node_id)
             by_id = {r.id: r for r in self._node_rows(s, node.conversation_id)}
         return [_node(r) for r in _root_first(by_id, node_id, "parent_id")]
@@ -425,19 +393,9 @@ class Store:
             .where(ImageNodeRow.parent_id == node_id)
             .order_by(ImageNodeRow.created_at, ImageNodeRow.id)
         )
-        with self._reading() as s:
+        with self.reading() as s:
             self._node_row(s, node_id)
             return [_node(r) for r in s.scalars(q)]
-
-    def roots(self, conversation_id: str) -> list[Node]:
-        """Uploads and generations of the conversation, oldest first."""
-        return [n for n in self.nodes(conversation_id) if n.parent_id is None]
-
-    def leaves(self, conversation_id: str) -> list[Node]:
-        """The tips of all branches (nodes without children), oldest first."""
-        nodes = self.nodes(conversation_id)
-        parents = {n.parent_id for n in nodes}
-        return [n for n in nodes if n.id not in parents]
 
     def find_nodes(
         self, conversation_id: str, words: str | Iterable[str], within: str | None = None,
@@ -488,15 +446,18 @@ class Store:
 
     def add_message(
         self, conversation_id: str, role: str, text: str, parent_id: str | None = None, *,
-        node_ids: Sequence[str] = (), root: bool = False,
+        node_ids: Sequence[str] = (), root: bool = False, kind: str | None = None,
+        meta: dict | None = None,
     ) -> Message:
         """Append a chat message. parent_id None means after the conversation's most recent
         message (continuing the current branch); give an earlier message to start a new
         branch after a rollback, or root=True for a new first message. node_ids: images
-        the message shows or produced."""
+        the message shows or produced. kind: what the message is ("user" for user
+        messages, the default; else e.g. edit, ask, error; "text" by default). meta: a JSON
+        object the writer needs back later (e.g. the upload an "ask" is about)."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, got {role!r}")
-        with self._writing() as s:
+        with self.transaction() as s:
             conv = self._conv_row(s, conversation_id)
             if parent_id is not None:
                 parent = self._message_row(s, parent_id)
@@ -511,43 +472,41 @@ class Store:
                 )
             row = MessageRow(
                 id=new_id(), conversation_id=conversation_id, parent_message_id=parent_id,
-                role=role, text=text, node_ids=[str(n) for n in node_ids], created_at=utcnow(),
+                role=role, text=text, kind=kind or ("user" if role == "user" else "text"),
+                meta=json_copy(meta or {}, "meta"), node_ids=[str(n) for n in node_ids],
+                created_at=utcnow(),
             )
             s.add(row)
             conv.updated_at = row.created_at
         return _message(row)
 
     def get_message(self, message_id: str) -> Message:
-        with self._reading() as s:
+        with self.reading() as s:
             return _message(self._message_row(s, message_id))
 
-    def messages(self, conversation_id: str) -> list[Message]:
-        """Every message of every branch, oldest first."""
-        with self._reading() as s:
+    def messages(self, conversation_id: str, kind: str | None = None) -> list[Message]:
+        """Every message of every branch (or those of one kind), oldest first."""
+        with self.reading() as s:
             self._conv_row(s, conversation_id)
-            return [_message(r) for r in self._message_rows(s, conversation_id)]
+            return [_message(r) for r in self._message_rows(s, conversation_id, kind)]
 
-    def latest_message(self, conversation_id: str) -> Message | None:
-        found = self.messages(conversation_id)
-        return found[-1] if found else None
+    def latest_message(self, conversation_id: str, kind: str | None = None) -> Message | None:
+        """The most recent message (of the given kind), or None."""
+        q = select(MessageRow).where(MessageRow.conversation_id == conversation_id)
+        if kind is not None:
+            q = q.where(MessageRow.kind == kind)
+        q = q.order_by(MessageRow.created_at.desc(), MessageRow.id.desc()).limit(1)
+        with self.reading() as s:
+            self._conv_row(s, conversation_id)
+            row = s.scalar(q)
+            return _message(row) if row is not None else None
 
     def message_path(self, message_id: str) -> list[Message]:
         """The branch of the chat that leads to `message_id`, first message first."""
-        with self._reading() as s:
+        with self.reading() as s:
             msg = self._message_row(s, message_id)
             by_id = {r.id: r for r in self._message_rows(s, msg.conversation_id)}
         return [_message(r) for r in _root_first(by_id, message_id, "parent_message_id")]
-
-    def message_children(self, message_id: str) -> list[Message]:
-        """Replies to `message_id`, oldest first (more than one: the chat branches)."""
-        q = (
-            select(MessageRow)
-            .where(MessageRow.parent_message_id == message_id)
-            .order_by(MessageRow.created_at, MessageRow.id)
-        )
-        with self._reading() as s:
-            self._message_row(s, message_id)
-            return [_message(r) for r in s.scalars(q)]
 
     # ------------------------------------------------------------------- plans
 
@@ -555,18 +514,18 @@ class Store:
         self, message_id: str, request: str, steps: Sequence[dict], planner: str
     ) -> Plan:
         """Record the planner's steps (JSON-serializable dicts) for the request in a message."""
-        with self._writing() as s:
+        with self.transaction() as s:
             msg = self._message_row(s, message_id)
             row = PlanRow(
                 id=new_id(), conversation_id=msg.conversation_id, message_id=message_id,
-                request=request, steps=_json(list(steps), "steps"), planner=planner,
+                request=request, steps=json_copy(list(steps), "steps"), planner=planner,
                 created_at=utcnow(),
             )
             s.add(row)
         return _plan(row)
 
     def get_plan(self, plan_id: str) -> Plan:
-        with self._reading() as s:
+        with self.reading() as s:
             row = s.get(PlanRow, plan_id)
             if row is None:
                 raise NotFoundError("plan", plan_id)
@@ -577,122 +536,16 @@ class Store:
         q = select(PlanRow).where(PlanRow.conversation_id == conversation_id)
         if message_id is not None:
             q = q.where(PlanRow.message_id == message_id)
-        with self._reading() as s:
+        with self.reading() as s:
             return [_plan(r) for r in s.scalars(q.order_by(PlanRow.created_at, PlanRow.id))]
 
-    # -------------------------------------------------------------------- jobs
-
-    def create_job(
-        self, kind: str, request: dict | None = None, conversation_id: str | None = None, *,
-        total: int = 0, stage: str = "",
-    ) -> Job:
-        """A queued job owned by this process (worker = host:pid)."""
-        now = utcnow()
-        row = JobRow(
-            id=new_id(), conversation_id=conversation_id, kind=kind, status="queued", done=0,
-            total=int(total), stage=stage, error=None, request=_json(request or {}, "request"),
-            result_node_ids=[], worker=_worker(), created_at=now, updated_at=now,
-        )
-        with self._writing() as s:
-            if conversation_id is not None:
-                self._conv_row(s, conversation_id)
-            s.add(row)
-        return _job(row)
-
-    def update_job(
-        self, job_id: str, *, status: str | None = None, done: int | None = None,
-        total: int | None = None, stage: str | None = None, error: str | None = None,
-        result_node_ids: Sequence[str] | None = None,
-    ) -> Job:
-        """Change the given fields of a job (progress, stage, status, error, results)."""
-        if status is not None and status not in JOB_STATUSES:
-            raise ValueError(f"job status must be one of {JOB_STATUSES}, got {status!r}")
-        with self._writing() as s:
-            row = s.get(JobRow, job_id)
-            if row is None:
-                raise NotFoundError("job", job_id)
-            if status is not None:
-                row.status = status
-            if done is not None:
-                row.done = int(done)
-            if total is not None:
-                row.total = int(total)
-            if stage is not None:
-                row.stage = stage
-            if error is not None:
-                row.error = error
-            if result_node_ids is not None:
-                row.result_node_ids = [str(n) for n in result_node_ids]
-            row.updated_at = utcnow()
-        return _job(row)
-
-    def get_job(self, job_id: str) -> Job:
-        with self._reading() as s:
-            row = s.get(JobRow, job_id)
-            if row is None:
-                raise NotFoundError("job", job_id)
-            return _job(row)
-
-    def list_jobs(
-        self, conversation_id: str | None = None, status: str | Iterable[str] | None = None,
-        limit: int | None = None,
-    ) -> list[Job]:
-        """Jobs, newest first; optionally of one conversation and/or with given statuses
-        (e.g. status=("queued", "running") for the active ones)."""
-        q = select(JobRow)
-        if conversation_id is not None:
-            q = q.where(JobRow.conversation_id == conversation_id)
-        if status is not None:
-            q = q.where(JobRow.status.in_([status] if isinstance(status, str) else list(status)))
-        q = q.order_by(JobRow.created_at.desc(), JobRow.id.desc())
-        if limit is not None:
-            q = q.limit(limit)
-        with self._reading() as s:
-            return [_job(r) for r in s.scalars(q)]
-
-    def fail_orphaned_jobs(self) -> list[Job]:
-        """Mark failed the queued/running jobs whose worker process (on this host) is gone,
-        e.g. after a crash; returns them. Jobs of live processes are left alone."""
-        host = socket.gethostname()
-        stale = []
-        for job in self.list_jobs(status=JOB_ACTIVE):
-            worker_host, _, pid = (job.worker or "").rpartition(":")
-            if worker_host != host or not pid.isdigit() or _alive(int(pid)):
-                continue
-            stale.append(
-                self.update_job(
-                    job.id, status="failed",
-                    error="interrupted: the process running this job stopped",
-                )
-            )
-        return stale
-
     # -------------------------------------------------------------- maintenance
-
-    def check(self, fix: bool = False, grace: float = 60.0) -> DoctorReport:
-        """Verify every blob the database refers to; find orphan blobs and temp files.
-        fix=True removes orphans older than `grace` seconds and stale temp files."""
-        from storage.doctor import check
-
-        return check(self, fix=fix, grace=grace)
-
-    def export_conversation(self, conversation_id: str, path: Path | str) -> Path:
-        """Write the conversation (rows as JSON + its blobs) to a zip file."""
-        from storage.transfer import export_conversation
-
-        return export_conversation(self, conversation_id, Path(path))
-
-    def import_conversation(self, path: Path | str) -> Conversation:
-        """Load a zip written by export_conversation; all ids are new."""
-        from storage.transfer import import_conversation
-
-        return import_conversation(self, Path(path))
 
     def referenced_blobs(self) -> dict[str, list[str]]:
         """sha256 -> ids of the nodes using it (as image or latent)."""
         refs: dict[str, list[str]] = {}
         q = select(ImageNodeRow.id, ImageNodeRow.image_sha256, ImageNodeRow.latent_sha256)
-        with self._reading() as s:
+        with self.reading() as s:
             for node_id, image, latent in s.execute(q):
                 for sha in (image, latent):
                     if sha:
@@ -701,7 +554,7 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         """Rows per table."""
-        with self._reading() as s:
+        with self.reading() as s:
             return {
                 m.__tablename__: s.scalar(select(func.count()).select_from(m))
                 for m in (ConversationRow, ImageNodeRow, MessageRow, PlanRow, JobRow)
@@ -740,23 +593,13 @@ class Store:
         return list(s.scalars(q))
 
     @staticmethod
-    def _message_rows(s: Session, conversation_id: str) -> list[MessageRow]:
-        q = (
-            select(MessageRow)
-            .where(MessageRow.conversation_id == conversation_id)
-            .order_by(MessageRow.created_at, MessageRow.id)
-        )
-        return list(s.scalars(q))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    def _message_rows(
+        s: Session, conversation_id: str, kind: str | None = None
+    ) -> list[MessageRow]:
+        q = select(MessageRow).where(MessageRow.conversation_id == conversation_id)
+        if kind is not None:
+            q = q.where(MessageRow.kind == kind)
+        return list(s.scalars(q.order_by(MessageRow.created_at, MessageRow.id)))
 
 
 def _root_first(by_id: dict, start: str, parent_attr: str) -> list:

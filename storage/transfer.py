@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from storage.blobs import sha256_hex
 from storage.errors import StorageError
+from storage.ids import new_id
 from storage.models import ConversationRow, ImageNodeRow, MessageRow, PlanRow, utcnow
 
 if TYPE_CHECKING:
@@ -37,7 +38,9 @@ def _plain(record) -> dict[str, Any]:
     return d
 
 
-def export_conversation(store: Store, conversation_id: str, path: Path) -> Path:
+def export_conversation(store: Store, conversation_id: str, path: Path | str) -> Path:
+    """Write the conversation (rows as JSON + its blobs) to a zip file."""
+    path = Path(path)
     conv = store.get_conversation(conversation_id)
     nodes = store.nodes(conversation_id)
     doc = {
@@ -64,8 +67,9 @@ def _time(value: str | None) -> datetime:
     return datetime.fromisoformat(value) if value else utcnow()
 
 
-def import_conversation(store: Store, path: Path) -> Conversation:
-
+def import_conversation(store: Store, path: Path | str) -> Conversation:
+    """Load a zip written by export_conversation into `store`; all ids are new."""
+    path = Path(path)
     try:
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -95,8 +99,6 @@ def import_conversation(store: Store, path: Path) -> Conversation:
 
 
 def _insert(store: Store, doc: dict, path: Path) -> Conversation:
-    from storage.repository import new_id
-
     conv = doc["conversation"]
     node_ids = {n["id"]: new_id() for n in doc["nodes"]}
     message_ids = {m["id"]: new_id() for m in doc["messages"]}
@@ -107,8 +109,9 @@ def _insert(store: Store, doc: dict, path: Path) -> Conversation:
     row_conv = ConversationRow(
         id=new_id(), title=conv.get("title", ""), created_at=_time(conv.get("created_at")),
         updated_at=utcnow(), head_node_id=node_ids.get(conv.get("head_node_id")),
+        settings=conv.get("settings") or {},
     )
-    with store._writing() as s:
+    with store.transaction() as s:
         s.add(row_conv)
         s.flush()
         for n in sorted(doc["nodes"], key=lambda n: n["depth"]):  # parents first
@@ -128,7 +131,8 @@ def _insert(store: Store, doc: dict, path: Path) -> Conversation:
             s.add(MessageRow(
                 id=message_ids[m["id"]], conversation_id=row_conv.id,
                 parent_message_id=message_ids[m["parent_id"]] if m["parent_id"] else None,
-                role=m["role"], text=m["text"],
+                role=m["role"], text=m["text"], kind=m.get("kind") or "text",
+                meta=m.get("meta") or {},
                 node_ids=[node_ids.get(i, i) for i in m["node_ids"]],
                 created_at=_time(m["created_at"]),
             ))

@@ -21,8 +21,10 @@ from storage import (
     Store,
 )
 from storage.cli import run as mtedit
+from storage.doctor import check
 from storage.models import JobRow
 from storage.testing import make_png
+from storage.transfer import export_conversation, import_conversation
 
 
 @pytest.fixture
@@ -65,8 +67,6 @@ def test_lineage_queries_on_branched_tree(store, tree):
     assert ids(store.path(n["snow"].id)) == [n["up"].id, n["winter"].id, n["snow"].id]
     assert ids(store.children(n["up"].id)) == [n["hat"].id, n["winter"].id]
     assert ids(store.children(n["hat"].id)) == [n["red"].id, n["scarf"].id]
-    assert ids(store.leaves(conv.id)) == [n["red"].id, n["snow"].id, n["scarf"].id]
-    assert ids(store.roots(conv.id)) == [n["up"].id]
     assert {x.root_id for x in n.values()} == {n["up"].id}
     assert [n[k].depth for k in ("up", "hat", "red", "snow")] == [0, 1, 2, 2]
     assert store.get_conversation(conv.id).head_node_id == n["scarf"].id
@@ -81,10 +81,11 @@ def test_lineage_queries_on_branched_tree(store, tree):
 
 def test_find_nodes_most_recent_first_on_path_or_everywhere(store, tree):
     conv, n = tree
-    # "before the hat": phrase words, whole conversation, most recent first
-    assert ids(store.find_nodes(conv.id, "before the hat")) == [
-        n["scarf"].id, n["red"].id, n["hat"].id
-    ]
+    # a phrase is split into words (every word must match), whole conversation,
+    # most recent first; the store drops no words (the agent decides what matters)
+    assert ids(store.find_nodes(conv.id, "hat")) == [n["scarf"].id, n["red"].id, n["hat"].id]
+    assert ids(store.find_nodes(conv.id, "the hat")) == [n["red"].id]
+    assert store.find_nodes(conv.id, "before the hat") == []
     # on the path of the head (scarf): red hat is on another branch
     assert ids(store.find_nodes(conv.id, ["hat"], within=n["scarf"].id)) == [
         n["scarf"].id, n["hat"].id
@@ -112,7 +113,7 @@ def test_rollback_then_edit_creates_sibling_and_keeps_old_branch(store, tree):
     assert store.get_node(n["red"].id) == n["red"]  # the old branch is intact
     assert store.read_image(n["red"]) == make_png(8, 6, f"{n['hat'].id}-make the hat red")
     assert store.head(conv.id).id == glasses.id
-    assert glasses.id in ids(store.leaves(conv.id)) and n["red"].id in ids(store.leaves(conv.id))
+    assert store.children(glasses.id) == [] and store.children(n["red"].id) == []
     with pytest.raises(StorageError):
         store.set_head(store.create_conversation().id, n["hat"].id)  # another conversation's node
 
@@ -128,13 +129,43 @@ def test_message_tree_branches_after_rollback(store, tree):
     assert m5.parent_id == m4.id
     assert ids(store.message_path(m5.id)) == [m1.id, m2.id, m4.id, m5.id]
     assert ids(store.message_path(m3.id)) == [m1.id, m2.id, m3.id]
-    assert ids(store.message_children(m2.id)) == [m3.id, m4.id]
+    assert [m.parent_id for m in (m3, m4)] == [m2.id, m2.id]  # two branches after m2
     assert store.get_message(m5.id).node_ids == (n["winter"].id,)
     assert len(store.messages(conv.id)) == 5 and store.latest_message(conv.id).id == m5.id
     plan = store.add_plan(m4.id, "make it winter", [{"instruction": "add snow"}], "offline")
     assert store.plans(conv.id, m4.id) == [plan] and store.get_plan(plan.id).steps[0]["instruction"] == "add snow"
     with pytest.raises(ValueError):
         store.add_message(conv.id, "robot", "x")
+
+
+def test_message_kind_meta_settings_and_late_caption(store):
+    """What the agent must remember is in columns: a message's kind and meta, the
+    conversation's edit settings, a caption given after the upload."""
+    conv = store.create_conversation("cat")
+    up = store.add_upload(conv.id, make_png(seed="late"), "")
+    user = store.add_message(conv.id, "user", "here is my cat")
+    ask = store.add_message(conv.id, "assistant", "What does it show?", kind="ask",
+                            meta={"caption_for": up.id, "instruction": "add a hat"})
+    assert (user.kind, ask.kind, ask.meta["caption_for"]) == ("user", "ask", up.id)
+    assert store.add_message(conv.id, "assistant", "hello").kind == "text"
+    assert store.latest_message(conv.id, kind="ask") == ask
+    assert store.latest_message(conv.id).text == "hello"
+    assert store.messages(conv.id, kind="ask") == [ask]
+    assert store.get_message(ask.id).meta == {"caption_for": up.id, "instruction": "add a hat"}
+    with pytest.raises(TypeError):
+        store.add_message(conv.id, "assistant", "x", meta={"bad": object()})
+
+    assert store.set_caption(up.id, "a grey cat").caption == "a grey cat"
+    assert store.get_node(up.id).caption == "a grey cat"
+    with pytest.raises(NotFoundError):
+        store.set_caption("nope", "x")
+
+    assert store.get_conversation(conv.id).settings == {}
+    store.set_settings(conv.id, {"steps": 3, "preset": "rf"})
+    assert store.get_conversation(conv.id).settings == {"steps": 3, "preset": "rf"}
+    with pytest.raises(TypeError):
+        store.set_settings(conv.id, ["steps", 3])
+    assert store.get_conversation(conv.id).settings == {"steps": 3, "preset": "rf"}
 
 
 def test_conversations_create_list_rename_and_bad_input(store):
@@ -173,7 +204,7 @@ def test_jobs_survive_reopen_and_orphaned_jobs_fail(tmp_path):
         # a job whose process died (a crash) is reported failed, not running forever
         dead = subprocess.Popen([sys.executable, "-c", "pass"])
         dead.wait()
-        with store._writing() as s:
+        with store.transaction() as s:
             s.get(JobRow, job.id).worker = f"{socket.gethostname()}:{dead.pid}"
         assert [j.id for j in store.fail_orphaned_jobs()] == [job.id]
         failed = store.get_job(job.id)
@@ -186,10 +217,10 @@ def test_export_import_round_trip(tmp_path, store, tree):
     m1 = store.add_message(conv.id, "user", "add a hat")
     m2 = store.add_message(conv.id, "assistant", "done", node_ids=[n["hat"].id, n["red"].id])
     store.add_plan(m1.id, "add a hat", [{"instruction": "add a hat", "focus_words": ["hat"]}], "offline")
-    zip_path = store.export_conversation(conv.id, tmp_path / "out" / "cat.zip")
+    zip_path = export_conversation(store, conv.id, tmp_path / "out" / "cat.zip")
 
     with Store.open(data_dir=tmp_path / "other") as other:
-        copy = other.import_conversation(zip_path)
+        copy = import_conversation(other, zip_path)
         assert copy.id != conv.id and copy.title == "cat"
         src, dst = store.nodes(conv.id), other.nodes(copy.id)
         remap = dict(zip(ids(src), ids(dst)))
@@ -210,12 +241,12 @@ def test_export_import_round_trip(tmp_path, store, tree):
         assert msgs[1].node_ids == (remap[n["hat"].id], remap[m2.node_ids[1]])
         plans = other.plans(copy.id)
         assert plans[0].message_id == msgs[0].id and plans[0].steps[0]["focus_words"] == ["hat"]
-        assert other.check().ok
+        assert check(other).ok
         # importing twice gives two independent copies
-        again = other.import_conversation(zip_path)
+        again = import_conversation(other, zip_path)
         assert again.id != copy.id and len(other.nodes(again.id)) == len(src)
         with pytest.raises(StorageError):
-            other.import_conversation(tmp_path / "out" / "missing.zip")
+            import_conversation(other, tmp_path / "out" / "missing.zip")
         # a damaged archive is refused as a whole: nothing half-imported
         bad = tmp_path / "bad.zip"
         with zipfile.ZipFile(zip_path) as src_zip, zipfile.ZipFile(bad, "w") as dst_zip:
@@ -224,7 +255,7 @@ def test_export_import_round_trip(tmp_path, store, tree):
             dst_zip.writestr("conversation.json", json.dumps(doc))
         counts = other.counts()
         with pytest.raises(StorageError, match="malformed"):
-            other.import_conversation(bad)
+            import_conversation(other, bad)
         assert other.counts() == counts
 
 
@@ -239,14 +270,14 @@ def test_corrupt_and_missing_blobs_are_detected(tmp_path, store, tree):
     store.blobs.path(n["snow"].latent_sha256).unlink()
     with pytest.raises(BlobMissingError):
         store.read_latent(n["snow"])
-    report = store.check()
+    report = check(store)
     assert report.corrupt == {n["red"].image_sha256: [n["red"].id]}
     assert report.missing == {n["snow"].latent_sha256: [n["snow"].id]}
     assert not report.ok
     assert store.read_image(n["hat"]) == make_png(8, 6, f"{n['up'].id}-add a hat")
     assert mtedit(["doctor", "--db", store.url]) == 1
     with pytest.raises(StorageError):
-        store.export_conversation(conv.id, tmp_path / "x.zip")  # never exports damage
+        export_conversation(store, conv.id, tmp_path / "x.zip")  # never exports damage
 
 
 def test_delete_conversation_then_doctor_fix_removes_unshared_orphans(tmp_path, store, tree, capsys):
@@ -263,12 +294,12 @@ def test_delete_conversation_then_doctor_fix_removes_unshared_orphans(tmp_path, 
         store.get_node(n["hat"].id)
     expected = {h for x in n.values() for h in (x.image_sha256, x.latent_sha256) if h}
     expected.discard(shared.image_sha256)
-    assert set(store.check().orphans) == expected
-    assert store.check(fix=True).removed_orphans == []  # younger than the grace period
+    assert set(check(store).orphans) == expected
+    assert check(store, fix=True).removed_orphans == []  # younger than the grace period
     assert mtedit(["doctor", "--db", store.url, "--fix", "--grace", "0"]) == 0
     assert set(store.blobs) == {shared.image_sha256}
     assert store.read_image(shared) == make_png(8, 6, "up")
-    assert store.check().ok
+    assert check(store).ok
 
 
 def test_threads_share_one_store(store):
@@ -291,7 +322,7 @@ def test_threads_share_one_store(store):
     for t in threads:
         t.join()
     assert errors == []
-    assert len(store.nodes(conv.id)) == 33 and len(store.leaves(conv.id)) == 4
+    assert len(store.nodes(conv.id)) == 33 and len([x for x in store.nodes(conv.id) if not store.children(x.id)]) == 4
     assert store.head(conv.id).id == root.id
 
 

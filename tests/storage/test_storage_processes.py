@@ -14,6 +14,7 @@ import pytest
 
 from storage import Store
 from storage.cli import run as mtedit
+from storage.doctor import check
 from storage.testing import make_png
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,14 +78,14 @@ def test_sigkill_mid_write_leaves_consistent_store_and_doctor_cleans(tmp_path):
         proc.wait()
         written += 1 + len(proc.stdout.read().split())
         with Store.open(data_dir=data) as store:  # recovers from the killed writer
-            assert not store.check().missing
+            assert not check(store).missing
     with Store.open(data_dir=data) as store:
         nodes = store.nodes(conv.id)
         assert len(nodes) >= 1 + written  # every node a writer reported is there
-        before = store.check()
+        before = check(store)
         assert not before.missing and not before.corrupt
         assert mtedit(["doctor", "--data-dir", str(data), "--fix", "--grace", "0"]) == 0
-        after = store.check()
+        after = check(store)
         assert after.ok and after.orphans == [] and after.temp_files == []
         assert set(store.blobs) == set(store.referenced_blobs())
         assert_consistent(store)
@@ -112,7 +113,7 @@ def test_two_processes_write_one_database_at_once(tmp_path):
             assert [n.depth for n in chain] == list(range(1, 16))
         assert len(store.messages(conv.id)) == 30
         assert_consistent(store)
-        assert store.check().ok
+        assert check(store).ok
 
 
 @pytest.mark.parametrize("n", [2])

@@ -1,0 +1,45 @@
+"""Ids and small value helpers shared by the store's modules."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import struct
+from typing import Any
+
+from storage.errors import InvalidImageError
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def new_id() -> str:
+    """A random 16-hex-digit id (64 bits)."""
+    return secrets.token_hex(8)
+
+
+def worker_name() -> str:
+    """host:pid of this process (computed per call: a forked child has its own pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG header; InvalidImageError for anything that is not a PNG."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidImageError(f"image must be PNG bytes, got {type(data).__name__}")
+    data = bytes(data[:24])
+    if len(data) < 24 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        raise InvalidImageError("image bytes are not a PNG (convert uploads to PNG first)")
+    width, height = struct.unpack(">II", data[16:24])
+    if width == 0 or height == 0:
+        raise InvalidImageError("PNG has a zero width or height")
+    return width, height
+
+
+def json_copy(value: Any, what: str) -> Any:
+    """A deep, JSON-normal copy (tuples become lists); TypeError names the field."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what} must be JSON-serializable: {exc}") from None
