@@ -360,8 +360,9 @@ class Executor:
         state.stage = ""
         text = result_text(state)
         try:
+            kind = state.spec.kind if status == "done" else "error"
             msg = self.store.add_message(state.spec.conversation_id, "assistant", text,
-                                         node_ids=state.node_ids)
+                                         node_ids=state.node_ids, kind=kind)
             state.message_id = msg.id
         except Exception:
             log.exception("could not store the result message of job %s", state.id)

@@ -1,4 +1,6 @@
-"""What the agent hands to the UI and to scripts: plain, immutable records.
+"""The read side: what the page renders and scripts read, as plain immutable records
+(Reply, MessageView, NodeView, JobView, ConversationView), and the ChatSession calls that
+build them from the store (messages, lineage, node, head, image bytes).
 
 Ids are strings everywhere on this side of the agent (whatever the store uses inside).
 Times are seconds since the epoch (float, UTC).
@@ -6,9 +8,13 @@ Times are seconds since the epoch (float, UTC).
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from typing import Literal
 
+from PIL import Image
+
+from agent import lineage
 from agent.plan import EditPlan
 
 ReplyKind = Literal[
@@ -112,23 +118,10 @@ class ConversationView:
 
 # -- building the views from the store's records --------------------------------------
 
-def message_kind(text: str) -> str:
-    """The ReplyKind of a stored assistant message, read from the agent's own wording."""
-    prefixes = (("Done:", "edit"), ("Generated", "generate"), ("Step ", "error"),
-                ("Cancelled", "error"), ("The generation", "error"), ("History", "history"),
-                ("From now on", "settings"), ("Back to", "rollback"), ("Selected", "rollback"),
-                ("Forward to", "rollback"), ("Switched to", "rollback"),
-                ("Before I edit", "ask"), ("I could not", "error"), ("There is no", "error"))
-    if "What does it show?" in text:
-        return "ask"
-    if text.startswith(("Stored", "Thanks")):
-        return "upload"
-    return next((kind for p, kind in prefixes if text.startswith(p)), "text")
-
-
 def conversation_view(c) -> ConversationView:
-    return ConversationView(c.id, c.title, c.created_at.timestamp(), c.head_node_id,
-                            c.updated_at.timestamp() if c.updated_at else None)
+    return ConversationView(id=c.id, title=c.title, created_at=c.created_at.timestamp(),
+                            head_node_id=c.head_node_id,
+                            updated_at=c.updated_at.timestamp() if c.updated_at else None)
 
 
 def node_view(n, caption: str, is_head: bool, on_path: bool) -> NodeView:
@@ -137,3 +130,92 @@ def node_view(n, caption: str, is_head: bool, on_path: bool) -> NodeView:
                     focus_words=tuple(n.focus_words), params=dict(n.params), seed=n.seed,
                     created_at=n.created_at.timestamp() if n.created_at else 0.0, depth=n.depth,
                     width=n.width, height=n.height, is_head=is_head, on_head_path=on_path)
+
+
+def _plan_of(row) -> EditPlan | None:
+    if row is None:
+        return None
+    try:
+        return EditPlan.model_validate({"steps": row.steps})
+    except ValueError:
+        return None
+
+
+class PageViews:
+    """ChatSession's read calls (what the page renders)."""
+
+    def messages(self) -> list[MessageView]:
+        """The messages of the current chat branch, oldest first."""
+        cid = self._cid
+        if cid is None:
+            return []
+        tip = self.store.latest_message(cid)
+        if tip is None:
+            return []
+        plans = {p.message_id: p for p in self.store.plans(cid)}
+        jobs = {}
+        for job in self.store.list_jobs(cid, limit=200):
+            for nid in job.result_node_ids:
+                jobs[nid] = job.id
+        out, prev_user = [], None
+        for msg in self.store.message_path(tip.id):
+            if msg.role == "system":
+                continue
+            if msg.role == "user":
+                prev_user = msg
+                row = plans.get(msg.id)
+            else:
+                row = plans.get(msg.parent_id) or (plans.get(prev_user.id) if prev_user else None)
+            plan = _plan_of(row) if msg.role == "user" or msg.kind == "edit" else None
+            out.append(MessageView(
+                id=msg.id, role=msg.role, text=msg.text, kind=msg.kind,
+                node_ids=tuple(msg.node_ids), plan=plan, parent_id=msg.parent_id,
+                created_at=msg.created_at.timestamp(),
+                job_id=next((jobs[n] for n in msg.node_ids if n in jobs), None)))
+        return out
+
+    def lineage(self) -> list[NodeView]:
+        """All image nodes of the conversation (every branch), oldest first."""
+        cid = self._cid
+        if cid is None:
+            return []
+        nodes = self.store.nodes(cid)
+        head = self.store.get_conversation(cid).head_node_id
+        on_path = {n.id for n in lineage.path(nodes, head)} if head else set()
+        return [node_view(n, self.caption_of(n), n.id == head, n.id in on_path) for n in nodes]
+
+    def head(self) -> str | None:
+        """The node the next edit starts from (None before any image)."""
+        if self._cid is None:
+            return None
+        return self.store.get_conversation(self._cid).head_node_id
+
+    def node(self, node_id: str) -> NodeView:
+        """One node of the current conversation (KeyError if unknown)."""
+        node = self._own_node(node_id)
+        head = self.head()
+        on_path = {n.id for n in self.store.path(head)} if head else set()
+        return node_view(node, self.caption_of(node), node.id == head, node.id in on_path)
+
+    def _own_node(self, node_id: str):
+        from storage import NotFoundError
+
+        try:
+            node = self.store.get_node(node_id)
+        except NotFoundError as exc:
+            raise KeyError(node_id) from exc
+        if node.conversation_id != self._cid:
+            raise KeyError(node_id)
+        return node
+
+    def image_bytes(self, node_id: str) -> bytes:
+        """The node's image as PNG bytes."""
+        return self.store.read_image(self._own_node(node_id))
+
+    def thumbnail(self, node_id: str, size: int = 128) -> bytes:
+        """A PNG thumbnail of the node's image, long side `size` pixels."""
+        img = Image.open(io.BytesIO(self.image_bytes(node_id)))
+        img.thumbnail((size, size))
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        return buf.getvalue()

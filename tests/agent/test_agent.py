@@ -19,15 +19,16 @@ from editing_core import DeviceOutOfMemory, FluxBackend
 from editing_core.testing import tiny_random_folder
 from mtedit.settings import Settings
 from storage import Store
-from toyworld import world as W
+from storage.doctor import check
+from toyworld import world
 
-SCENE = W.Scene("green", (W.Obj("circle", "red", "small", 3), W.Obj("square", "blue", "large", 5)))
-CAPTION = W.caption(SCENE)
+SCENE = world.Scene("green", (world.Obj("circle", "red", "small", 3), world.Obj("square", "blue", "large", 5)))
+CAPTION = world.caption(SCENE)
 
 
 def png(scene=SCENE) -> bytes:
     buf = io.BytesIO()
-    W.render(scene).save(buf, format="PNG")
+    world.render(scene).save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -174,7 +175,7 @@ def test_injection_in_user_text_deletes_nothing(store, backend, model_dir):
     assert after["conversations"] == before["conversations"] == 1
     assert after["image_nodes"] >= before["image_nodes"]
     assert all(session.image_bytes(i) for i in node_ids)
-    assert not store.check().damaged
+    assert not check(store).damaged
 
 
 def test_async_job_progress_survives_a_reload(store, backend, model_dir):
@@ -237,11 +238,22 @@ def test_upload_without_caption_asks_then_runs_the_pending_edit(store, backend, 
     node = store.get_node(edit.node_ids[0])
     assert node.parent_id == root and "small blue circle" in node.caption
     assert session.node(root).caption == CAPTION
+    # the late caption is the node's own; the question says what it was about; the chat
+    # holds only what the user sees, each message with its kind
+    assert store.get_node(root).caption == CAPTION
+    assert store.get_message(ask.message_id).meta == {"caption_for": root,
+                                                     "instruction": "make the circle blue"}
+    assert all(m.role != "system" for m in store.messages(session.conversation_id))
+    assert [m.kind for m in session.messages()] == ["user", "ask", "user", "upload", "edit"]
+    # a new session (a page reload) reads the same
+    again = ChatSession.open(session.settings, session.conversation_id, store=store,
+                             backend=backend)
+    assert again.node(root).caption == CAPTION and again.edit_settings.steps == 1
 
 
 def test_several_uploads_choose_the_base(store, backend, model_dir):
     session = open_session(store, backend, model_dir)
-    other = W.Scene("white", (W.Obj("triangle", "black", "large", 4),))
+    other = world.Scene("white", (world.Obj("triangle", "black", "large", 4),))
     [up] = session.send("edit the second one, a large black triangle in the center, on a "
                         "white background", files=[("a.png", png()), ("b.png", png(other))])
     assert up.kind == "upload" and len(up.node_ids) == 2
@@ -256,6 +268,7 @@ def test_generate_settings_and_questions(store, backend, model_dir):
     assert gen.kind == "generate" and session.node(gen.node_ids[0]).kind == "generate"
     [s1] = session.send("use 3 steps")
     assert s1.kind == "settings" and session.edit_settings.steps == 3
+    assert store.get_conversation(session.conversation_id).settings["steps"] == 3
     session.send("use rf_solver")
     assert session.edit_settings.preset == "rf_solver"
     session.send("be subtler")
