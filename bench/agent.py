@@ -25,20 +25,20 @@ def toy_agreement(n: int = 500, seed: int = 0) -> tuple[int, int, float]:
     """Unambiguous random toy-world edits whose planned caption equals the world's caption."""
     from agent.captions import split_items
     from agent.offline import OfflinePlanner
-    from toyworld import world as W
+    from toyworld import world
 
     rng, planner = random.Random(seed), OfflinePlanner()
     norm = lambda c: sorted(re.sub(r"\ban?\b", "a", x) for x in split_items(c)[0])
     ok = total = 0
     t0 = time.perf_counter()
     for _ in range(n):
-        edit = W.random_edit(rng, W.random_scene(rng, max_objects=3), max_objects=3)
+        edit = world.random_edit(rng, world.random_scene(rng, max_objects=3), max_objects=3)
         pairs = [(o.colour, o.shape) for o in edit.before.objects]
         if len(set(pairs)) < len(pairs):
             continue
         total += 1
-        got = planner.plan(edit.instruction, W.caption(edit.before)).plan.final_prompt
-        ok += norm(got) == norm(W.caption(edit.after))
+        got = planner.plan(edit.instruction, world.caption(edit.before)).plan.final_prompt
+        ok += norm(got) == norm(world.caption(edit.after))
     return ok, total, (time.perf_counter() - t0) / max(total, 1)
 
 
@@ -63,7 +63,7 @@ def overhead(turns: int) -> dict:
     from editing_core.testing import tiny_random_folder
     from mtedit.settings import Settings
     from storage import Store
-    from toyworld import world as W
+    from toyworld import world
 
     model = tiny_random_folder()
     backend = FluxBackend.from_pretrained(model, device="cpu", dtype="float32", max_side=64)
@@ -83,10 +83,10 @@ def overhead(turns: int) -> dict:
         session = ChatSession.open(Settings(data_dir=Path(tmp), model=str(model), max_side=64),
                                    store=store, backend=backend)
         session.update_settings(preset="rf", steps=1)
-        scene = W.Scene("green", (W.Obj("circle", "red", "small", 3),))
+        scene = world.Scene("green", (world.Obj("circle", "red", "small", 3),))
         buf = io.BytesIO()
-        W.render(scene).save(buf, format="PNG")
-        session.send(W.caption(scene), files=[("s.png", buf.getvalue())])
+        world.render(scene).save(buf, format="PNG")
+        session.send(world.caption(scene), files=[("s.png", buf.getvalue())])
         session.send("make the circle blue")  # warm-up: encodes the upload
         walls, models = [], []
         colours = ["red", "yellow", "white", "purple", "orange", "black", "blue"]
@@ -118,7 +118,7 @@ def toy_chat(scenes: int, turns: int, seed: int = 0, preset: str = "mtc") -> dic
     from editing_core import Anchors, FluxBackend
     from mtedit.settings import BUNDLED_MODEL, Settings
     from storage import Store
-    from toyworld import world as W
+    from toyworld import world
 
     backend = FluxBackend.from_pretrained(BUNDLED_MODEL, device="cpu", dtype="float32")
     sequences = toy_bench.edit_sequences(scenes, turns, seed)
@@ -131,9 +131,9 @@ def toy_chat(scenes: int, turns: int, seed: int = 0, preset: str = "mtc") -> dic
             session.new_conversation(f"toy {i}")
             session.update_settings(preset=preset, seed=seed)
             buf = io.BytesIO()
-            W.render(scene).save(buf, format="PNG")
-            session.send(W.caption(scene), files=[("scene.png", buf.getvalue())])
-            root = backend.encode_image(W.render(scene))
+            world.render(scene).save(buf, format="PNG")
+            session.send(world.caption(scene), files=[("scene.png", buf.getvalue())])
+            root = backend.encode_image(world.render(scene))
             prev = root
             for e in edits:
                 [reply] = session.send(e.instruction)
@@ -141,14 +141,14 @@ def toy_chat(scenes: int, turns: int, seed: int = 0, preset: str = "mtc") -> dic
                     chat_ok.append(False)
                 else:
                     img = Image.open(io.BytesIO(session.image_bytes(reply.node_ids[-1])))
-                    chat_ok.append(W.edit_succeeded(W.detect(img), e))
-                    same_prompt.append(reply.plan.final_prompt == W.caption(e.after))
-                out = backend.edit(prev, W.caption(e.before), W.caption(e.after),
+                    chat_ok.append(world.edit_succeeded(world.detect(img), e))
+                    same_prompt.append(reply.plan.final_prompt == world.caption(e.after))
+                out = backend.edit(prev, world.caption(e.before), world.caption(e.after),
                                    anchors=Anchors(source=root, previous=prev),
                                    focus_words=e.focus, preset=preset, seed=seed,
-                                   output_size=(W.RESOLUTION, W.RESOLUTION))
+                                   output_size=(world.RESOLUTION, world.RESOLUTION))
                 prev = out.latent
-                direct_ok.append(W.edit_succeeded(W.detect(out.image), e))
+                direct_ok.append(world.edit_succeeded(world.detect(out.image), e))
         store.close()
     return {"edits": len(chat_ok), "chat": sum(chat_ok) / len(chat_ok),
             "direct": sum(direct_ok) / len(direct_ok),

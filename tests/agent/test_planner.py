@@ -21,7 +21,7 @@ from agent.prompts import recipes
 from editing_core import resolve_params
 from editing_core.presets import strength_overrides
 from mtedit.settings import Settings
-from toyworld import world as W
+from toyworld import world
 
 TOY = "a small red circle on the left and a large blue square on the right, on a green background"
 
@@ -93,15 +93,15 @@ def test_toy_world_instructions_give_the_toy_world_captions():
     norm = lambda c: sorted(re.sub(r"\ban?\b", "a", x) for x in split_items(c)[0])
     checked, wrong = 0, []
     for _ in range(300):
-        scene = W.random_scene(rng, max_objects=3)
-        edit = W.random_edit(rng, scene, max_objects=3)
+        scene = world.random_scene(rng, max_objects=3)
+        edit = world.random_edit(rng, scene, max_objects=3)
         shapes = [(o.colour, o.shape) for o in edit.before.objects]
         if len(set(shapes)) < len(shapes) or len({o.shape for o in edit.before.objects}) < len(
                 shapes) and edit.op in ("reshape", "remove", "move"):
             continue  # two objects answer to the same words
         checked += 1
-        got = planner.plan(edit.instruction, W.caption(edit.before)).plan.final_prompt
-        if norm(got) != norm(W.caption(edit.after)):
+        got = planner.plan(edit.instruction, world.caption(edit.before)).plan.final_prompt
+        if norm(got) != norm(world.caption(edit.after)):
             wrong.append((edit.instruction, got))
     assert checked > 150
     assert not wrong, wrong[:5]
