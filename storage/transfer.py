@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from storage.repository import Store
 
 FORMAT = "mtedit-conversation"
-VERSION = 1
+VERSION = 2  # 2: messages carry kind and meta, the conversation its settings
 MANIFEST = "conversation.json"
 
 
@@ -132,7 +132,8 @@ def _insert(store: Store, doc: dict, path: Path) -> Conversation:
                 id=message_ids[m["id"]], conversation_id=row_conv.id,
                 parent_message_id=message_ids[m["parent_id"]] if m["parent_id"] else None,
                 role=m["role"], text=m["text"], kind=m.get("kind") or "text",
-                meta=m.get("meta") or {},
+                meta={k: node_ids.get(v, v) if isinstance(v, str) else v  # node ids: new ones
+                      for k, v in (m.get("meta") or {}).items()},
                 node_ids=[node_ids.get(i, i) for i in m["node_ids"]],
                 created_at=_time(m["created_at"]),
             ))

@@ -215,7 +215,9 @@ def test_export_import_round_trip(tmp_path, store, tree):
     conv, n = tree
     store.set_head(conv.id, n["winter"].id)
     m1 = store.add_message(conv.id, "user", "add a hat")
-    m2 = store.add_message(conv.id, "assistant", "done", node_ids=[n["hat"].id, n["red"].id])
+    m2 = store.add_message(conv.id, "assistant", "done", node_ids=[n["hat"].id, n["red"].id],
+                           kind="edit", meta={"about": n["hat"].id, "count": 2})
+    store.set_settings(conv.id, {"steps": 4})
     store.add_plan(m1.id, "add a hat", [{"instruction": "add a hat", "focus_words": ["hat"]}], "offline")
     zip_path = export_conversation(store, conv.id, tmp_path / "out" / "cat.zip")
 
@@ -239,6 +241,9 @@ def test_export_import_round_trip(tmp_path, store, tree):
         assert [(m.role, m.text) for m in msgs] == [("user", "add a hat"), ("assistant", "done")]
         assert msgs[1].parent_id == msgs[0].id
         assert msgs[1].node_ids == (remap[n["hat"].id], remap[m2.node_ids[1]])
+        assert [m.kind for m in msgs] == ["user", "edit"]
+        assert msgs[1].meta == {"about": remap[n["hat"].id], "count": 2}
+        assert copy.settings == {"steps": 4}
         plans = other.plans(copy.id)
         assert plans[0].message_id == msgs[0].id and plans[0].steps[0]["focus_words"] == ["hat"]
         assert check(other).ok
