@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 from agent import lineage
 from agent.intents import Intent, Target, parse_intent
@@ -25,6 +26,8 @@ HELP = """I edit images over several turns and keep every version. You can:
   "switch branch", "switch to the branch with the scarf" (then edit again: a new branch);
 - see the history: "show the history";
 - change settings: "use 15 steps", "guidance 4", "use rf_solver", "be subtler", "seed 3"."""
+# An upload: a path, or (filename, bytes) as Streamlit's UploadedFile gives them.
+Upload = str | Path | tuple[str, bytes]
 REFUSE = ("I can't delete or change stored history or files from the chat, so nothing was "
           "deleted. Every version stays available; to delete a whole conversation, use the "
           "conversation list.")
@@ -33,7 +36,7 @@ REFUSE = ("I can't delete or change stored history or files from the chat, so no
 class Dispatch:
     """ChatSession.send and the replies that need no image work."""
 
-    def send(self, text: str, files: Sequence = (), wait: bool = True) -> list[Reply]:
+    def send(self, text: str, files: Sequence[Upload] = (), wait: bool = True) -> list[Reply]:
         """Handle one user message; returns the assistant's replies (usually one).
 
         The intent is read from the text (and files): uploads (several allowed; the

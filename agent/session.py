@@ -30,8 +30,6 @@ send and the small intents (agent/dispatch.py), uploads and late captions
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from agent.conversations import Conversations, shared_store
 from agent.dispatch import Dispatch
 from agent.executor import Executor
@@ -43,9 +41,6 @@ from agent.submit import Submit
 from agent.upload_flow import UploadFlow
 from agent.views import PageViews
 from mtedit.settings import Settings
-
-# An upload: a path, or (filename, bytes) as Streamlit's UploadedFile gives them.
-Upload = str | Path | tuple[str, bytes]
 
 
 class ChatSession(Conversations, Dispatch, UploadFlow, Submit, HeadMoves, PageViews,

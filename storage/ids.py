@@ -43,3 +43,11 @@ def json_copy(value: Any, what: str) -> Any:
         return json.loads(json.dumps(value))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{what} must be JSON-serializable: {exc}") from None
+
+
+def root_first(by_id: dict, start: str, parent_attr: str) -> list:
+    """Rows from the root of a tree down to `start`, following `parent_attr` upward."""
+    chain = [by_id[start]]
+    while (parent := getattr(chain[-1], parent_attr)) is not None:
+        chain.append(by_id[parent])
+    return chain[::-1]

@@ -1,5 +1,7 @@
 """The repository API the agent uses: conversations, image lineage, the message tree,
 plans and jobs over SQLAlchemy, with images and latents in a content-addressed blob store.
+The message and plan calls are in storage/messages.py, the job calls in storage/jobs.py
+(both mixed into `Store`); ids and small helpers in storage/ids.py.
 
     store = Store.open(data_dir=Path("~/.local/share/mtedit"))   # or Store.from_settings(s)
     conv = store.create_conversation("cat")
@@ -22,24 +24,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
-from sqlalchemy import delete as sql_delete
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.blobs import BlobStore
 from storage.engine import WRITE, make_engine, normalize_url, upgrade
 from storage.errors import NotFoundError, StorageError
-from storage.ids import json_copy, new_id, png_size
+from storage.ids import json_copy, new_id, png_size, root_first
 from storage.jobs import JobQueries
+from storage.messages import MessageQueries
 from storage.models import ConversationRow, ImageNodeRow, JobRow, MessageRow, PlanRow, utcnow
-from storage.records import NODE_KINDS, Conversation, Message, Node, Plan
+from storage.records import NODE_KINDS, Conversation, Node
 
 if TYPE_CHECKING:
     from mtedit.settings import Settings
-
-ROLES = ("user", "assistant", "system")
-
 
 def _words(words: str | Iterable[str]) -> list[str]:
     if isinstance(words, str):
@@ -80,23 +79,7 @@ def _node(row: ImageNodeRow) -> Node:
     )
 
 
-def _message(row: MessageRow) -> Message:
-    return Message(
-        id=row.id, conversation_id=row.conversation_id, parent_id=row.parent_message_id,
-        role=row.role, text=row.text, node_ids=tuple(row.node_ids or ()),
-        created_at=row.created_at, kind=row.kind, meta=dict(row.meta or {}),
-    )
-
-
-def _plan(row: PlanRow) -> Plan:
-    return Plan(
-        id=row.id, conversation_id=row.conversation_id, message_id=row.message_id,
-        request=row.request, steps=list(row.steps or []), planner=row.planner,
-        created_at=row.created_at,
-    )
-
-
-class Store(JobQueries):
+class Store(MessageQueries, JobQueries):
     """Conversations, image lineage, message tree, plans and jobs; blobs on disk.
 
     Use `Store.open(...)` or `Store.from_settings(settings)`; close with `close()` or a
@@ -228,8 +211,8 @@ class Store(JobQueries):
         with self.transaction() as s:
             self._conv_row(s, conversation_id)
             for model in (JobRow, PlanRow, MessageRow, ImageNodeRow):
-                s.execute(sql_delete(model).where(model.conversation_id == conversation_id))
-            s.execute(sql_delete(ConversationRow).where(ConversationRow.id == conversation_id))
+                s.execute(delete(model).where(model.conversation_id == conversation_id))
+            s.execute(delete(ConversationRow).where(ConversationRow.id == conversation_id))
 
     def set_head(self, conversation_id: str, node_id: str | None) -> Conversation:
         """Move the head (the image the next edit starts from). Rolling back is just this:
@@ -384,7 +367,7 @@ class Store(JobQueries):
         with self.reading() as s:
             node = self._node_row(s, node_id)
             by_id = {r.id: r for r in self._node_rows(s, node.conversation_id)}
-        return [_node(r) for r in _root_first(by_id, node_id, "parent_id")]
+        return [_node(r) for r in root_first(by_id, node_id, "parent_id")]
 
     def children(self, node_id: str) -> list[Node]:
         """Direct edits of `node_id`, oldest first (more than one: the lineage branches)."""
@@ -442,103 +425,6 @@ class Store(JobQueries):
             node = self.get_node(node)
         return self.blobs.get(node.latent_sha256) if node.latent_sha256 else None
 
-    # ---------------------------------------------------------------- messages
-
-    def add_message(
-        self, conversation_id: str, role: str, text: str, parent_id: str | None = None, *,
-        node_ids: Sequence[str] = (), root: bool = False, kind: str | None = None,
-        meta: dict | None = None,
-    ) -> Message:
-        """Append a chat message. parent_id None means after the conversation's most recent
-        message (continuing the current branch); give an earlier message to start a new
-        branch after a rollback, or root=True for a new first message. node_ids: images
-        the message shows or produced. kind: what the message is ("user" for user
-        messages, the default; else e.g. edit, ask, error; "text" by default). meta: a JSON
-        object the writer needs back later (e.g. the upload an "ask" is about)."""
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
-        with self.transaction() as s:
-            conv = self._conv_row(s, conversation_id)
-            if parent_id is not None:
-                parent = self._message_row(s, parent_id)
-                if parent.conversation_id != conversation_id:
-                    raise StorageError(f"message {parent_id} belongs to another conversation")
-            elif not root:
-                parent_id = s.scalar(
-                    select(MessageRow.id)
-                    .where(MessageRow.conversation_id == conversation_id)
-                    .order_by(MessageRow.created_at.desc(), MessageRow.id.desc())
-                    .limit(1)
-                )
-            row = MessageRow(
-                id=new_id(), conversation_id=conversation_id, parent_message_id=parent_id,
-                role=role, text=text, kind=kind or ("user" if role == "user" else "text"),
-                meta=json_copy(meta or {}, "meta"), node_ids=[str(n) for n in node_ids],
-                created_at=utcnow(),
-            )
-            s.add(row)
-            conv.updated_at = row.created_at
-        return _message(row)
-
-    def get_message(self, message_id: str) -> Message:
-        with self.reading() as s:
-            return _message(self._message_row(s, message_id))
-
-    def messages(self, conversation_id: str, kind: str | None = None) -> list[Message]:
-        """Every message of every branch (or those of one kind), oldest first."""
-        with self.reading() as s:
-            self._conv_row(s, conversation_id)
-            return [_message(r) for r in self._message_rows(s, conversation_id, kind)]
-
-    def latest_message(self, conversation_id: str, kind: str | None = None) -> Message | None:
-        """The most recent message (of the given kind), or None."""
-        q = select(MessageRow).where(MessageRow.conversation_id == conversation_id)
-        if kind is not None:
-            q = q.where(MessageRow.kind == kind)
-        q = q.order_by(MessageRow.created_at.desc(), MessageRow.id.desc()).limit(1)
-        with self.reading() as s:
-            self._conv_row(s, conversation_id)
-            row = s.scalar(q)
-            return _message(row) if row is not None else None
-
-    def message_path(self, message_id: str) -> list[Message]:
-        """The branch of the chat that leads to `message_id`, first message first."""
-        with self.reading() as s:
-            msg = self._message_row(s, message_id)
-            by_id = {r.id: r for r in self._message_rows(s, msg.conversation_id)}
-        return [_message(r) for r in _root_first(by_id, message_id, "parent_message_id")]
-
-    # ------------------------------------------------------------------- plans
-
-    def add_plan(
-        self, message_id: str, request: str, steps: Sequence[dict], planner: str
-    ) -> Plan:
-        """Record the planner's steps (JSON-serializable dicts) for the request in a message."""
-        with self.transaction() as s:
-            msg = self._message_row(s, message_id)
-            row = PlanRow(
-                id=new_id(), conversation_id=msg.conversation_id, message_id=message_id,
-                request=request, steps=json_copy(list(steps), "steps"), planner=planner,
-                created_at=utcnow(),
-            )
-            s.add(row)
-        return _plan(row)
-
-    def get_plan(self, plan_id: str) -> Plan:
-        with self.reading() as s:
-            row = s.get(PlanRow, plan_id)
-            if row is None:
-                raise NotFoundError("plan", plan_id)
-            return _plan(row)
-
-    def plans(self, conversation_id: str, message_id: str | None = None) -> list[Plan]:
-        """Plans of the conversation (or of one message), oldest first."""
-        q = select(PlanRow).where(PlanRow.conversation_id == conversation_id)
-        if message_id is not None:
-            q = q.where(PlanRow.message_id == message_id)
-        with self.reading() as s:
-            return [_plan(r) for r in s.scalars(q.order_by(PlanRow.created_at, PlanRow.id))]
-
     # -------------------------------------------------------------- maintenance
 
     def referenced_blobs(self) -> dict[str, list[str]]:
@@ -577,13 +463,6 @@ class Store(JobQueries):
         return row
 
     @staticmethod
-    def _message_row(s: Session, message_id: str) -> MessageRow:
-        row = s.get(MessageRow, message_id) if message_id else None
-        if row is None:
-            raise NotFoundError("message", message_id)
-        return row
-
-    @staticmethod
     def _node_rows(s: Session, conversation_id: str) -> list[ImageNodeRow]:
         q = (
             select(ImageNodeRow)
@@ -591,20 +470,3 @@ class Store(JobQueries):
             .order_by(ImageNodeRow.created_at, ImageNodeRow.id)
         )
         return list(s.scalars(q))
-
-    @staticmethod
-    def _message_rows(
-        s: Session, conversation_id: str, kind: str | None = None
-    ) -> list[MessageRow]:
-        q = select(MessageRow).where(MessageRow.conversation_id == conversation_id)
-        if kind is not None:
-            q = q.where(MessageRow.kind == kind)
-        return list(s.scalars(q.order_by(MessageRow.created_at, MessageRow.id)))
-
-
-def _root_first(by_id: dict, start: str, parent_attr: str) -> list:
-    """Rows from the root of a tree down to `start`, following `parent_attr` upward."""
-    chain = [by_id[start]]
-    while (parent := getattr(chain[-1], parent_attr)) is not None:
-        chain.append(by_id[parent])
-    return chain[::-1]
