@@ -9,7 +9,7 @@ import socket
 import struct
 from typing import Any
 
-from storage.errors import InvalidImageError
+from storage.errors import InvalidImageError, NotFoundError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -51,3 +51,11 @@ def root_first(by_id: dict, start: str, parent_attr: str) -> list:
     while (parent := getattr(chain[-1], parent_attr)) is not None:
         chain.append(by_id[parent])
     return chain[::-1]
+
+
+def get_row(session, model, row_id: str | None, what: str):
+    """The row of `model` with this id; NotFoundError (naming `what`) if there is none."""
+    row = session.get(model, row_id) if row_id else None
+    if row is None:
+        raise NotFoundError(what, row_id)
+    return row

@@ -9,8 +9,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
 
-from storage.errors import NotFoundError
-from storage.ids import json_copy, new_id, worker_name
+from storage.ids import get_row, json_copy, new_id, worker_name
 from storage.models import JobRow, utcnow
 from storage.records import JOB_ACTIVE, JOB_STATUSES, Job
 
@@ -54,9 +53,7 @@ class JobQueries:
         if status is not None and status not in JOB_STATUSES:
             raise ValueError(f"job status must be one of {JOB_STATUSES}, got {status!r}")
         with self.transaction() as s:
-            row = s.get(JobRow, job_id)
-            if row is None:
-                raise NotFoundError("job", job_id)
+            row = get_row(s, JobRow, job_id, "job")
             if status is not None:
                 row.status = status
             if done is not None:
@@ -74,9 +71,7 @@ class JobQueries:
 
     def get_job(self, job_id: str) -> Job:
         with self.reading() as s:
-            row = s.get(JobRow, job_id)
-            if row is None:
-                raise NotFoundError("job", job_id)
+            row = get_row(s, JobRow, job_id, "job")
             return job_record(row)
 
     def list_jobs(

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.errors import NotFoundError, StorageError
-from storage.ids import json_copy, new_id, root_first
+from storage.errors import StorageError
+from storage.ids import get_row, json_copy, new_id, root_first
 from storage.models import MessageRow, PlanRow, utcnow
 from storage.records import Message, Plan
 
@@ -120,10 +120,7 @@ class MessageQueries:
 
     def get_plan(self, plan_id: str) -> Plan:
         with self.reading() as s:
-            row = s.get(PlanRow, plan_id)
-            if row is None:
-                raise NotFoundError("plan", plan_id)
-            return _plan(row)
+            return _plan(get_row(s, PlanRow, plan_id, "plan"))
 
     def plans(self, conversation_id: str, message_id: str | None = None) -> list[Plan]:
         """Plans of the conversation (or of one message), oldest first."""
@@ -135,10 +132,7 @@ class MessageQueries:
 
     @staticmethod
     def _message_row(s: Session, message_id: str) -> MessageRow:
-        row = s.get(MessageRow, message_id) if message_id else None
-        if row is None:
-            raise NotFoundError("message", message_id)
-        return row
+        return get_row(s, MessageRow, message_id, "message")
 
     @staticmethod
 

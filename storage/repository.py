@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
@@ -30,8 +31,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.blobs import BlobStore
 from storage.engine import WRITE, make_engine, normalize_url, upgrade
-from storage.errors import NotFoundError, StorageError
-from storage.ids import json_copy, new_id, png_size, root_first
+from storage.errors import StorageError
+from storage.ids import get_row, json_copy, new_id, png_size, root_first
 from storage.jobs import JobQueries
 from storage.messages import MessageQueries
 from storage.models import ConversationRow, ImageNodeRow, JobRow, MessageRow, PlanRow, utcnow
@@ -54,29 +55,10 @@ def _conversation(row: ConversationRow) -> Conversation:
 
 
 def _node(row: ImageNodeRow) -> Node:
-    return Node(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        parent_id=row.parent_id,
-        root_id=row.root_id,
-        depth=row.depth,
-        kind=row.kind,
-        caption=row.caption,
-        instruction=row.instruction,
-        target_prompt=row.target_prompt,
-        focus_words=tuple(row.focus_words or ()),
-        preset=row.preset,
-        params=dict(row.params or {}),
-        seed=row.seed,
-        model_id=row.model_id,
-        image_sha256=row.image_sha256,
-        latent_sha256=row.latent_sha256,
-        width=row.width,
-        height=row.height,
-        status=row.status,
-        timings=dict(row.timings or {}),
-        created_at=row.created_at,
-    )
+    """The row's values (Node's fields are the row's columns), JSON values copied."""
+    values = {f.name: getattr(row, f.name) for f in fields(Node)}
+    return Node(**{**values, "focus_words": tuple(row.focus_words or ()),
+                   "params": dict(row.params or {}), "timings": dict(row.timings or {})})
 
 
 class Store(MessageQueries, JobQueries):
@@ -450,17 +432,11 @@ class Store(MessageQueries, JobQueries):
 
     @staticmethod
     def _conv_row(s: Session, conversation_id: str) -> ConversationRow:
-        row = s.get(ConversationRow, conversation_id) if conversation_id else None
-        if row is None:
-            raise NotFoundError("conversation", conversation_id)
-        return row
+        return get_row(s, ConversationRow, conversation_id, "conversation")
 
     @staticmethod
     def _node_row(s: Session, node_id: str) -> ImageNodeRow:
-        row = s.get(ImageNodeRow, node_id) if node_id else None
-        if row is None:
-            raise NotFoundError("image node", node_id)
-        return row
+        return get_row(s, ImageNodeRow, node_id, "image node")
 
     @staticmethod
     def _node_rows(s: Session, conversation_id: str) -> list[ImageNodeRow]:
