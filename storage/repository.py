@@ -367,8 +367,8 @@ class Store(MessageQueries, JobQueries):
         *, match: str = "all", limit: int | None = None,
     ) -> list[Node]:
         """Nodes whose instruction, target prompt or caption contain the words, most recent
-        first. words: a list of words, or a phrase (common words such as "the" and "before"
-        are dropped). within: a node id to search only its path from the root (most recent
+        first. words: a list of words, or a phrase split into its words (none is dropped:
+        which words matter is the caller's business). within: a node id to search only its path from the root (most recent
         = deepest); None for the whole conversation. match: "all" words or "any" word.
         Words match whole words, plurals included ("hat" finds "hats", not "that")."""
         if match not in ("all", "any"):
