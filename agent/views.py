@@ -16,6 +16,7 @@ from PIL import Image
 
 from agent import lineage
 from agent.plan import EditPlan
+from editing_core.images import png_bytes
 
 ReplyKind = Literal[
     "text",  # a plain answer (question, help)
@@ -216,6 +217,4 @@ class PageViews:
         """A PNG thumbnail of the node's image, long side `size` pixels."""
         img = Image.open(io.BytesIO(self.image_bytes(node_id)))
         img.thumbnail((size, size))
-        buf = io.BytesIO()
-        img.save(buf, format="PNG")
-        return buf.getvalue()
+        return png_bytes(img)
