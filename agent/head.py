@@ -1,14 +1,16 @@
 """Moving the head from the chat or a click: undo, redo, branch switch, "back to ...".
 
-The walks over the lineage are agent/lineage.py's; this file wires them to the store
-and writes the chat note. A head move continues the chat under the message that made
-the target image, so messages() shows the branch that leads to the current image.
+agent/navigation.py finds the node a message means (over agent/lineage.py's walks);
+this file wires it to the store and writes the chat note. A head move continues the
+chat under the message that made the target image, so messages() shows the branch that
+leads to the current image.
 """
 
 from __future__ import annotations
 
-from agent import lineage
+from agent import lineage, navigation
 from agent.intents import Intent
+from agent.navigation import Nav
 from agent.views import Reply
 
 
@@ -24,21 +26,14 @@ class HeadMoves:
         if head is None:
             return [self._say("There are no images yet: nothing to go back to.", "error",
                               user_text=text)]
-        match intent.kind:
-            case "undo":
-                node, why = lineage.undo(nodes, head.id, intent.count)
-            case "redo":
-                node, why = lineage.redo(nodes, head.id, self._redo_hint.get(cid))
-            case "branch":
-                node, why = lineage.switch_branch(nodes, head.id,
-                                                   intent.target.words if intent.target else "")
-            case _:
-                groups = [(job.request.get("request", ""), list(job.result_node_ids))
-                          for job in reversed(self.store.list_jobs(cid, limit=500))
-                          if job.kind == "edit"]
-                node, why = lineage.resolve(intent.target, nodes, head.id, groups)
+        groups = [(job.request.get("request", ""), list(job.result_node_ids))
+                  for job in reversed(self.store.list_jobs(cid, limit=500)) if job.kind == "edit"]
+        found = navigation.navigate(Nav(intent.kind, intent.target, intent.count), nodes,
+                                    head.id, groups, self._redo_hint.get(cid), self.caption_of)
+        node = found.node
         if node is None:
-            return [self._say(why, "error", user_text=text)]
+            return [self._say(found.text, "ask" if found.kind == "ask" else "error",
+                              user_text=text)]
         if intent.kind == "undo":
             self._redo_hint[cid] = lineage.branch_leaf(nodes, head.id).id
         verb = {"redo": "Forward to", "branch": "Switched to"}.get(intent.kind, "Back to")

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from agent.navigation import Target
+from agent.navigation import read as read_navigation
 from agent.offline import clean_request
 from editing_core.presets import PRESETS
 
@@ -30,16 +32,6 @@ PRESET_ALIASES = {"fire flow": "fireflow", "rf-solver": "rf_solver", "rf solver"
                   "multi-turn": "mtc", "multi turn": "mtc"}
 PRESET_NAMES = {**{name: name for name in PRESETS},
                 **{alias: name for alias, name in PRESET_ALIASES.items() if name in PRESETS}}
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a rollback goes: relation "before" / "at" a described edit, a turn number,
-    the original, or a root image by number."""
-
-    how: Literal["before", "at", "turn", "original", "image"]
-    words: str = ""
-    number: int = 0
 
 
 @dataclass(frozen=True)
@@ -71,44 +63,6 @@ _DELETE = re.compile(
     r"|\brm\s+-rf\b|\bdrop\s+table\b",
     re.IGNORECASE,
 )
-_UNDO = re.compile(
-    r"^(?:undo|revert|go back|step back|back|take (?:that|it) back|scratch that|roll ?back|"
-    r"never ?mind|nope|no)(?:\s+(?:that|this|it|the last (?:edit|change|step|one)))?"
-    r"(?:\s+(?P<n>\d+|one|two|three|four|five)\s*(?:times|steps?|edits?|changes?|turns?)?)?$",
-    re.IGNORECASE)
-_UNDO_N = re.compile(r"^undo\s+the\s+last\s+(?P<n>\d+|two|three|four|five)\s+"
-                     r"(?:edits?|changes?|steps?|turns?)$", re.IGNORECASE)
-_REDO = re.compile(r"^(?:redo|re-do|redo (?:that|it|the last (?:edit|change|step|one))|go forward|"
-                   r"step forward|forward|undo (?:the|that|my) undo)$", re.IGNORECASE)
-_GOTO_LEAD = (r"^(?:(?:please\s+)?(?:go|jump|get|return|revert|roll ?back|switch|take me|bring me|"
-              r"reset|restore|back|start(?: again)?|use|pick|edit|show me)\s*(?:back\s*)?"
-              r"(?:to|from|with)?\s*)?")
-_BEFORE = re.compile(_GOTO_LEAD + r"(?:the\s+(?:version|image|one|picture|state)\s+)?(?:just\s+)?"
-                     r"before\s+(?:the\s+|i\s+|we\s+|you\s+|adding\s+|it\s+)?(?P<w>.+)$", re.IGNORECASE)
-_TURN = re.compile(_GOTO_LEAD + r"(?:the\s+)?(?:turn|step|version|edit|node|#|number|no\.?)\s*"
-                   r"#?(?P<n>\d+|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|"
-                   r"tenth|last|latest)$", re.IGNORECASE)
-_TURN2 = re.compile(_GOTO_LEAD + r"(?:the\s+)?(?P<n>first|second|third|fourth|fifth|sixth|"
-                    r"seventh|eighth|ninth|tenth)\s+(?:turn|step|version|edit)$", re.IGNORECASE)
-_ORIGINAL = re.compile(_GOTO_LEAD + r"(?:the\s+)?(?:very\s+)?(?:original|beginning|start|"
-                       r"first (?:one|image|picture|version)|unedited(?: one| image)?|scratch)"
-                       r"(?:\s+(?:image|picture|photo|version|one))?$|^start over$|^reset$", re.IGNORECASE)
-_IMAGE = re.compile(_GOTO_LEAD + r"(?:the\s+)?(?:(?P<o>first|second|third|fourth|fifth|last|other)"
-                    r"\s+(?:image|picture|photo|upload)|(?:image|picture|photo|upload)\s+"
-                    r"#?(?P<n>\d+))(?:\s+as (?:the )?base)?$", re.IGNORECASE)
-_AT = re.compile(r"^(?:(?:go|jump|get|return|revert|switch|take me|bring me)\s+)?back\s+to\s+"
-                 r"(?:the\s+(?:version|one|image|picture)\s+)?(?:with|where|when|that had|after)\s+"
-                 r"(?:the\s+|it had\s+(?:the\s+)?|i\s+|we\s+)?(?P<w>.+)$", re.IGNORECASE)
-_LIKED_BEFORE = re.compile(r"^(?:i\s+)?(?:liked|loved|preferred|prefer|want)\s+(?:it|the image|"
-                           r"the picture|the one)?\s*(?:better|more|again)?\s*(?:as it was\s+)?"
-                           r"before\s+(?:the\s+|i\s+|we\s+|you\s+|adding\s+)?(?P<w>.+)$|^it\s+"
-                           r"(?:was|looked)\s+better\s+before\s+(?:the\s+)?(?P<w2>.+)$",
-                           re.IGNORECASE)
-_UNDO_WHAT = re.compile(r"^(?:undo|revert|take back|roll ?back)\s+(?:the\s+)?(?P<w>.+?)"
-                        r"(?:\s+(?:edit|change|step))?$", re.IGNORECASE)
-_BRANCH = re.compile(r"^(?:switch|change|go|jump|move)\s+(?:to\s+)?(?:the\s+)?(?:other|another|"
-                     r"next|previous|different)?\s*branch(?:es)?(?:\s+(?:with|where)\s+(?:the\s+)?"
-                     r"(?P<w>.+))?$|^(?:other|next) branch$", re.IGNORECASE)
 _HISTORY = re.compile(r"^(?:show|list|print|display|give)?\s*(?:me\s+)?(?:the\s+|my\s+)?"
                       r"(?:history|lineage|versions|edits|timeline|tree|branches|log)"
                       r"(?:\s+so far)?$|^what (?:have we|did we|did you) (?:done|do|change)"
@@ -225,41 +179,11 @@ def parse_intent(text: str, n_files: int = 0, has_image: bool = False) -> Intent
     if _is_chat(raw):
         return Intent("chat", clean)
 
-    m = _UNDO_N.match(low) or _UNDO.match(low)
-    if m:
-        return Intent("undo", clean, count=_num(m.group("n") or "1") or 1)
-    if _REDO.match(low):
-        return Intent("redo", clean)
-    m = _BRANCH.match(low)
-    if m:
-        return Intent("branch", clean, target=Target("at", m.group("w") or "") if m.group("w") else None)
-    m = _IMAGE.match(low)
-    if m:
-        n = _num(m.group("o")) if m.group("o") and m.group("o") != "other" else None
-        n = n or (int(m.group("n")) if m.group("n") else 0)
-        return Intent("goto", clean, target=Target("image", number=n))
-    if _ORIGINAL.match(low):
-        return Intent("goto", clean, target=Target("original"))
-    m = _TURN.match(low) or _TURN2.match(low)
-    if m and re.match(r"^(?:go|jump|get|return|revert|roll|switch|take|bring|back|turn|step|"
-                      r"version|edit|node|#|number|no|the|use|pick|show|restore)", low):
-        return Intent("goto", clean, target=Target("turn", number=_num(m.group("n")) or 0))
-    m = _BEFORE.match(low)
-    if m and re.match(r"^(?:go|jump|get|return|revert|roll|switch|take|bring|back|the|before|"
-                      r"restore|use|show)", low):
-        return Intent("goto", clean, target=Target("before", _strip_verbs(m.group("w"))))
-    m = _LIKED_BEFORE.match(low)
-    if m:
-        what = m.group("w") or m.group("w2")
-        return Intent("goto", clean, target=Target("before", _strip_verbs(what)))
-    m = _UNDO_WHAT.match(low)
-    if m and not re.match(r"^(?:that|this|it|the last|my last|everything)\b", m.group("w")):
-        return Intent("goto", clean, target=Target("before", _strip_verbs(m.group("w"))))
-    m = _AT.match(low)
-    if m:
-        return Intent("goto", clean, target=Target("at", _strip_verbs(m.group("w"))))
     if _HISTORY.match(low):
         return Intent("history", clean)
+    nav = read_navigation(raw)
+    if nav is not None:
+        return Intent(nav.kind, clean, target=nav.target, count=nav.count)
 
     m = _SUBTLER.match(low)
     if m:
@@ -289,14 +213,6 @@ def parse_intent(text: str, n_files: int = 0, has_image: bool = False) -> Intent
             return Intent("edit", clean)  # the session asks for an image first
         return Intent("generate", clean, caption=clean)
     return Intent("edit", clean)
-
-
-def _strip_verbs(words: str) -> str:
-    """'adding the hat' / 'i added the hat' / 'the hat was added' -> 'hat'."""
-    w = re.sub(r"\b(?:i|we|you|it|adding|added|add|put|putting|made|making|make|got|the|a|an|"
-               r"was|were|change|changed|changing|turned|turning|removed|removing|did|edit|"
-               r"edited|on|in)\b", " ", words.lower())
-    return " ".join(w.split()) or words
 
 
 def _upload_intent(clean: str, n_files: int) -> Intent:
