@@ -537,15 +537,21 @@ class _Index:
             request, ids = self.group_of.get(node.id, ("", (node.id,)))
             steps = [self.by_id[i] for i in ids]
             seen.update(ids)
+            # a step whose instruction says it ("make the circle blue and the square red":
+            # before the square is between the steps); else the request, when it says it
+            # ("undo the vintage look": before all its steps); else any step that names it.
+            # A version "with" it is where the request ended.
             named = [s for s in steps if matches(query, self.step_keys(s, gained=gained))]
+            told = [s for s in named if matches(query, keys(s.instruction))]
             said = keys(request) if not (gained and _REMOVAL.match(request)) else frozenset()
-            by_request = bool(request) and (matches(query, said) or not named and matches(
-                query, said.union(*(self.step_keys(s, gained=gained) for s in steps))))
-            if named and not by_request:
+            if request and matches(query, said):
+                named = told if told and not gained else steps  # "the snowy one": its end
+            elif not named and request and matches(query, said.union(
+                    *(self.step_keys(s, gained=gained) for s in steps))):
+                named = steps
+            if named:
                 first, last = steps.index(named[0]), steps.index(named[-1])
                 out.append(Change(tuple(steps[first:last + 1]), request))
-            elif by_request:
-                out.append(Change(tuple(steps), request))
         return out
 
     def introduced(self, change: Change, query: Sequence[str]) -> bool:

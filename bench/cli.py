@@ -4,7 +4,8 @@
     mtedit bench edit          a scripted multi-turn edit sequence per preset
     mtedit bench toy           multi-turn edits scored by the toy world's ground truth
 
-The agent and storage benchmarks run as `python -m bench.agent` and `python -m bench.storage`.
+The agent, navigation and storage benchmarks run as `python -m bench.agent`,
+`python -m bench.navigation` and `python -m bench.storage`.
 """
 
 from __future__ import annotations
