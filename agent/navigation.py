@@ -94,7 +94,9 @@ _GERUNDS = {"going": "go", "getting": "get", "taking": "take", "bringing": "brin
 # Verbs that move back to a version ("go back to the red bench" means that version) ...
 _TO = (r"(?:(?:go|get|come|head|jump|skip|move|step|switch|swap|flip|roll|take\s+(?:me|us|it|this)|"
        r"bring\s+(?:me|us|it|this)|put\s+(?:me|us|it))\s+back|back|return|revert|roll\s*back|"
-       r"rewind|restore|reset|switch|swap|jump|move|go|get|head|take\s+(?:me|us)|bring\s+(?:me|us))"
+       r"rewind|restore|reset|(?:switch|send|move|get|set)\s+(?:me|us|it|this)\s+back|"
+       r"(?:change|turn|make)\s+(?:it|this|everything|things)\s+back|switch|swap|"
+       r"jump|move|go|get|head|take\s+(?:me|us)|bring\s+(?:me|us))"
        r"(?:\s+(?:back|over))?(?:\s+(?:to|into|onto))?")
 # ... and verbs that take a change back ("undo the dog" means the version before it).
 _UNDO_VERB = (r"(?:undo|revert|roll\s*back|take\s+back|scrap|cancel|reverse|drop\s+back\s+from|"
@@ -115,10 +117,12 @@ _BARE_UNDO = re.compile(
     r"put it back(?: how it was)?|change it back|back to how it was|go back to the way it was|"
     r"i don'?t like (?:that|this|it),? (?:go back|undo(?: it| that)?))$", re.IGNORECASE)
 _COUNT = re.compile(
-    rf"^(?:(?:(?:go|step|move|jump|roll|get)\s+)?back\s+(?:by\s+)?|(?:the\s+)?(?:{_THING}\s+)?"
+    rf"^(?:(?:(?:go|step|move|jump|roll|get|(?:take|bring|put|set)\s+(?:it|me|us|this))\s+)?"
+    rf"back\s+(?:by\s+)?|(?:the\s+)?(?:{_THING}\s+)?"
     rf"(?:from\s+)?)?(?P<n>{_NUM})\s+(?:more\s+)?"
     rf"(?:edits?|steps?|changes?|turns?|versions?|times?|images?|pictures?)\s*(?:ago|back|earlier|"
-    rf"before)$|^(?:(?:go|step|move|jump|roll|get)\s+)?back\s+(?:by\s+)?(?P<n5>{_NUM})\s+"
+    rf"before)$|^(?:(?:go|step|move|jump|roll|get|(?:take|bring|put|set)\s+(?:it|me|us|this))\s+)?"
+    rf"back\s+(?:by\s+)?(?P<n5>{_NUM})\s+"
     rf"(?:more\s+)?(?:edits?|steps?|changes?|turns?|versions?|times?)$|^(?:undo|revert|roll ?back)\s+(?:the\s+)?(?:last\s+)?(?P<n2>{_NUM})\s+"
     rf"(?:edits?|steps?|changes?|turns?|times?)$|^(?:go|step|move|jump)\s+back\s+(?P<n3>{_NUM})"
     rf"(?:\s+(?:edits?|steps?|changes?|turns?|versions?|times?))?$|^(?:undo|back)\s+(?P<n4>{_NUM})"
@@ -295,6 +299,12 @@ def read(text: str) -> Nav | None:
     clauses = [c for c in re.split(r"\s*[,;.!?]+\s*|\s+(?:so|and then|then)\s+", text) if c.strip()]
     if len(clauses) < 2:
         return None
+    # "the dog ruined it. go back to before it": "it" is what another clause is about
+    about = [w for c in clauses if not re.search(_PRONOUN_END, c, re.IGNORECASE)
+             for w in content_words(c) if w not in _JUDGING]
+    if about:
+        clauses = [re.sub(_PRONOUN_END, lambda m: f"{m.group(1)} {' '.join(about)}", c,
+                          flags=re.IGNORECASE) for c in clauses]
     found = [(_read(c), _judged_ref(c)) for c in clauses]
     navs = [nav for nav, _ in found if nav is not None]
     refs = [ref for _, ref in found if ref is not None]
@@ -304,6 +314,15 @@ def read(text: str) -> Nav | None:
     if nav.kind == "undo" and nav.count == 1 and refs and isinstance(refs[0], Target):
         return Nav("goto", refs[0])
     return nav
+
+
+_PRONOUN_END = r"\b(before|after|with|without|to|undo|revert)\s+(?:it|that|them|this|that one)$"
+_JUDGING = frozenset("""
+ruined ruins ruin spoiled spoils spoil ugly weird bad terrible awful hate hated dislike silly odd
+wrong worse worst looks strange off creepy horrible messed mess broke broken killed overdone
+much too nicer prettier work works working worked fit fits suit suits nice pretty cool fine perfect lovely great love loved liked hmm ugh
+honestly actually really seriously kinda sorta
+""".split())  # noqa: SIM905 - a word list
 
 
 def _judged_ref(clause: str) -> Target | None:
@@ -340,7 +359,8 @@ def _read(text: str) -> Nav | None:
     # a verb that moves, then what it moves to ("go back to the red bench": bare words do)
     m = re.match(rf"^{_TO}\s+(?P<rest>.*)$", low)
     if m:
-        backward = re.match(r"^(?:\w+\s+(?:(?:me|us|it|this)\s+)?back|back|return|revert|"
+        backward = re.match(r"^(?:\w+\s+(?:(?:me|us|it|this|everything|things)\s+)?back|back|"
+                            r"return|revert|"
                             r"roll\s*back|rewind|restore|reset)\b", low)
         ref = _ref(m.group("rest"), marked=not backward)
         nav = _as_nav(ref)
@@ -424,9 +444,17 @@ _SYNONYMS = {"puppy": "dog", "pup": "dog", "doggy": "dog", "doggie": "dog", "dog
              "snowier": "snow", "sofa": "couch", "wintry": "winter", "wintery": "winter", "settee": "couch", "automobile": "car"}
 
 
+# Verbs that say how a change was asked for, in any inflection ("changed", "became").
+_VERBS = frozenset("""
+add put make paint colour color turn change give place insert draw include become get go come
+show appear start do have be let hold wear carry look seem happen end
+""".split())  # noqa: SIM905 - a word list
+
+
 def content_words(text: str) -> list[str]:
     return [w for w in re.findall(r"[a-z0-9][a-z0-9'-]*", (text or "").lower())
-            if w not in _STOP and not w.endswith("n't")]
+            if w not in _STOP and not w.endswith(("n't", "'s", "'ll", "'re", "'ve", "'d"))
+            and not forms(w) & _VERBS]
 
 
 @lru_cache(maxsize=8192)
@@ -524,6 +552,8 @@ class _Index:
         cap = self.caption_keys(node)
         added = cap - self.caption_keys(parent) if parent is not None else cap
         out = set(added) | keys(" ".join(node.focus_words or ()))
+        if not gained and parent is not None:  # "before the brown bench turned red"
+            out |= self.caption_keys(parent) - cap
         if not (gained and _REMOVAL.match(node.instruction or "")):
             out |= keys(node.instruction)
         return frozenset(out)

@@ -249,6 +249,34 @@ CASES: list[tuple[str, str, str, str, str | None]] = [
     ("shapes", "Q4b", "go back to before the colours faded and make the square green", "Q3",
      "make the square green"),
     ("shapes", "Q4b", "undo the last edit", "Q4a", None),
+    # a second batch written after the first was tuned, kept as it first scored
+    ("park", "C2", "no wait, I want the version from before the dog got added", "A", None),
+    ("park", "C2", "the dog doesn't work, can we go back to before it?", "A", None),
+    ("park", "C2", "revert to the picture without any snow", "B", None),
+    ("park", "C2", "i prefer how it was before the snow, let's go back", "B", None),
+    ("park", "C2", "could you please switch me back to the original upload?", "U", None),
+    ("park", "C2", "go back to the beginning please", "U", None),
+    ("park", "C2", "take it back three steps", "A", None),
+    ("park", "C2", "undo the last 2 changes", "B", None),
+    ("park", "C2", "the version with the man and the dog on the red bench", "B", None),
+    ("park", "C2", "show me the umbrella version again", "D", None),
+    ("park", "C2", "go to the branch that has the straw hat", "E", None),
+    ("park", "C2", "let's go back to the sunny version", "G", None),
+    ("park", "C2", "back to before the brown bench turned red", "U", None),
+    ("park", "C2", "go back to the version with a hat", "ask", None),
+    ("park", "C2", "before the boat", "none", None),
+    ("park", "E", "go back to before the straw hat and give him a cap", "D", "give him a cap"),
+    ("park", "G", "can we get back to the snowy version?", "C2", None),
+    ("park", "G", "return to the version before it became sunny", "F", None),
+    ("shapes", "Q4b", "go back to before you changed the square", "Q1", None),
+    ("shapes", "Q4b", "i liked it better before the vintage filter", "Q3", None),
+    ("shapes", "Q4b", "the one with the triangle", "Q2", None),
+    ("shapes", "Q4b", "go back to when the circle was still red", "V", None),
+    ("shapes", "Q4b", "hmm, the version before the faded colours?", "Q3", None),
+    ("shapes", "Q2", "the other branch", "Q4b", None),
+    ("shapes", "Q4b", "jump back to version 2", "Q3", None),
+    # added with the rule for it
+    ("park", "C2", "change it back to how it was before the snow", "B", None),
 ]
 
 # Messages that mention going back or versions but are not navigation.
@@ -270,6 +298,13 @@ CONTROLS: list[tuple[str, set[str]]] = [
     ("thanks, that's great", {"chat"}),
     ("make it look like an old photo", {"edit"}),
     ("i want a red hat", {"edit"}),
+    ("put the dog back on the bench", {"edit"}),
+    ("give him his hat back", {"edit"}),
+    ("make it look like the original painting", {"edit"}),
+    ("what did it look like before the snow?", {"question"}),
+    ("make a version with a cat", {"edit"}),
+    ("add another dog in the background", {"edit"}),
+    ("turn the bench back to brown", {"edit"}),
 ]
 
 
