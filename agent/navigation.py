@@ -81,7 +81,7 @@ _ASKING = re.compile(
     r"(?:let'?s|let\s+us)\s+|please\s+|pls\s+|maybe\s+|perhaps\s+|just\s+|i\s+think\s+(?:we\s+should"
     r"\s+|i\s+want\s+(?:to\s+)?|i'?d\s+like\s+to\s+)?|i\s+guess\s+|how\s+about\s+|what\s+about\s+|"
     r"we\s+should\s+|you\s+should\s+|time\s+to\s+|better\s+|quickly\s+|kindly\s+|now\s+|then\s+|"
-    r"and\s+|so\s+|try\s+(?:to\s+)?|go\s+ahead\s+and\s+)+", re.IGNORECASE)
+    r"and\s+|but\s+|so\s+|try\s+(?:to\s+)?|go\s+ahead\s+and\s+)+", re.IGNORECASE)
 _TAIL = re.compile(r"(?:[\s,]+(?:please|pls|again|instead|for now|if possible|if you can|thanks|"
                    r"thank you|now|then|maybe|i think|ok|okay|real quick|for a sec(?:ond)?|"
                    r"for me|once more))+$", re.IGNORECASE)
@@ -261,7 +261,8 @@ def _ref(text: str, *, marked: bool) -> Target | Nav | str | None:
     if m:
         return _with(m.group("w") or m.group("w2") or m.group("w3"), "at")
     m = _NAMED.match(low)
-    if m and not re.match(r"^(?:this|current|same|new|next|last|latest|previous|whole|entire)$", m.group("w")):
+    if m and not re.match(r"^(?:this|current|same|new|next|last|latest|previous|whole|entire)$",
+                          m.group("w")):
         return _with(m.group("w"), "at")
     if not marked and _words(low):
         return _with(low, "at")
@@ -301,6 +302,8 @@ def read(text: str) -> Nav | None:
         return None
     # "the dog ruined it. go back to before it": "it" is what another clause is about
     about = [w for c in clauses if not re.search(_PRONOUN_END, c, re.IGNORECASE)
+             and re.search(r"\b(?:the|this|that|these|those|your|his|her)\s+(?!is\b|was\b)[a-z]",
+                           c, re.IGNORECASE)
              for w in content_words(c) if w not in _JUDGING]
     if about:
         clauses = [re.sub(_PRONOUN_END, lambda m: f"{m.group(1)} {' '.join(about)}", c,
@@ -320,8 +323,9 @@ _PRONOUN_END = r"\b(before|after|with|without|to|undo|revert)\s+(?:it|that|them|
 _JUDGING = frozenset("""
 ruined ruins ruin spoiled spoils spoil ugly weird bad terrible awful hate hated dislike silly odd
 wrong worse worst looks strange off creepy horrible messed mess broke broken killed overdone
-much too nicer prettier work works working worked fit fits suit suits nice pretty cool fine perfect lovely great love loved liked hmm ugh
-honestly actually really seriously kinda sorta
+much too nicer prettier work works working worked fit fits suit suits nice pretty cool fine
+perfect lovely great love loved liked hmm ugh honestly actually really seriously kinda sorta
+thanks thank wait oops sorry well
 """.split())  # noqa: SIM905 - a word list
 
 

@@ -277,6 +277,9 @@ CASES: list[tuple[str, str, str, str, str | None]] = [
     ("shapes", "Q4b", "jump back to version 2", "Q3", None),
     # added with the rule for it
     ("park", "C2", "change it back to how it was before the snow", "B", None),
+    ("park", "C2", "wait, undo that", "C1", None),
+    ("park", "C2", "thanks, but undo that", "C1", None),
+    ("park", "E", "the umbrella looks silly, undo it", "A", None),
 ]
 
 # Messages that mention going back or versions but are not navigation.
