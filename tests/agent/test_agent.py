@@ -365,7 +365,7 @@ def test_an_llm_reads_navigation_the_rules_miss(store, backend, model_dir):
     start(session)
     [first] = session.send("make the circle blue")
     session.send("make the square red")
-    [reply] = session.send("honestly the version from one turn ago was nicer")
+    [reply] = session.send("the earlier look with the blue circle had more charm")
     assert reply.kind == "rollback" and session.head() == first.node_ids[0]
 
 
