@@ -644,9 +644,9 @@ def _goto(ix: _Index, target: Target, head_id: str) -> Outcome:
                                      "history\" to see them.")
     if target.how == "other":
         return _branch(ix, target, head_id)
-    query = target.words.split()
+    query = content_words(target.words)  # the LLM's words come as it wrote them
     if target.how == "state":
-        return _state(ix, branch, query, target.without.split(), target.still)
+        return _state(ix, branch, query, content_words(target.without), target.still)
     if not query:
         return Outcome(None, "none", "I could not tell which version you mean; say \"show the "
                                      "history\" to see them.")
@@ -769,8 +769,8 @@ def _branch(ix: _Index, target: Target | None, head_id: str) -> Outcome:
             return Outcome(None, "none", "There is only one branch: edit an earlier version to "
                                          "start another.")
         return _ask_branches(ix, others, current, "the other version")
-    query = target.words.split()
-    without = target.without.split()
+    query = content_words(target.words)
+    without = content_words(target.without)
 
     def has(tip) -> bool:
         chain = lineage.path(nodes, tip.id)

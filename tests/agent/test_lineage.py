@@ -1,5 +1,6 @@
 """agent/lineage.py: the walks behind undo, redo, "back to ...", branch switches and the
-history, over plain node records (no store, no model)."""
+history; agent/navigation.py's resolution over them. Plain node records (no store, no
+model)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from agent import lineage
-from agent.intents import Target
+from agent.navigation import Nav, Target, content_words, forms, navigate
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -22,6 +23,7 @@ class N:
     created_at: datetime
     kind: str = "edit"
     root_id: str = "up"
+    focus_words: tuple = ()
 
 
 def tree():
@@ -61,43 +63,53 @@ def test_undo_and_redo():
     assert node is None and "nothing to redo" in why
 
 
+def go(target, nodes, head, groups=()):
+    out = navigate(Nav("goto", target), nodes, head, groups)
+    return out.node, out.text
+
+
 def test_resolve_turns_words_and_images():
     nodes, _ = tree()
-    assert lineage.resolve(Target("original"), nodes, "scarf")[0].id == "up"
-    assert lineage.resolve(Target("turn", number=1), nodes, "scarf")[0].id == "hat"
-    assert lineage.resolve(Target("turn", number=-1), nodes, "hat")[0].id == "scarf"
-    node, why = lineage.resolve(Target("turn", number=7), nodes, "scarf")
+    assert go(Target("original"), nodes, "scarf")[0].id == "up"
+    assert go(Target("turn", number=1), nodes, "scarf")[0].id == "hat"
+    assert go(Target("turn", number=-1), nodes, "hat")[0].id == "scarf"
+    node, why = go(Target("turn", number=7), nodes, "scarf")
     assert node is None and "turns 0 (the original) to 2" in why
-    assert lineage.resolve(Target("before", "the hat"), nodes, "scarf")[0].id == "up"
-    assert lineage.resolve(Target("at", "the hat"), nodes, "scarf")[0].id == "hat"
+    assert go(Target("before", "the hat"), nodes, "scarf")[0].id == "up"
+    assert go(Target("at", "the hat"), nodes, "scarf")[0].id == "hat"
     # on another branch: the red hat is not on the head's path, found all the same
-    assert lineage.resolve(Target("before", "red"), nodes, "winter")[0].id == "hat"
-    node, why = lineage.resolve(Target("before", "sofa"), nodes, "scarf")
+    assert go(Target("before", "red"), nodes, "winter")[0].id == "hat"
+    node, why = go(Target("before", "sofa"), nodes, "scarf")
     assert node is None and "already has" in why
-    node, why = lineage.resolve(Target("before", "a dragon"), nodes, "scarf")
+    node, why = go(Target("before", "a dragon"), nodes, "scarf")
     assert node is None and "dragon" in why
-    node, why = lineage.resolve(Target("before", "the"), nodes, "scarf")
+    node, why = go(Target("before", "the"), nodes, "scarf")
     assert node is None and "could not tell" in why
-    assert lineage.resolve(Target("image", number=1), nodes, "scarf")[0].id == "up"
-    node, why = lineage.resolve(Target("image", number=2), nodes, "scarf")
+    assert go(Target("image", number=1), nodes, "scarf")[0].id == "up"
+    node, why = go(Target("image", number=2), nodes, "scarf")
     assert node is None and "image 2 does not exist" in why
-    assert lineage.resolve(Target("original"), [], None)[0] is None
+    assert go(Target("original"), [], None)[0] is None
 
 
 def test_resolve_a_whole_multi_step_request_by_its_words():
     nodes, _ = tree()
     groups = [("make it festive", ["hat", "scarf"])]
-    assert lineage.resolve(Target("before", "festive"), nodes, "scarf", groups)[0].id == "up"
-    assert lineage.resolve(Target("at", "festive"), nodes, "scarf", groups)[0].id == "scarf"
+    assert go(Target("before", "festive"), nodes, "scarf", groups)[0].id == "up"
+    assert go(Target("at", "festive"), nodes, "scarf", groups)[0].id == "scarf"
 
 
 def test_switch_branch_and_history_text():
     nodes, _ = tree()
-    assert lineage.switch_branch(nodes, "scarf")[0].id == "winter"  # the most recent other
-    assert lineage.switch_branch(nodes, "scarf", "red")[0].id == "red"
-    node, why = lineage.switch_branch(nodes, "scarf", "dragon")
+
+    def switch(head, words=""):
+        out = navigate(Nav("branch", Target("at", words) if words else None), nodes, head)
+        return out.node, out.text
+
+    assert switch("scarf")[0].id == "winter"  # the most recent other
+    assert switch("scarf", "red")[0].id == "red"
+    node, why = switch("scarf", "dragon")
     assert node is None and "dragon" in why
-    assert lineage.switch_branch(nodes, None)[0] is None
+    assert switch(None)[0] is None
     text = lineage.history_text(nodes, "hat")
     lines = text.splitlines()
     assert lines[1] == "#0 upload: \"a cat on a sofa\""
@@ -107,8 +119,6 @@ def test_switch_branch_and_history_text():
     assert "(no caption yet)" in lineage.history_text(nodes, "up", caption_of=lambda n: "")
 
 
-def test_mentions_whole_words_and_plurals():
-    assert lineage.mentions("add two hats", ["hat"])
-    assert not lineage.mentions("that sofa", ["hat"])
-    assert lineage.mentions("A Red Hat", ["red", "hat"]) and not lineage.mentions(None, ["x"])
-    assert lineage.content_words("go back to before the hat") == ["hat"]
+def test_words_are_compared_by_their_forms():
+    assert forms("hats") >= {"hat"} and "hat" not in forms("that")
+    assert content_words("go back to before the hat") == ["hat"]
