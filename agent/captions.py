@@ -8,9 +8,10 @@ Each function returns the new caption, or None when the change cannot be placed.
 
 from __future__ import annotations
 
+import functools
 import re
 
-from agent.prompts import vocabulary
+from agent.prompts import load_yaml, vocabulary
 
 _SEP = re.compile(r"(,\s+and\s+|,\s+|\s+and\s+)")
 _WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
@@ -22,7 +23,64 @@ REFERS_TO_IMAGE = {"it", "this", "image", "picture", "photo", "everything", "sce
 
 
 def colours() -> list[str]:
-    return list(vocabulary()["colours"])
+    v = vocabulary()
+    return list(v["colours"]) + list(v.get("hair_colours", []))
+
+
+@functools.cache
+def _inflect():
+    # inflect knows English articles ("an hour", "a unicorn") and plurals ("glasses",
+    # "mice") far better than a hand-written rule.
+    import inflect
+
+    return inflect.engine()
+
+
+@functools.lru_cache(maxsize=4096)
+def _indefinite(word: str) -> str:
+    return _inflect().a(word).split(" ", 1)[0].lower()
+
+
+@functools.lru_cache(maxsize=4096)
+def is_plural(word: str) -> bool:
+    w = word.lower()
+    if not w.isalpha() or w in uncountable():
+        return False
+    single = _inflect().singular_noun(w)
+    return bool(single) and single != w
+
+
+@functools.cache
+def uncountable() -> frozenset[str]:
+    return frozenset(vocabulary().get("uncountable", []))
+
+
+@functools.cache
+def _categories() -> dict[str, str]:
+    """Adjective -> its kind (vocabulary.yaml attributes; colours and sizes too)."""
+    out = {}
+    for kind, ws in vocabulary().get("attributes", {}).items():
+        out.update({w: kind for w in ws})
+    out.update({w: "size" for w in size_words()})
+    out.update({w: "colour" for w in colours()})
+    return out
+
+
+def category(word: str) -> str | None:
+    return _categories().get(word.lower())
+
+
+def _rank(kind: str | None, default: int) -> int:
+    order = vocabulary().get("adjective_order", [])
+    return order.index(kind) if kind in order else default
+
+
+def people() -> list[str]:
+    return list(vocabulary().get("people", []))
+
+
+def groups() -> dict[str, list[str]]:
+    return load_yaml("groups.yaml")
 
 
 def size_words() -> dict[str, str]:
@@ -57,8 +115,7 @@ def join_items(items: list[str], seps: list[str]) -> str:
 def fix_articles(text: str) -> str:
     def repl(m: re.Match) -> str:
         art, word = m.group(1), m.group(2)
-        an = word[0].lower() in "aeiou"
-        new = "an" if an else "a"
+        new = _indefinite(word.lower())
         if art[0].isupper():
             new = new.capitalize()
         return f"{new} {word}"
@@ -82,11 +139,14 @@ def strip_article(phrase: str) -> str:
 
 
 def with_article(phrase: str) -> str:
+    """'cat next to her' -> 'a cat next to her'; plurals and mass nouns get none
+    ('water droplets', 'rain', 'long hair')."""
     phrase = strip_article(phrase)
     if not phrase:
         return phrase
-    if phrase.endswith("s") and not phrase.endswith("ss") and " " not in phrase:
-        return phrase  # a plural: "glasses", "flowers"
+    noun = head_noun(phrase) or phrase.split()[-1]
+    if is_plural(noun) or noun.lower() in uncountable():
+        return phrase
     return fix_articles(f"a {phrase}")
 
 
@@ -143,18 +203,42 @@ def _insert_before_word(item: str, index: int, new: str) -> str:
     return item[:a] + new + " " + item[a:]
 
 
+def _modifiers(item_words: list[str], n: int) -> list[int]:
+    """Indices of the words before the noun at n that modify it ('long brown' in 'with
+    long brown hair'): back to an article, a preposition, 'and' or a verb in -ing."""
+    out, j = [], n - 1
+    while j >= 0 and len(out) < 4:
+        w = item_words[j]
+        if w in ARTICLES or w in PREPOSITIONS or w in ("and", "of", "or") or (
+                w.endswith("ing") and category(w) is None) or w.isdigit():
+            break
+        out.insert(0, j)
+        j -= 1
+    return out
+
+
+def _set_modifier(item: str, n: int, adjective: str) -> str:
+    """Put the adjective on the noun at word n: replace a word of the same kind, else
+    insert it where English puts that kind of adjective."""
+    iw = words(item)
+    mods = _modifiers(iw, n)
+    if adjective.lower() in (iw[j] for j in mods):
+        return item
+    kind = category(adjective.split()[0]) if adjective.split() else None
+    if kind is not None:
+        same = [j for j in mods if category(iw[j]) == kind]
+        if same:
+            for j in reversed(same[:-1]):
+                item = _replace_word_at(item, j, None)
+            return _replace_word_at(item, same[-1] - len(same[:-1]), adjective)
+    rank = _rank(kind, 3)  # an adjective of no known kind goes before colours
+    later = [j for j in mods if _rank(category(iw[j]), 99) > rank]
+    return _insert_before_word(item, later[0] if later else n, adjective)
+
+
 def recolor(caption: str, ref: str, colour: str) -> str | None:
-    palette = set(colours())
-
-    def fn(item: str, noun: str) -> str:
-        iw = words(item)
-        n = _noun_index(iw, noun)
-        before = [j for j in range(max(0, n - 3), n) if iw[j] in palette]
-        if before:
-            return _replace_word_at(item, before[-1], colour)
-        return _insert_before_word(item, n, colour)
-
-    return _edit_item(caption, ref, fn)
+    return _edit_item(caption, ref, lambda item, noun: _set_modifier(
+        item, _noun_index(words(item), noun), colour))
 
 
 def resize(caption: str, ref: str, size: str) -> str | None:
@@ -175,40 +259,40 @@ def resize(caption: str, ref: str, size: str) -> str | None:
 
 
 def set_attribute(caption: str, ref: str, adjective: str) -> str | None:
-    """'make the cat fluffy': put the adjective before the noun."""
-
-    def fn(item: str, noun: str) -> str:
-        iw = words(item)
-        n = _noun_index(iw, noun)
-        if adjective.lower() in iw[max(0, n - 3) : n]:
-            return item
-        return _insert_before_word(item, n, adjective)
-
-    return _edit_item(caption, ref, fn)
+    """'make the cat fluffy': the adjective goes on the noun; 'make her hair short'
+    replaces 'long' (an adjective of the same kind) instead of adding a second one."""
+    return _edit_item(caption, ref, lambda item, noun: _set_modifier(
+        item, _noun_index(words(item), noun), adjective))
 
 
 def replace_object(caption: str, ref: str, new_phrase: str) -> str | None:
-    """'replace the dog with a black cat': the noun changes, its other words stay unless
-    the new phrase brings its own colour or size."""
-    new_words = strip_article(new_phrase).split()
+    """'replace the wall with a forest': the whole noun phrase ('a brick wall') becomes
+    the new one ('a forest'); its colour and size stay unless the new phrase brings its
+    own ('replace the circle with a square': 'a small red square')."""
+    new = strip_article(new_phrase)
+    new_words = new.split()
     if not new_words:
         return None
-    palette, sizes = set(colours()), size_words()
+    new_kinds = {category(w) for w in words(new)}
 
     def fn(item: str, noun: str) -> str:
         iw = words(item)
         n = _noun_index(iw, noun)
-        new_noun_phrase = new_words
-        # Drop colour / size words of the old object that the new phrase replaces.
-        drops = []
-        if any(w in palette for w in new_words):
-            drops += [j for j in range(max(0, n - 3), n) if iw[j] in palette]
-        if any(w in sizes for w in new_words):
-            drops += [j for j in range(max(0, n - 3), n) if iw[j] in sizes]
-        out = _replace_word_at(item, n, " ".join(new_noun_phrase))
-        for j in sorted(drops, reverse=True):
-            out = _replace_word_at(out, j, None)
-        return out
+        mods = _modifiers(iw, n)
+        keep = [iw[j] for j in mods if category(iw[j]) in ("size", "colour")
+                and category(iw[j]) not in new_kinds]
+        spans = [m.span() for m in _WORD.finditer(item.lower())]
+        start = spans[mods[0]][0] if mods else spans[n][0]
+        end = spans[n][1]
+        art = spans[mods[0] - 1] if mods and mods[0] > 0 else (
+            spans[n - 1] if not mods and n > 0 else None)
+        had_indefinite = art is not None and item[art[0]:art[1]].lower() in ("a", "an")
+        sizes = [w for w in keep if category(w) == "size"]
+        phrase = " ".join([*sizes, *[w for w in keep if w not in sizes], new])
+        if had_indefinite:
+            start = art[0]
+            phrase = with_article(phrase)
+        return item[:start] + phrase + item[end:]
 
     return _edit_item(caption, ref, fn)
 
@@ -230,13 +314,17 @@ def remove(caption: str, ref: str) -> str | None:
     if noun is None:
         return None
     worn = re.search(rf",?\s*\b(?:wearing|with|holding)\s+(?:(?:a|an|the|some|his|her|their)\s+)?"
-                     rf"(?:[\w-]+\s+){{0,2}}{re.escape(noun)}\b", caption, re.IGNORECASE)
+                     rf"(?:[\w-]+\s+){{0,2}}{re.escape(noun)}s?\b(?:\s+(?:next to|beside|behind|"
+                     rf"near|in front of|on|in|at)\s+(?:her|him|them|it)\b(?:\s+(?:lap|hands?|"
+                     rf"arms?|shoulders?|head|feet))?)?", caption, re.IGNORECASE)
     if worn:
         return (caption[: worn.start()] + caption[worn.end():]).strip(" ,")
     items, seps = split_items(caption)
     i = find_item(items, ref)
-    if i is None or len(items) == 1 or noun == "background":
+    if i is None or noun == "background":
         return None
+    if len(items) == 1 or not _starts_item(items[i], noun):
+        return _remove_phrase(caption, items, seps, i, noun)
     if i == 0:
         del items[0], seps[0]
     else:
@@ -246,6 +334,55 @@ def remove(caption: str, ref: str) -> str | None:
             seps[i - 2] = " and "  # "A, B and C" without C is "A and B"
     out = join_items(items, seps)
     return re.sub(r"^(?:on|in|at)\s+(?=(?:a|an|the)\b)", "", out).strip()
+
+
+def _starts_item(item: str, noun: str) -> bool:
+    """Does the item begin with the noun's phrase ('a small red circle on the left')?"""
+    iw = words(item)
+    n = _noun_index(iw, noun)
+    mods = _modifiers(iw, n)
+    first = mods[0] if mods else n
+    return first == 0 or (first == 1 and iw[0] in ARTICLES)
+
+
+def locations() -> list[str]:
+    return sorted(vocabulary().get("locations", []), key=len, reverse=True)
+
+
+def _remove_phrase(caption: str, items: list[str], seps: list[str], i: int,
+                   noun: str) -> str | None:
+    """Drop the noun's phrase with the preposition that places it ('in front of a brick
+    wall', 'surrounded by pine trees'); the subject of the caption cannot be dropped."""
+    item = items[i]
+    iw = words(item)
+    n = _noun_index(iw, noun)
+    spans = [m.span() for m in _WORD.finditer(item.lower())]
+    mods = _modifiers(iw, n)
+    first = mods[0] if mods else n
+    start = spans[first][0]
+    if first > 0 and iw[first - 1] in ARTICLES:
+        start = spans[first - 1][0]
+    before = item[:start].lower()
+    prep = next((p for p in locations() + ["with", "wearing", "holding", "and"]
+                 if re.search(rf"(?:^|\s){re.escape(p)}\s+$", before)), None)
+    if prep is None:
+        return None
+    start = before.rstrip().rfind(prep) if before.rstrip().endswith(prep) else start
+    end = spans[n][1]
+    # "with a cat next to her": the cat's own place goes with it
+    tail = re.match(rf"\s+(?:{_alternation(locations())})\s+(?:(?:the|a|an|her|his|their|its)"
+                    rf"\s+)?[\w-]+", item[end:], re.IGNORECASE)
+    if tail and prep in ("with", "and"):
+        end += tail.end()
+    new_item = (item[:start].rstrip() + " " + item[end:].lstrip()).strip()
+    new_item = re.sub(r"\s+(?:and|with|in|on|of)$", "", new_item)
+    if not new_item or new_item.lower() in ARTICLES:
+        if len(items) == 1:
+            return None
+        del items[i], seps[i - 1 if i else 0]
+        return join_items(items, seps)
+    items[i] = new_item
+    return join_items(items, seps).strip(" ,")
 
 
 def add_object(caption: str, phrase: str, wearer: str | None = None) -> str:
@@ -278,12 +415,64 @@ def add_object(caption: str, phrase: str, wearer: str | None = None) -> str:
     return append(caption, f"with {phrase}")
 
 
+def place_preposition(place: str) -> str:
+    """'beach' -> 'on', 'wall' -> 'in front of', else 'in'."""
+    noun = head_noun(place) or ""
+    single = noun[:-1] if noun.endswith("s") else noun
+    for prep, nouns in vocabulary().get("place_prepositions", {}).items():
+        if noun in nouns or single in nouns:
+            return prep
+    return "in"
+
+
+def _location_span(item: str) -> tuple[int, int] | None:
+    """Where the first item's place starts and ends ('in front of a brick wall')."""
+    m = re.search(rf"\s(?:{_alternation(locations())})\s+(?!(?:her|him|them|it)\b)",
+                  item, re.IGNORECASE)
+    if m is None:
+        return None
+    # not the subject's own words: the place comes after the first noun phrase
+    if len(words(item[: m.start()])) < 2:
+        return None
+    return m.start() + 1, len(item)
+
+
+def set_location(caption: str, place: str, prep: str | None = None) -> str:
+    """'put her on the moon': the caption's place becomes the new one."""
+    given = place.strip()
+    place = strip_article(given)
+    own = given[: len(given) - len(place)].strip()  # the user's own article stays
+    phrase = f"{prep or place_preposition(place)} {f'{own} {place}' if own else _place_article(place)}"
+    items, seps = split_items(caption)
+    span = _location_span(items[0])
+    if span is None:
+        return append(caption, phrase)
+    items[0] = items[0][: span[0]] + phrase
+    return join_items(items, seps)
+
+
+def _place_article(place: str) -> str:
+    noun = head_noun(place) or ""
+    if noun in ("moon", "sun", "sea", "ocean", "sky", "desert", "city", "beach", "street",
+                "countryside", "mountains", "jungle", "arctic", "stage"):
+        return f"the {place}"
+    if noun in ("mars", "paris", "london", "tokyo", "space", "venice", "rome") or is_plural(
+            noun) or noun in uncountable():
+        return place
+    return with_article(place)
+
+
 def set_background(caption: str, value: str) -> str:
     value = strip_article(value).strip()
     if value in colours():
         new = recolor(caption, "background", value)
         if new is not None:
             return new
+    items, _ = split_items(caption)
+    if find_item(items, "background") is None and _location_span(items[0]) is not None:
+        if value in colours():
+            return set_location(caption, f"plain {value} background", "in front of")
+        return set_location(caption, value)
     if not value.endswith("background"):
         value = f"{value} background"
     items, seps = split_items(caption)

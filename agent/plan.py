@@ -7,6 +7,7 @@ descriptions are part of the prompt.
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -52,6 +53,19 @@ class EditStep(BaseModel):
         description="0 = barely change the image, 1 = change it a lot; 0.5 for most edits.",
     )
 
+    kind: Literal["edit", "op"] = Field(
+        default="edit",
+        description=("'edit' for a diffusion edit; 'op' for an exact operation (flip, rotate, "
+                     "crop, resize, black and white) given in `op`."),
+    )
+    op: str = Field(
+        default="",
+        max_length=100,
+        description=("For kind 'op' only: 'flip direction=horizontal|vertical', 'rotate "
+                     "degrees=90' (clockwise), 'crop ratio=16:9', 'crop side=left keep=0.5', "
+                     "'resize width=512 height=512', 'resize scale=0.5' or 'grayscale'."),
+    )
+
     @field_validator("instruction", "target_prompt")
     @classmethod
     def _one_line(cls, v: str) -> str:
@@ -64,6 +78,17 @@ class EditStep(BaseModel):
     @classmethod
     def _clean_words(cls, v: list[str]) -> list[str]:
         return [w.strip().lower() for w in v if w and w.strip()]
+
+    @model_validator(mode="after")
+    def _op_is_valid(self) -> EditStep:
+        if self.kind == "op":
+            from agent.ops import parse
+
+            self.op = str(parse(self.op))  # raises ValueError (OpError) when unusable
+            self.focus_words = []
+        elif self.op:
+            raise ValueError("`op` is only for steps of kind 'op'")
+        return self
 
     @model_validator(mode="after")
     def _focus_in_prompt(self) -> EditStep:
@@ -94,5 +119,8 @@ class EditPlan(BaseModel):
         lines = [self.summary] if self.summary else []
         for i, s in enumerate(self.steps, 1):
             focus = f" [focus: {', '.join(s.focus_words)}]" if s.focus_words else ""
-            lines.append(f"{i}. {s.instruction} (strength {s.strength:.2f}){focus}")
+            if s.kind == "op":
+                lines.append(f"{i}. {s.instruction}")
+            else:
+                lines.append(f"{i}. {s.instruction} (strength {s.strength:.2f}){focus}")
         return "\n".join(lines)
