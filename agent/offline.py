@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from agent import captions as cap
 from agent import ops
 from agent.plan import MAX_STEPS, EditPlan, EditStep
+from agent.planning import EXAMPLES, PlanningError, quote
 from agent.prompts import recipes, vocabulary
 
+_MAX_PROMPT = 600  # EditStep.target_prompt max_length
 _PRONOUNS = {"her", "him", "them", "she", "he", "they", "me", "us"}
 _IMAGE_LEVEL = re.compile(
     r"^(?:(?:make|turn|change|convert|transform|render|give|set|switch)\s+)?(?:it|this|that|"
@@ -104,14 +106,16 @@ class OfflinePlanner:
     name = "offline"
 
     def plan(self, request: str, caption: str, history: Sequence[str] = ()) -> PlanResult:
-        request = clean_request(request)
+        raw, request = request, clean_request(request)
         if not request:
-            raise ValueError("empty request")
+            raise PlanningError(f"{quote(raw)} asks for no change I can see; try {EXAMPLES}.")
         current = caption.strip()
         steps: list[_Step] = []
         notes: list[str] = []
         summaries: list[str] = []
         for clause in split_clauses(request):
+            if not re.search(r"[^\W\d_]", clause) or clause.lower() in ("and", "then", "also"):
+                continue  # no words: nothing to plan in this part
             new_steps, summary, note = self._clause(clause, current)
             for s in new_steps:
                 steps.append(s)
@@ -120,11 +124,17 @@ class OfflinePlanner:
                 summaries.append(summary)
             if note:
                 notes.append(note)
+        if not steps:
+            raise PlanningError(f"I found no change to make in {quote(raw)}; try {EXAMPLES}.")
         if len(steps) > MAX_STEPS:
             notes.append(f"The request needs {len(steps)} steps; I kept the first {MAX_STEPS}.")
             steps = steps[:MAX_STEPS]
+        if any(len(s.target) > _MAX_PROMPT for s in steps):
+            raise PlanningError(f"the image description would grow past {_MAX_PROMPT} characters "
+                                f"with {quote(raw)}; shorten the description (\"the image shows "
+                                "...\") or the request.")
         plan = EditPlan(
-            steps=[EditStep(instruction=s.instruction, target_prompt=s.target,
+            steps=[EditStep(instruction=s.instruction[:300], target_prompt=s.target,
                             focus_words=s.focus, strength=s.strength, kind=s.kind, op=s.op)
                    for s in steps],
             summary=" ".join(summaries)[:300],
@@ -156,6 +166,7 @@ class OfflinePlanner:
         instruction = clause[:1].upper() + clause[1:]
         op = ops.parse_request(clause)
         if op is not None:
+            op = ops.parse(str(op))  # OpError (a polite ValueError) for sizes out of range
             return ([_Step(op.describe(), ops.caption_after(caption, op), [], strength, "op",
                            str(op))],
                     "", "This is an exact operation (done with PIL, not by the diffusion model).")
