@@ -1,7 +1,9 @@
-"""`mtedit chat`: scripted (or typed) conversations with the agent, printed as a transcript.
+"""`mtedit chat`: scripted (or typed) conversations with the agent, printed as a transcript;
+`mtedit plan`: the planner alone (no model, no database).
 
     mtedit chat --script examples/toy_edits.yaml --json out.json
     mtedit chat --db ~/mtedit.db          # type messages; "/image a.png b.png caption" uploads
+    mtedit plan "make her hair blonde" --caption "a photo of a woman with brown hair" --json
 
 A script is YAML: a list of turns, or a mapping with `turns` and optionally `title` and
 `settings` (edit settings applied first, e.g. {steps: 4}). A turn is a string or a
@@ -44,6 +46,67 @@ def register(subparsers) -> None:
     p.add_argument("--strict", action="store_true",
                    help="exit with status 1 if any reply is an error")
     p.set_defaults(func=cmd_chat)
+
+    q = subparsers.add_parser(
+        "plan", help="plan one request on a caption and print the plan (no model is loaded)",
+        description="Run the planner alone: the steps, target prompts, focus words and "
+        "strengths it would hand to the editor for REQUEST on an image described by CAPTION. "
+        "For scripted tests and for comparing planners; nothing is stored.")
+    q.add_argument("request", help="what the user asks, e.g. \"make it night time\"")
+    q.add_argument("--caption", required=True,
+                   help="the description of the current image (the edit's source prompt)")
+    q.add_argument("--planner", default=None,
+                   help="offline | openai | anthropic | ollama (default: MTEDIT_PLANNER, else "
+                   "offline; an LLM planner falls back to offline with a note)")
+    q.add_argument("--history", action="append", default=[], metavar="INSTRUCTION",
+                   help="an earlier edit instruction on this lineage (repeatable)")
+    q.add_argument("--json", action="store_true",
+                   help="print {\"steps\": [...], \"summary\", \"notes\"} as JSON")
+    q.set_defaults(func=cmd_plan)
+
+
+def plan_json(result) -> dict:
+    """The plan as `mtedit plan --json` prints it."""
+    steps = []
+    for s in result.plan.steps:
+        step = {"instruction": s.instruction, "target_prompt": s.target_prompt,
+                "focus_words": list(s.focus_words), "strength": s.strength, "kind": s.kind}
+        if s.kind == "op":
+            step["op"] = s.op
+        steps.append(step)
+    return {"steps": steps, "summary": result.plan.summary, "notes": list(result.notes),
+            "planner": result.planner}
+
+
+def cmd_plan(args) -> int:
+    from agent.llm import PlannerConfigError, make_planner
+    from agent.planning import PlanningError, plan_safely
+    from mtedit.settings import Settings
+
+    try:
+        settings = Settings.from_env(planner=args.planner)
+        planner = make_planner(settings)
+    except (PlannerConfigError, KeyError, ValueError) as exc:
+        print(f"mtedit plan: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = plan_safely(planner, args.request, args.caption, args.history)
+    except PlanningError as exc:
+        if args.json:
+            print(json.dumps({"error": str(exc)}, ensure_ascii=False))
+        print(f"mtedit plan: I could not plan that: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(plan_json(result), indent=2, ensure_ascii=False))
+        return 0
+    print(result.plan.describe())
+    for i, s in enumerate(result.plan.steps, 1):
+        what = f"op: {s.op}" if s.kind == "op" else "target"
+        print(f"  {i}. {what} -> \"{s.target_prompt}\"")
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"(planner: {result.planner})")
+    return 0
 
 
 def load_script(path: Path) -> tuple[list[dict], dict, str | None]:

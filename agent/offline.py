@@ -139,7 +139,7 @@ class OfflinePlanner:
                    for s in steps],
             summary=" ".join(summaries)[:300],
         )
-        return PlanResult(plan, self.name, notes)
+        return PlanResult(plan, self.name, list(dict.fromkeys(notes)))
 
     # -- one clause -> steps ---------------------------------------------------------
 
