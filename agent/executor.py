@@ -15,6 +15,7 @@ the executor writes the assistant's result message.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import queue
@@ -255,8 +256,11 @@ class Executor:
         from editing_core import EditCancelled
 
         try:
-            backend = self.backend()
-            with _backend_lock(backend):
+            # a plan of exact operations only needs no model
+            ops_only = spec.kind == "edit" and bool(spec.steps) and all(
+                s.get("kind") == "op" for s in spec.steps)
+            backend = None if ops_only else self.backend()
+            with _backend_lock(backend) if backend is not None else contextlib.nullcontext():
                 if spec.kind == "generate":
                     self._generate(state, backend)
                 else:
@@ -304,15 +308,23 @@ class Executor:
                                  "did not run")
             spec.base_node_id = prev.node_ids[-1]
         cur = store.get_node(spec.base_node_id)
-        root = cur if cur.parent_id is None else store.get_node(cur.root_id)
-        root_latent = self._latent(backend, root, state)
-        cur_latent = root_latent if cur.id == root.id else self._latent(backend, cur, state)
+        anchor = self._anchor(cur)
+        anchor_latent = cur_latent = None
         base = resolve_params(spec.preset, spec.overrides)
         n = len(spec.steps)
         for k, step in enumerate(spec.steps):
             if state.cancel.is_set():
                 raise EditCancelled("cancelled between steps")
             state.step = k + 1
+            if step.get("kind") == "op":
+                cur = self._operation(state, cur, step)
+                anchor, anchor_latent, cur_latent = cur, None, None
+                continue
+            if anchor_latent is None:
+                anchor_latent = self._latent(backend, anchor, state)
+            if cur_latent is None:
+                cur_latent = anchor_latent if cur.id == anchor.id else self._latent(
+                    backend, cur, state)
             strength = spec.strength if spec.strength is not None else step.get("strength", 0.5)
             knobs = {key: v for key, v in strength_overrides(strength, base).items()
                      if spec.overrides.get(key) is None}
@@ -320,9 +332,9 @@ class Executor:
             source_prompt = (spec.base_caption or cur.caption) if k == 0 else cur.caption
             result = backend.edit(
                 cur_latent, source_prompt, step["target_prompt"],
-                anchors=Anchors(root_latent, None if cur.id == root.id else cur_latent),
+                anchors=Anchors(anchor_latent, None if cur.id == anchor.id else cur_latent),
                 focus_words=step.get("focus_words", ()), preset=spec.preset, overrides=overrides,
-                seed=spec.seed, output_size=(root.width, root.height),
+                seed=spec.seed, output_size=(anchor.width, anchor.height),
                 progress=self._progress_fn(state, k, n), cancel=state.cancel.is_set)
             state.stage = "save"
             params = {**result.params, "strength": strength}
@@ -335,6 +347,32 @@ class Executor:
             state.node_ids.append(node.id)
             self._write(state, force=True)
             cur, cur_latent = node, result.latent
+
+    def _anchor(self, node):
+        """The image edits are anchored to: the lineage's root, or the latest exact
+        operation on the way (a crop or a rotation gives the image a new frame)."""
+        if node.parent_id is None or node.kind == "op":
+            return node
+        path = self.store.path(node.id)
+        return next((n for n in reversed(path) if n.kind == "op"), path[0])
+
+    def _operation(self, state: _State, cur, step: dict):
+        """An exact operation (agent/ops.py) on the current image, stored as a node of kind
+        op with its parameters; its latent is encoded when an edit first needs it."""
+        from agent import ops
+
+        op = ops.parse(step.get("op", ""))
+        state.stage = "op"
+        t0 = time.perf_counter()
+        img = ops.apply(Image.open(io.BytesIO(self.store.read_image(cur))), op)
+        node = self.store.add_edit(
+            cur.id, png_bytes(img), None, caption=step["target_prompt"],
+            instruction=step["instruction"], target_prompt=step["target_prompt"],
+            params={"op": op.name, **op.params}, timings={"op_s": time.perf_counter() - t0},
+            kind="op")
+        state.node_ids.append(node.id)
+        self._write(state, force=True)
+        return node
 
     def _generate(self, state: _State, backend) -> None:
         from editing_core import latent_to_bytes

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-NODE_KINDS = ("upload", "edit", "generate")
+NODE_KINDS = ("upload", "edit", "generate", "op")  # op: an exact operation (flip, crop ...)
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 JOB_ACTIVE = ("queued", "running")
 

@@ -248,15 +248,18 @@ class Store(MessageQueries, JobQueries):
         instruction: str | None = None, target_prompt: str | None = None,
         focus_words: Sequence[str] = (), preset: str | None = None, params: dict | None = None,
         seed: int | None = None, model_id: str | None = None, timings: dict | None = None,
-        *, set_head: bool = True,
+        *, set_head: bool = True, kind: str = "edit",
     ) -> Node:
         """An edit result: a child of `parent_id` in the same lineage (same root). The
         caption describes the new image (the next edit's source prompt). Becomes the head
-        of the conversation unless set_head=False."""
+        of the conversation unless set_head=False. kind "op": an exact operation, its
+        parameters in params."""
+        if kind not in ("edit", "op"):
+            raise ValueError(f"add_edit stores edits and operations, not {kind!r} nodes")
         with self.reading() as s:
             conversation_id = self._node_row(s, parent_id).conversation_id
         return self._add_node(
-            conversation_id, parent_id, "edit", png_bytes, latent_bytes, set_head,
+            conversation_id, parent_id, kind, png_bytes, latent_bytes, set_head,
             caption=caption, instruction=instruction,
             target_prompt=caption if target_prompt is None else target_prompt,
             focus_words=focus_words, preset=preset, params=params, seed=seed,
