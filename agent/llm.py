@@ -130,6 +130,8 @@ class LLMPlanner:
         self.fallback = fallback or OfflinePlanner()
         label = getattr(model, "model_name", None) or getattr(model, "model", None)
         self.name = name or f"llm:{label or type(model).__name__}"
+        self.provider = (name or "").split(":", 1)[0] or _provider_of(model)
+        self.model_name = str(label or "")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LLMPlanner:
@@ -204,10 +206,24 @@ class LLMPlanner:
         text = out.content if isinstance(out.content, str) else str(out.content)
         return text.strip() or None
 
+    def describe_image(self, png: bytes) -> str | None:
+        """A caption for an upload when the model can see images (agent/vision.py);
+        None when it cannot or fails (the chat then asks the user)."""
+        from agent.vision import can_see, describe_image
+
+        if not can_see(self.provider, self.model_name):
+            return None
+        return describe_image(self.model, png, self.timeout)
+
     def _fallback(self, request, caption, history, why: str) -> PlanResult:
         result = self.fallback.plan(request, caption, history)
         result.notes.insert(0, f"I used the offline planner because {why}.")
         return result
+
+
+def _provider_of(model) -> str:
+    kind = type(model).__name__.lower()
+    return next((p for p in PROVIDERS if p in kind), "")
 
 
 def _parsed(out) -> tuple[EditPlan | None, str]:

@@ -264,8 +264,8 @@ class OfflinePlanner:
             if new is None or new == caption:
                 return caption, [], (
                     f"I could not find \"{cap.strip_article(x)}\" in the description "
-                    f"(\"{caption}\"), so I left it as it is; if the image shows it, correct the "
-                    "description first (e.g. \"the image shows ...\").")
+                    f"(\"{caption}\"), so I left the description as it is and this step may "
+                    "change little.")
             return new, []
 
         # move: "move the circle to the top left" / "... at the top left"
