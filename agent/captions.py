@@ -418,7 +418,7 @@ def add_object(caption: str, phrase: str, wearer: str | None = None) -> str:
 def place_preposition(place: str) -> str:
     """'beach' -> 'on', 'wall' -> 'in front of', else 'in'."""
     noun = head_noun(place) or ""
-    single = noun[:-1] if noun.endswith("s") else noun
+    single = noun.removesuffix("s")
     for prep, nouns in vocabulary().get("place_prepositions", {}).items():
         if noun in nouns or single in nouns:
             return prep

@@ -221,14 +221,14 @@ def parse_request(clause: str) -> Op | None:
     if m:
         r = m.group("r")
         return Op("crop", {"ratio": _ratio(_RATIOS.get(r, r))})
-    m = re.fullmatch(rf"(?:crop|cut|trim|keep)(?:\s+(?:it|the image|the picture|the photo))?"
-                     rf"(?:\s+(?:to|down to))?\s+(?:only\s+)?the\s+(?P<side>left|right|top|bottom)"
-                     rf"\s+(?P<f>half|third|quarter|two thirds|\d{{1,2}}\s*%)", low)
+    m = re.fullmatch(r"(?:crop|cut|trim|keep)(?:\s+(?:it|the image|the picture|the photo))?"
+                     r"(?:\s+(?:to|down to))?\s+(?:only\s+)?the\s+(?P<side>left|right|top|bottom)"
+                     r"\s+(?P<f>half|third|quarter|two thirds|\d{1,2}\s*%)", low)
     if m:
         return Op("crop", {"side": m.group("side"), "keep": _amount(m.group("f"))})
-    m = re.fullmatch(rf"(?:crop|cut|trim)(?:\s+(?:off|out|away))?\s+the\s+(?P<side>left|right|top|"
-                     rf"bottom)(?:\s+(?P<f>half|third|quarter|\d{{1,2}}\s*%))?(?:\s+(?:off|away|"
-                     rf"out))?(?:\s+of\s+(?:it|the image|the picture|the photo))?", low)
+    m = re.fullmatch(r"(?:crop|cut|trim)(?:\s+(?:off|out|away))?\s+the\s+(?P<side>left|right|top|"
+                     r"bottom)(?:\s+(?P<f>half|third|quarter|\d{1,2}\s*%))?(?:\s+(?:off|away|"
+                     r"out))?(?:\s+of\s+(?:it|the image|the picture|the photo))?", low)
     if m:
         cut = _amount(m.group("f") or "quarter")
         opposite = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}

@@ -50,7 +50,7 @@ def plan_safely(planner, request: str, caption: str, history: Sequence[str] = ()
         raise PlanningError(f"I did not manage to turn {quote(request)} into a valid plan ({where}: "
                             f"{first.get('msg', 'invalid')}); try saying it more simply, e.g. "
                             f"{EXAMPLES}.") from None
-    except Exception as exc:  # noqa: BLE001 - any planner bug is a polite reply, not a trace
+    except Exception as exc:
         log.warning("planner %s failed on %r", getattr(planner, "name", planner), request,
                     exc_info=True)
         reason = str(exc) if isinstance(exc, ValueError) and str(exc) else "I did not understand it"

@@ -75,7 +75,7 @@ def describe_image(model, png: bytes, timeout: float) -> str | None:
         message = HumanMessage(content=[{"type": "text", "text": load_text("caption_image.md")},
                                         image_block(png)])
         out = _call(model, [message], timeout)
-    except Exception:  # noqa: BLE001 - no caption means "ask the user", as without a model
+    except Exception:
         log.info("the vision model gave no caption", exc_info=True)
         return None
     content = out.content

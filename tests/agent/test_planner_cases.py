@@ -4,8 +4,8 @@ more, and every row of issue 12's table must pass."""
 
 import pytest
 
-from bench.planner import CASES, check, load_cases, run, says
 from agent.offline import OfflinePlanner
+from bench.planner import CASES, check, load_cases, run, says
 
 CAPTIONS, ROWS = load_cases(CASES)
 ISSUE_TABLE = ROWS[:19]  # the first block of the file is the issue's table

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from agent.offline import OfflinePlanner
-from agent.plan import EditPlan
 from agent.ops import OpError
+from agent.plan import EditPlan
 from agent.planning import MAX_REQUEST_CHARS, PlanningError, check_request, plan_safely
 
 PORTRAIT = "a photo of a woman with long brown hair standing in front of a brick wall"
@@ -82,7 +82,7 @@ def test_a_planner_bug_becomes_a_reply_naming_the_request():
         name = "broken"
 
         def plan(self, request, caption, history=()):
-            return [][1]  # an IndexError, as "put her on the moon" once raised
+            raise IndexError("list index out of range")  # as "put her on the moon" once did
 
     with pytest.raises(PlanningError) as err:
         plan_safely(Broken(), "put her on the moon", PORTRAIT)
