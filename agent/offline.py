@@ -305,6 +305,8 @@ class OfflinePlanner:
             rf"(?P<y>.+)$", low)
         if m:
             x, y = m.group("x"), re.sub(r"\s+(?:colou?r|instead)$", "", m.group("y"))
+            x = re.sub(r"\s+colou?r$", "", x)  # "change her hair colour to black"
+            x = re.sub(r"^colou?r of\s+(?:the |her |his |their |its )?", "", x)
             yw = cap.words(y)
             if x in cap.REFERS_TO_IMAGE or not yw:
                 return None  # "turn it into a watercolor": a style, not an object swap
@@ -341,7 +343,8 @@ class OfflinePlanner:
         m = re.match(rf"^(?:make|paint|colou?r|recolou?r|turn|dye|change)\s+{det}(?P<x>.+?)\s+"
                      rf"(?:to\s+)?(?P<y>{colours})(?:\s+colou?r(?:ed)?)?(?:\s+with\s+(?P<w>.+))?$",
                      low)
-        if m and m.group("x") not in _PRONOUNS:
+        if m and (m.group("x") not in _PRONOUNS or m.group("y") in vocabulary().get(
+                "hair_colours", [])):
             new, focus = self._recolor(caption, m.group("x"), m.group("y"))
             if m.group("w"):  # "make the sneaker black with white soles"
                 new = cap.append(new, f"with {cap.with_article(m.group('w'))}")
@@ -418,6 +421,18 @@ class OfflinePlanner:
         return new, adjectives[:2] + [noun]
 
     def _recolor(self, caption: str, x: str, colour: str) -> tuple[str, list[str]]:
+        x = re.sub(r"\s+colou?r$", "", x)
+        if (cap.head_noun(x) is None or x in _PRONOUNS) and colour in set(
+                vocabulary().get("hair_colours", [])) | {"black", "brown", "red", "grey", "gray",
+                                                          "white", "pink", "blue", "purple"}:
+            if re.search(r"\bhair\b", caption, re.IGNORECASE):  # "make her a blonde"
+                new = cap.recolor(caption, "hair", colour)
+                if new is not None:
+                    return new, [colour, "hair"]
+        if cap.head_noun(x) is None:
+            return cap.append(caption, f"tinted {colour}"), [colour]
+        if x in cap.REFERS_TO_IMAGE and _MEDIUM.match(caption):  # "a photo of ...": a tint
+            return cap.append(caption, f"tinted {colour}"), [colour]
         if x in cap.REFERS_TO_IMAGE:
             items, _ = cap.split_items(caption)
             noun = cap.head_noun(items[0]) if items else None
