@@ -422,13 +422,13 @@ class OfflinePlanner:
 
     def _recolor(self, caption: str, x: str, colour: str) -> tuple[str, list[str]]:
         x = re.sub(r"\s+colou?r$", "", x)
-        if (cap.head_noun(x) is None or x in _PRONOUNS) and colour in set(
-                vocabulary().get("hair_colours", [])) | {"black", "brown", "red", "grey", "gray",
-                                                          "white", "pink", "blue", "purple"}:
-            if re.search(r"\bhair\b", caption, re.IGNORECASE):  # "make her a blonde"
-                new = cap.recolor(caption, "hair", colour)
-                if new is not None:
-                    return new, [colour, "hair"]
+        hair = set(vocabulary().get("hair_colours", [])) | {
+            "black", "brown", "red", "grey", "gray", "white", "pink", "blue", "purple"}
+        if ((cap.head_noun(x) is None or x in _PRONOUNS) and colour in hair
+                and re.search(r"\bhair\b", caption, re.IGNORECASE)):  # "make her a blonde"
+            new = cap.recolor(caption, "hair", colour)
+            if new is not None:
+                return new, [colour, "hair"]
         if cap.head_noun(x) is None:
             return cap.append(caption, f"tinted {colour}"), [colour]
         if x in cap.REFERS_TO_IMAGE and _MEDIUM.match(caption):  # "a photo of ...": a tint
