@@ -77,6 +77,9 @@ class _State:
     error: str | None = None
     node_ids: list[str] = field(default_factory=list)
     message_id: str | None = None
+    # Plans the job in the worker (fills spec.steps / summary / notes) so that a slow LLM
+    # planner never blocks the page; raises ValueError with the reply when it cannot.
+    prepare: Callable[[JobSpec], None] | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
     last_write: float = 0.0
@@ -157,10 +160,12 @@ class Executor:
 
     # -- the interface -----------------------------------------------------------------
 
-    def submit(self, spec: JobSpec) -> str:
+    def submit(self, spec: JobSpec, prepare: Callable[[JobSpec], None] | None = None) -> str:
+        """Queue the job. prepare: plans it in the worker first (stage "planning")."""
         job = self.store.create_job(spec.kind, request=spec.as_dict(),
-                                    conversation_id=spec.conversation_id, stage="queued")
-        state = _State(job.id, spec)
+                                    conversation_id=spec.conversation_id,
+                                    stage="planning" if prepare else "queued")
+        state = _State(job.id, spec, stage="planning" if prepare else "queued", prepare=prepare)
         with self._lock:
             self._jobs[job.id] = state
             self._ensure_thread()
@@ -251,11 +256,19 @@ class Executor:
         if state.cancel.is_set():
             self._finish(state, "cancelled", None)
             return
-        state.status, state.stage, state.started = "running", "load", time.time()
+        state.status, state.started = "running", time.time()
+        state.stage = "planning" if state.prepare is not None else "load"
         self._write(state, force=True, status="running")
         from editing_core import EditCancelled
 
         try:
+            if state.prepare is not None:
+                try:
+                    state.prepare(spec)
+                except ValueError as exc:
+                    self._finish(state, "failed", str(exc))
+                    return
+                state.stage = "load"
             # a plan of exact operations only needs no model
             ops_only = spec.kind == "edit" and bool(spec.steps) and all(
                 s.get("kind") == "op" for s in spec.steps)
@@ -411,6 +424,9 @@ def result_text(state: _State) -> str:
     """The assistant's message when a job ends."""
     spec, n_done = state.spec, len(state.node_ids)
     secs = time.time() - state.started
+    if spec.kind == "edit" and not spec.steps and state.status != "done":
+        return (f"I could not plan that: {state.error}" if state.error
+                else "Cancelled before the plan was ready; nothing was changed.")
     if spec.kind == "generate":
         if state.status == "done":
             return f"Generated \"{spec.prompt}\" ({secs:.1f} s)."
