@@ -322,6 +322,8 @@ def render_chat(chat: ChatSession) -> None:
 def progress_text(job: JobView, steps: tuple[str, ...] = ()) -> str:
     if job.status == "queued":
         return "Waiting for the model…"
+    if job.stage == "planning":  # an LLM planner at work; the plan shows when it is ready
+        return f"Planning… {job.elapsed_s:.0f} s so far"
     parts = []
     if job.steps:
         k = min(max(job.step, 1), job.steps)
