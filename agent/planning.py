@@ -58,8 +58,9 @@ def plan_safely(planner, request: str, caption: str, history: Sequence[str] = ()
                             f"{EXAMPLES}.") from None
 
 
-def plan_in_worker(session, request: str, text: str | None, parent_id: str | None, head,
-                   caption: str, history: Sequence[str], once: dict):
+def plan_in_worker(session, request: str, text: str | None, caption: str,
+                   history: Sequence[str], once: dict, base_node_id: str | None,
+                   after_job: str | None):
     """Submit an edit whose plan is made in the executor's worker (stage "planning"), so a
     slow LLM planner never blocks the page: the reply comes at once, the plan is stored
     when it is ready and the edit runs right after it. Words no planner can use are
@@ -72,7 +73,7 @@ def plan_in_worker(session, request: str, text: str | None, parent_id: str | Non
     es = session.edit_settings.updated(**once)  # ValueError: a bad one-off setting
     cid = session.conversation_id
     store = session.store
-    user = (store.add_message(cid, "user", text, parent_id) if text is not None
+    user = (store.add_message(cid, "user", text) if text is not None
             else store.latest_message(cid))
     planner = session.planner
 
@@ -83,9 +84,9 @@ def plan_in_worker(session, request: str, text: str | None, parent_id: str | Non
         spec.steps = [s.model_dump() for s in plan.steps]
         spec.summary, spec.notes = plan.summary, list(result.notes)
 
-    spec = JobSpec("edit", cid, steps=[], base_node_id=head.id, base_caption=caption,
-                   preset=es.preset, overrides=core_overrides(es), seed=es.seed,
-                   request=request)
+    spec = JobSpec("edit", cid, steps=[], base_node_id=base_node_id, after_job=after_job,
+                   base_caption=caption, preset=es.preset, overrides=core_overrides(es),
+                   seed=es.seed, request=request)
     job_id = session.executor.submit(spec, prepare=prepare)
     name = getattr(planner, "name", "the planner")
-    return Reply(f"Planning with {name}...", "queued", (), None, job_id, None, ())
+    return Reply(text=f"Planning with {name}...", kind="queued", job_id=job_id)

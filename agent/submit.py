@@ -12,8 +12,10 @@ from dataclasses import replace
 
 from agent.executor import JobSpec
 from agent.intents import Intent
+from agent.offline import OfflinePlanner
 from agent.params import core_overrides, one_off_settings, shift_strength
 from agent.plan import EditPlan
+from agent.planning import plan_in_worker, plan_safely
 from agent.upload_flow import ask_meta
 from agent.views import Reply
 
@@ -43,6 +45,9 @@ class Submit:
         queued = self.executor.last_queued(cid)
         if queued is not None:
             after_job, prev = queued
+            if prev.kind == "edit" and not prev.steps:  # its plan is not ready yet
+                return [Reply(text="I am still planning the previous request; send this one "
+                                   "when its plan shows.", kind="error", job_id=after_job)]
             caption = prev.steps[-1]["target_prompt"] if prev.steps else prev.prompt
             history = [s["instruction"] for s in prev.steps if prev.kind == "edit"][-6:]
         else:
@@ -64,7 +69,10 @@ class Submit:
             history = [n.instruction for n in self.store.path(head.id) if n.instruction][-6:]
         request, once = one_off_settings(request)
         try:
-            result = self.planner.plan(request, caption, history)
+            if not wait and not isinstance(self.planner, OfflinePlanner):  # never block the page
+                return [plan_in_worker(self, request, text, caption, history, once,
+                                       base_node_id, after_job)]
+            result = plan_safely(self.planner, request, caption, history)
         except ValueError as exc:
             return [self._say(f"I could not plan that: {exc}", "error", user_text=text)]
         try:

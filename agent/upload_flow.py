@@ -9,9 +9,11 @@ about and which instruction waits: {"caption_for": node_id, "instruction": "..."
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from agent.intents import Intent
 from agent.views import Reply
+from agent.vision import describe_upload
 
 
 class UploadFlow:
@@ -22,6 +24,9 @@ class UploadFlow:
             return [busy]
         cid = self._require()
         base = min(intent.base, len(uploads) - 1)
+        seen = None if intent.caption else describe_upload(self.planner, uploads[base][1])
+        if seen:  # a vision-capable LLM described it
+            intent = replace(intent, caption=seen)
         nodes = []
         for i, (_name, png) in enumerate(uploads):
             caption = intent.caption if i == base else ""
@@ -38,7 +43,8 @@ class UploadFlow:
                               "example \"a dog on a beach\"): the description is the prompt "
                               "each edit starts from.", "ask", node_ids=[base_node.id],
                               meta=ask_meta(base_node.id, intent.instruction))]
-        replies = [self._say(f"{lead} I'll describe it as \"{intent.caption}\".", "upload",
+        how = "The LLM describes it as" if seen else "I'll describe it as"
+        replies = [self._say(f"{lead} {how} \"{intent.caption}\".", "upload",
                              node_ids=[n.id for n in nodes])]
         if intent.instruction:
             replies += self._edit(intent.instruction, None, wait)
