@@ -23,7 +23,7 @@ try:
     from agent.executor import explain_error, load_backend
     from agent.params import PRESETS
     from agent.uploads import MAX_UPLOAD_BYTES, check_upload
-    from mtedit.settings import BUNDLED_MODEL, Settings
+    from mtedit.settings import BUNDLED_MODEL, Settings, SettingsError
 except ImportError as exc:  # a broken install: say how to repair it, not a stack trace
     st.error(f"The app cannot start: {exc}. Reinstall with `make install` (or "
              "`.venv/bin/pip install -e '.[dev]'`) and reload.")
@@ -97,7 +97,8 @@ def backend_for(settings: Settings):
                                  settings.offload, settings.max_side)
     except Exception as exc:  # noqa: BLE001 - shown as a message; edits will say it again
         hint = ""
-        if Path(str(settings.model)) == BUNDLED_MODEL:
+        if (Path(str(settings.model)) == BUNDLED_MODEL
+                and not (BUNDLED_MODEL / "model_index.json").is_file()):
             hint = (" The bundled small model is not built yet: run `.venv/bin/mtedit "
                     "train-toy`, or point `MTEDIT_MODEL` at a FLUX.1 folder.")
         text = explain_error(exc)
@@ -619,6 +620,7 @@ def _index(options: list[str], value: str) -> int:
 def save_settings(chat: ChatSession, app: dict, edit: dict) -> None:
     """Apply the sidebar: edit settings on the conversation, app settings in settings.yaml."""
     try:
+        app_settings(**{k: v for k, v in app.items() if v not in (None, "")})  # valid first
         if chat.conversation_id is None:
             st.query_params["c"] = chat.new_conversation()
         chat.update_settings(**edit, **{k: app[k] for k in app if k.startswith("planner")})
@@ -676,6 +678,9 @@ def run() -> None:
     """main() with a readable message instead of a stack-trace page."""
     try:
         main()  # st.rerun / st.stop raise BaseException subclasses: they pass through
+    except SettingsError as exc:  # a wrong setting: name it, do not call it a crash
+        st.error(f"A setting needs fixing before the app can start. {exc}. Change it in "
+                 "the environment or in settings.yaml, then reload the page.")
     except Exception as exc:  # the page must stay up
         log.exception("the page failed")
         st.error(

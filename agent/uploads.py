@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from editing_core.images import png_bytes
+from editing_core.images import png_bytes, reduce_large, to_rgb
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 64_000_000  # more is a decompression bomb, not a photo
@@ -60,14 +60,7 @@ def read_upload(item) -> tuple[str, bytes]:
     else:
         raise ValueError(f"unsupported upload {type(item).__name__}")
     img = open_checked(name, data)
-    img = ImageOps.exif_transpose(img)
-    if img.mode in ("RGBA", "LA", "P"):
-        img = img.convert("RGBA")
-        flat = Image.new("RGB", img.size, (255, 255, 255))
-        flat.paste(img, mask=img.getchannel("A"))
-        img = flat
-    elif img.mode != "RGB":
-        img = img.convert("RGB")
+    img = to_rgb(reduce_large(ImageOps.exif_transpose(img)))  # tones kept; huge ones shrunk
     if min(img.size) < 8:
         raise ValueError(f"{name} is too small ({img.width}x{img.height})")
     return name, png_bytes(img)

@@ -15,8 +15,16 @@ if TYPE_CHECKING:
     import torch
 
 
-def load_image(source) -> Image.Image:
-    """A PIL image from a PIL image, a path or bytes; ImageInputError if it is not one."""
+MAX_PIXELS = 64_000_000  # larger images are refused from their header, before decoding
+WORK_PIXELS = 4096 * 4096  # larger ones are reduced right after decoding
+
+
+def load_image(source, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """A PIL image from a PIL image, a path or bytes; ImageInputError if it is not one.
+
+    The pixel count is read from the file's header and checked against `max_pixels`
+    before any pixel is decoded, so a tiny file that unpacks to a huge image costs
+    nothing."""
     if isinstance(source, Image.Image):
         img = source
     else:
@@ -27,6 +35,9 @@ def load_image(source) -> Image.Image:
                 img = Image.open(Path(source))
             else:
                 raise ImageInputError(f"expected an image, a path or bytes, got {type(source).__name__}")
+            check_pixels(img.width, img.height, max_pixels)
+            if img.format == "JPEG" and img.width * img.height > WORK_PIXELS:
+                img.draft(img.mode, (4096, 4096))  # decode at a reduced scale: cheap
             img.load()
         except ImageInputError:
             raise
@@ -41,24 +52,82 @@ def load_image(source) -> Image.Image:
     return img
 
 
+def check_pixels(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
+    """ImageInputError when width x height exceeds max_pixels."""
+    if width * height > max_pixels:
+        raise ImageInputError(
+            f"the image has {width}x{height} pixels ({width * height / 1e6:.1f} megapixels); "
+            f"the limit is {max_pixels / 1e6:g} megapixels"
+        )
+
+
+def reduce_large(img: Image.Image, max_pixels: int = WORK_PIXELS) -> Image.Image:
+    """The image shrunk by a whole factor (cheap box reduction) until it has at most
+    max_pixels pixels; unchanged when it already has."""
+    if img.width * img.height <= max_pixels:
+        return img
+    factor = 2
+    while (img.width // factor) * (img.height // factor) > max_pixels:
+        factor += 1
+    if img.mode == "1":
+        img = img.convert("L")
+    elif img.mode == "P":
+        img = img.convert("RGBA")
+    elif img.mode not in ("L", "LA", "RGB", "RGBA", "RGBa", "La", "I", "F", "CMYK", "YCbCr"):
+        img = to_rgb(img)
+    return img.reduce(factor)
+
+
 def to_rgb(img: Image.Image) -> Image.Image:
-    """Upright RGB; transparent pixels are composited over white."""
+    """Upright RGB of any mode Pillow opens, keeping its tones: 16-bit and 32-bit integer
+    images are scaled to 8 bits (not clipped), float images by their range, transparent
+    pixels are composited over white."""
     img = ImageOps.exif_transpose(img)
     if img.mode == "RGB":
         return img
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+    if img.mode in _WIDE:  # a 16-bit PNG's transparency key is dropped with the bits
+        return Image.fromarray(_to_uint8(img), "L").convert("RGB")
+    if img.mode == "La":  # premultiplied alpha
+        img = img.convert("LA")
+    elif img.mode == "RGBa":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         base = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(base, rgba).convert("RGB")
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        hi = arr.max() or 1.0
-        img = Image.fromarray((arr / hi * 255).astype(np.uint8))
-    elif img.mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
-        lo, hi = arr.min(), arr.max()
-        img = Image.fromarray(((arr - lo) / ((hi - lo) or 1.0) * 255).astype(np.uint8))
+    if img.mode == "LAB":
+        from PIL import ImageCms
+
+        return ImageCms.profileToProfile(
+            img, ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), outputMode="RGB"
+        )
     return img.convert("RGB")
+
+
+_WIDE = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+def _to_uint8(img: Image.Image) -> np.ndarray:
+    """A 16/32-bit integer or float single-channel image as 8-bit tones."""
+    arr = np.asarray(img, dtype=np.float64)
+    if img.mode == "F":
+        finite = arr[np.isfinite(arr)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if lo >= 0.0 and hi <= 1.0:  # a [0, 1] float image
+            scaled = arr * 255.0
+        elif lo >= 0.0 and hi <= 255.0:  # already 8-bit tones
+            scaled = arr
+        else:
+            scaled = (arr - lo) / ((hi - lo) or 1.0) * 255.0
+    else:
+        lo, hi = float(arr.min()), float(arr.max())
+        if img.mode == "I" and lo >= 0.0 and hi <= 255.0:  # 8-bit samples in 32 bits
+            scaled = arr
+        elif lo >= 0.0 and hi <= 65535.0:  # 16-bit samples (mode I holds 16-bit PNGs too)
+            scaled = arr / 257.0
+        else:
+            scaled = (arr - lo) / ((hi - lo) or 1.0) * 255.0
+    return np.nan_to_num(scaled, nan=0.0).clip(0, 255).round().astype(np.uint8)
 
 
 def grid_size(width: int, height: int, max_side: int, multiple: int = 16) -> tuple[int, int]:

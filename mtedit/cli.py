@@ -32,8 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from mtedit.settings import SettingsError
+
     try:
         return int(args.func(args) or 0)
+    except SettingsError as exc:  # a wrong setting: one line naming it, not a traceback
+        print(f"mtedit {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
