@@ -34,7 +34,7 @@ def test_api_key_is_masked():
 
 # -- hostile settings: one clear line naming the key, the value and what is allowed ----
 
-from mtedit.settings import SettingsError  # noqa: E402
+from mtedit.settings import SettingsError
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def test_commands_print_one_line_not_a_traceback(tmp_path, command):
     (tmp_path / "settings.yaml").write_text("max_side: abc\n")
     (tmp_path / "s.yaml").write_text("turns: [show the history]\n")
     env = {"PATH": "/usr/bin:/bin", "MTEDIT_DATA_DIR": str(tmp_path), "HOME": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "mtedit", *command], env=env,
+    proc = subprocess.run([sys.executable, "-m", "mtedit", *command], check=False, env=env,
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
