@@ -1,9 +1,14 @@
-"""Consistency check of a store: every referenced blob present and intact; orphans found.
+"""Consistency check of a store: the database file's own integrity (SQLite's
+`integrity_check` and `foreign_key_check`), the lineage and message trees (no cycle, no
+dangling parent), every referenced blob present and intact; orphans found.
 
 Orphan blobs are files no node refers to (left by a process killed between writing
-blobs and committing its node, or by a deleted conversation). They are removed only
-when older than a grace period, because a writer in another process may be about to
-commit a node that uses them.
+blobs and committing its node, or by a deleted conversation). Collecting them is safe
+at any grace period: the final "is it still unreferenced?" check and the deletions run
+inside one write transaction that holds the blob-collection lock (storage.gc), and every
+writer re-puts its blobs inside its own transaction under the same lock, so a node can
+never commit referring to a blob that is being deleted. The grace period only spares
+blobs a writer has put but not yet used (it would otherwise write them again).
 """
 
 from __future__ import annotations
@@ -26,21 +31,26 @@ class DoctorReport:
     temp_files: list[Path] = field(default_factory=list)
     removed_orphans: list[str] = field(default_factory=list)
     removed_temp: list[Path] = field(default_factory=list)
+    database: list[str] = field(default_factory=list)  # integrity / foreign key problems
+    trees: list[str] = field(default_factory=list)  # cycles and dangling parents
 
     @property
     def damaged(self) -> bool:
-        """Some node's image or latent is missing or corrupt."""
-        return bool(self.missing or self.corrupt)
+        """The database file is damaged, a tree is broken, or some node's image or latent
+        is missing or corrupt."""
+        return bool(self.missing or self.corrupt or self.database or self.trees)
 
     @property
     def ok(self) -> bool:
         """No missing or corrupt blob, and no orphan or temp file left on disk."""
         left = set(self.orphans) - set(self.removed_orphans)
         temp_left = set(self.temp_files) - set(self.removed_temp)
-        return not (self.missing or self.corrupt or left or temp_left)
+        return not (self.damaged or left or temp_left)
 
     def lines(self) -> list[str]:
         out = [f"{self.referenced} blobs referenced, {self.blobs} on disk"]
+        out.extend(f"database: {line}" for line in self.database)
+        out.extend(f"tree: {line}" for line in self.trees)
         for label, found in (("missing", self.missing), ("corrupt", self.corrupt)):
             for sha, nodes in sorted(found.items()):
                 out.append(f"{label} blob {sha} (nodes {', '.join(nodes)})")
@@ -50,6 +60,9 @@ class DoctorReport:
         removed_tmp = set(self.removed_temp)
         for path in self.temp_files:
             out.append(f"temp file {path}" + (" removed" if path in removed_tmp else ""))
+        if self.database:
+            out.append("DAMAGED: the database file fails SQLite's own checks; restore it from "
+                       "a backup, or export what still reads and import it into a new one")
         if self.damaged:
             out.append("DAMAGED: the nodes listed above cannot be shown or edited further")
         else:
@@ -58,7 +71,13 @@ class DoctorReport:
 
 
 def check(store: Store, fix: bool = False, grace: float = 60.0) -> DoctorReport:
+    from storage.gc import collect_orphans, database_problems, tree_problems
+
     report = DoctorReport()
+    report.database = database_problems(store)
+    if report.database:  # the rows cannot be trusted: report, and touch no file
+        return report
+    report.trees = tree_problems(store)
     on_disk = set(store.blobs)
     report.blobs = len(on_disk)
     refs = store.referenced_blobs()
@@ -73,11 +92,7 @@ def check(store: Store, fix: bool = False, grace: float = 60.0) -> DoctorReport:
     report.temp_files = store.blobs.temp_files()
     if fix:
         if report.orphans:
-            again = store.referenced_blobs()  # a node may have been committed meanwhile
-            for sha in report.orphans:
-                if sha not in again and store.blobs.age(sha) >= grace:
-                    store.blobs.delete(sha)
-                    report.removed_orphans.append(sha)
+            report.removed_orphans = collect_orphans(store, report.orphans, grace)
         for path in report.temp_files:
             if store.blobs.stale_temp(path, older_than=max(grace, 3600.0)):
                 path.unlink(missing_ok=True)

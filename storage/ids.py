@@ -47,10 +47,11 @@ def json_copy(value: Any, what: str) -> Any:
 
 def root_first(by_id: dict, start: str, parent_attr: str) -> list:
     """Rows from the root of a tree down to `start`, following `parent_attr` upward."""
-    chain = [by_id[start]]
-    while (parent := getattr(chain[-1], parent_attr)) is not None:
-        chain.append(by_id[parent])
-    return chain[::-1]
+    from storage.walks import ancestors  # a cycle or a dangling parent raises, never loops
+
+    what = "image node" if parent_attr == "parent_id" else "message"
+    ids = ancestors(start, lambda i: getattr(by_id[i], parent_attr), what)
+    return [by_id[i] for i in reversed(ids)]
 
 
 def get_row(session, model, row_id: str | None, what: str):

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage.blobs import BlobStore
 from storage.engine import WRITE, make_engine, normalize_url, upgrade
 from storage.errors import StorageError
+from storage.gc import hold_blobs
 from storage.ids import get_row, json_copy, new_id, png_size, root_first
 from storage.jobs import JobQueries
 from storage.messages import MessageQueries
@@ -311,6 +312,7 @@ class Store(MessageQueries, JobQueries):
             conv.updated_at = row.created_at
             s.flush()
             # A concurrent `doctor --fix` may have taken a deduplicated blob for an orphan.
+            hold_blobs(s)  # doctor deletes under this lock: the checks below stay true
             self._ensure_blob(image_sha, png)
             if latent_sha:
                 self._ensure_blob(latent_sha, latent)
@@ -327,6 +329,7 @@ class Store(MessageQueries, JobQueries):
             row = self._node_row(s, node_id)
             row.latent_sha256 = sha
             s.flush()
+            hold_blobs(s)
             self._ensure_blob(sha, latent_bytes)
         return _node(row)
 
