@@ -9,6 +9,8 @@ path (the original is turn 0), the "#n" of the history.
 
 from __future__ import annotations
 
+from storage.walks import ancestors
+
 
 def by_id(nodes) -> dict:
     return {n.id: n for n in nodes}
@@ -20,11 +22,8 @@ def children(nodes, node_id: str) -> list:
 
 def path(nodes, node_id: str) -> list:
     """Root first."""
-    index = by_id(nodes)
-    chain = [index[node_id]]
-    while chain[-1].parent_id is not None:
-        chain.append(index[chain[-1].parent_id])
-    return chain[::-1]
+    index = by_id(nodes)  # a cycle or a dangling parent raises BrokenTreeError, never hangs
+    return [index[i] for i in reversed(ancestors(node_id, lambda i: index[i].parent_id))]
 
 
 def leaves(nodes) -> list:
@@ -33,10 +32,11 @@ def leaves(nodes) -> list:
 
 
 def subtree(nodes, node_id: str) -> list:
-    out, frontier = [], [node_id]
+    out, frontier, seen = [], [node_id], {node_id}
     while frontier:
         nid = frontier.pop()
-        kids = [n for n in nodes if n.parent_id == nid]
+        kids = [n for n in nodes if n.parent_id == nid and n.id not in seen]  # cycle-safe
+        seen.update(k.id for k in kids)
         out += kids
         frontier += [k.id for k in kids]
     return out

@@ -20,3 +20,18 @@ def make_png(width: int = 8, height: int = 8, seed: int | str = 0) -> bytes:
         b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(rows))
         + _chunk(b"IEND", b"")
     )
+
+
+def make_latent(seed: int | str = 0, shape=(1, 4, 2, 2)) -> bytes:
+    """A valid safetensors file holding one float32 tensor 'latent' of random values (the
+    layout editing_core.latent_to_bytes writes); equal arguments give equal bytes."""
+    import json
+
+    rng = random.Random(seed)
+    count = 1
+    for n in shape:
+        count *= n
+    body = rng.randbytes(4 * count)
+    header = json.dumps({"latent": {"dtype": "F32", "shape": list(shape),
+                                    "data_offsets": [0, len(body)]}}).encode()
+    return struct.pack("<Q", len(header)) + header + body

@@ -14,6 +14,7 @@ import pytest
 
 from storage import Store
 from storage.cli import run as mtedit
+from storage.doctor import check
 from storage.testing import make_png
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,23 +55,24 @@ def test_fix_at_grace_0_never_takes_a_blob_a_committing_writer_uses(store):
         real_delete(sha)
 
     store.blobs.delete = delete
-    report = store.check(fix=True, grace=0)
+    report = check(store, fix=True, grace=0)
     started[0].join(60)
     assert writer_done.is_set()
     assert report.removed_orphans  # it did collect
     assert missing_blobs(store) == []
-    assert store.check().ok
+    assert check(store).ok
 
 
 DOCTOR_LOOP = r"""
 import sys, time
 from pathlib import Path
 from storage import Store
+from storage.doctor import check
 store = Store.open(data_dir=sys.argv[1])
 stop, ready = Path(sys.argv[2]), Path(sys.argv[3])
 runs = 0
 while not stop.exists():
-    store.check(fix=True, grace=0)
+    check(store, fix=True, grace=0)
     runs += 1
     ready.touch()
 print(runs)
@@ -136,7 +138,7 @@ def test_doctor_fails_on_a_damaged_database_file(store, tmp_path, capsys):
     store.close()
     damage_messages_page(db)
     with Store.open(db) as again:
-        report = again.check()
+        report = check(again)
     assert report.damaged and report.database
     assert mtedit(["doctor", "--db", str(db)]) == 1
     out = capsys.readouterr().out
@@ -152,7 +154,7 @@ def test_doctor_fails_on_rows_whose_foreign_keys_point_nowhere(store, capsys):
     con.execute("UPDATE image_nodes SET parent_id = 'ffffffffffffffff' WHERE id = ?", (node.id,))
     con.commit()
     con.close()
-    report = store.check()
+    report = check(store)
     assert report.damaged
     assert mtedit(["doctor", "--db", str(db)]) == 1
     out = capsys.readouterr().out

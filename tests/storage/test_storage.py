@@ -23,7 +23,7 @@ from storage import (
 from storage.cli import run as mtedit
 from storage.doctor import check
 from storage.models import JobRow
-from storage.testing import make_png
+from storage.testing import make_latent, make_png
 from storage.transfer import export_conversation, import_conversation
 
 
@@ -37,7 +37,7 @@ def edit(store, parent, instruction, caption=None, seed=None, **kw):
     """Add an edit with a unique image and latent."""
     seed = seed if seed is not None else f"{parent}-{instruction}"
     return store.add_edit(
-        parent, make_png(8, 6, seed), f"latent {seed}".encode(),
+        parent, make_png(8, 6, seed), make_latent(seed),
         caption=caption or f"a cat, {instruction}", instruction=instruction,
         target_prompt=caption or f"a cat, {instruction}", preset="mtc",
         params={"steps": 8, "eta": 0.9}, seed=7, model_id="tiny", timings={"edit": 1.5}, **kw,
@@ -75,7 +75,7 @@ def test_lineage_queries_on_branched_tree(store, tree):
     assert (node.kind, node.preset, node.params, node.seed) == ("edit", "mtc", {"steps": 8, "eta": 0.9}, 7)
     assert (node.width, node.height, node.timings) == (8, 6, {"edit": 1.5})
     assert store.read_image(node) == make_png(8, 6, f"{n['hat'].id}-make the hat red")
-    assert store.read_latent(node.id) == f"latent {n['hat'].id}-make the hat red".encode()
+    assert store.read_latent(node.id) == make_latent(f"{n['hat'].id}-make the hat red")
     assert store.read_latent(n["up"]) is None
 
 

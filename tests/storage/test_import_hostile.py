@@ -1,0 +1,174 @@
+"""Hostile imports and damaged trees: limits while streaming, blob kinds, cycles."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from storage import Store
+from storage.cli import run as mtedit
+from storage.doctor import check
+from storage.errors import StorageError
+from storage.testing import make_png
+from storage.transfer import export_conversation, import_conversation
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store.open(data_dir=tmp_path / "data") as s:
+        yield s
+
+
+@pytest.fixture
+def export(store, tmp_path):
+    """A three-node, three-message conversation exported to a zip."""
+    conv = store.create_conversation("source")
+    up = store.add_upload(conv.id, make_png(8, 8, "up"), "a cat")
+    latent = fake_latent()
+    a = store.add_edit(up.id, make_png(8, 8, "a"), latent, caption="a cat, hat",
+                       instruction="add a hat")
+    store.add_edit(a.id, make_png(8, 8, "b"), None, caption="a cat, hat, red",
+                   instruction="make it red")
+    m1 = store.add_message(conv.id, "user", "hello", node_ids=[up.id])
+    m2 = store.add_message(conv.id, "assistant", "done", node_ids=[a.id])
+    store.add_message(conv.id, "user", "thanks", parent_id=m2.id)
+    assert m1.id
+    return export_conversation(store, conv.id, tmp_path / "good.zip")
+
+
+def fake_latent() -> bytes:
+    """A real safetensors file (as editing_core.latent_to_bytes writes), built by hand."""
+    body = os.urandom(4 * 16)
+    header = json.dumps({"latent": {"dtype": "F32", "shape": [1, 1, 4, 4],
+                                    "data_offsets": [0, len(body)]}}).encode()
+    return len(header).to_bytes(8, "little") + header + body
+
+
+def rewrite(src: Path, dst: Path, change=None, blobs: dict[str, bytes] | None = None) -> Path:
+    """Copy an export, editing its manifest with change(doc) and adding/replacing blobs."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        doc = json.loads(zin.read("conversation.json"))
+        if change:
+            change(doc)
+        zout.writestr("conversation.json", json.dumps(doc))
+        for name in zin.namelist():
+            if name.startswith("blobs/") and name.removeprefix("blobs/") not in (blobs or {}):
+                zout.writestr(name, zin.read(name))
+        for sha, data in (blobs or {}).items():
+            zout.writestr(f"blobs/{sha}", data)
+    return dst
+
+
+def refused(store: Store, path: Path, match: str, **kw) -> None:
+    before = store.counts()
+    with pytest.raises(StorageError, match=match):
+        import_conversation(store, path, **kw)
+    assert store.counts() == before  # nothing stored
+
+
+def test_a_good_export_still_imports(store, export):
+    conv = import_conversation(store, export)
+    nodes = store.nodes(conv.id)
+    assert [n.depth for n in nodes] == [0, 1, 2]
+    assert len(store.messages(conv.id)) == 3
+
+
+def test_a_small_zip_that_unpacks_huge_is_stopped_while_streaming(store, export, tmp_path):
+    zeros = bytes(80 * 2**20)  # 80 MiB of zeros: ~80 KB deflated
+    sha = hashlib.sha256(zeros).hexdigest()
+
+    def use_it(doc):
+        doc["nodes"][1]["latent_sha256"] = sha
+
+    bomb = rewrite(export, tmp_path / "bomb.zip", use_it, {sha: zeros})
+    assert bomb.stat().st_size < 1_000_000
+    refused(store, bomb, "unpacks to more than 64.0 MB")
+    assert not store.blobs.exists(sha)
+
+
+def test_the_archive_limit_is_a_setting(store, export, monkeypatch, capsys):
+    refused(store, export, "import limit", max_bytes=2000)
+    monkeypatch.setenv("MTEDIT_IMPORT_MAX_MB", "1")
+    big = export.with_name("padded.zip")
+    with zipfile.ZipFile(export) as zin, zipfile.ZipFile(big, "w", zipfile.ZIP_STORED) as zout:
+        for name in zin.namelist():
+            zout.writestr(name, zin.read(name))
+        junk = os.urandom(1_200_000)
+        zout.writestr(f"blobs/{hashlib.sha256(junk).hexdigest()}", junk)
+    refused(store, big, "import_max_mb")
+    assert mtedit(["import", "--db", store.url, str(big)]) == 1
+    assert "MTEDIT_IMPORT_MAX_MB" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["image", "latent"])
+def test_a_blob_must_be_the_kind_its_row_says(store, export, tmp_path, kind):
+    junk = b"#!/bin/sh\necho this is not a picture\n" * 10
+    sha = hashlib.sha256(junk).hexdigest()
+
+    def swap(doc):
+        doc["nodes"][1]["image_sha256" if kind == "image" else "latent_sha256"] = sha
+
+    refused(store, rewrite(export, tmp_path / "kind.zip", swap, {sha: junk}),
+            f"should be the {kind} of a node")
+
+
+def self_parent(doc):
+    doc["nodes"][0]["parent_id"] = doc["nodes"][0]["id"]
+
+
+def node_cycle(doc):
+    doc["nodes"][0]["parent_id"] = doc["nodes"][2]["id"]
+
+
+def message_self_parent(doc):
+    doc["messages"][1]["parent_id"] = doc["messages"][1]["id"]
+
+
+def dangling_node(doc):
+    doc["nodes"][1]["parent_id"] = "0123456789abcdef"
+
+
+def dangling_message(doc):
+    doc["messages"][2]["parent_id"] = "0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [(self_parent, "cycle"), (node_cycle, "cycle"), (message_self_parent, "cycle"),
+     (dangling_node, "not in the archive"), (dangling_message, "not in the archive")],
+    ids=["node-own-parent", "node-cycle", "message-own-parent", "dangling-node",
+         "dangling-message"],
+)
+def test_broken_trees_are_refused_at_import(store, export, tmp_path, change, match):
+    refused(store, rewrite(export, tmp_path / "broken.zip", change), match)
+
+
+def test_walks_over_a_damaged_database_stop_and_doctor_names_the_cycle(store, export, capsys):
+    conv = import_conversation(store, export)
+    nodes = store.nodes(conv.id)
+    messages = store.messages(conv.id)
+    db = Path(store.url.removeprefix("sqlite:///"))
+    con = sqlite3.connect(db)
+    con.execute("UPDATE image_nodes SET parent_id = ? WHERE id = ?", (nodes[2].id, nodes[0].id))
+    con.execute("UPDATE messages SET parent_message_id = id WHERE id = ?", (messages[0].id,))
+    con.commit()
+    con.close()
+    with pytest.raises(StorageError, match="loop"):
+        store.path(nodes[1].id)
+    with pytest.raises(StorageError, match="loop"):
+        store.message_path(messages[0].id)
+    from agent import lineage
+
+    with pytest.raises(StorageError, match="loop"):
+        lineage.path(store.nodes(conv.id), nodes[1].id)
+    assert len(lineage.subtree(store.nodes(conv.id), nodes[0].id)) == 2  # finite
+    report = check(store)
+    assert report.damaged and any("cycle" in line for line in report.trees)
+    assert mtedit(["doctor", "--db", str(db)]) == 1
+    assert "form a cycle" in capsys.readouterr().out
