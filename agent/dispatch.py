@@ -12,6 +12,7 @@ from agent import lineage
 from agent.intents import Intent, Target, parse_intent
 from agent.llm import LLMPlanner
 from agent.uploads import read_upload
+from agent.validate import message_problem
 from agent.views import Reply
 
 _NAV_HINT = re.compile(r"\b(?:before|back|earlier|previous|undo|revert|history|branch|version|"
@@ -61,6 +62,8 @@ class Dispatch:
         if len(text) > 4000:
             return [Reply(text="That message is too long (over 4000 characters); please "
                           "shorten it.", kind="error")]
+        if problem := message_problem(text):  # numbers out of range, giant words: nothing stored
+            return [Reply(text=problem, kind="error")]
         if self._cid is None:
             self.new_conversation(_title(text) if text else "New conversation")
         try:

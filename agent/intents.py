@@ -120,8 +120,9 @@ def parse_setting(text: str) -> dict:
         m = re.search(rf"\b(?:{names})\s*(?:to|=|:|of|at)?\s*(-?\d+(?:\.\d+)?)\b", low) or \
             re.search(rf"\b(-?\d+(?:\.\d+)?)\s+(?:{names})\b", low)
         if m:
-            value = float(m.group(1))
-            found[key] = int(value) if key in ("seed", "inject") else value
+            raw = m.group(1)  # whole numbers stay exact (a 64-bit seed does not fit a float)
+            found[key] = (int(raw) if "." not in raw else int(float(raw))) \
+                if key in ("seed", "inject") else float(raw)
     m = re.search(r"\b(?:turn|switch|set)?\s*(?:the\s+)?(?:attention\s+)?highlight(?:ing)?\s*"
                   r"(?:to\s+)?(on|off)\b|\b(?:turn|switch)\s+(on|off)\s+(?:the\s+)?(?:attention\s+)?"
                   r"highlight(?:ing)?\b|\b(no|without|disable|enable|with)\s+(?:attention\s+)?"

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from agent.intents import PRESET_NAMES, is_setting_only, parse_setting
 from agent.plan import EditPlan
+from editing_core.limits import check_number
 from editing_core.presets import PRESETS as _CORE_PRESETS
 
 PRESETS: tuple[str, ...] = tuple(_CORE_PRESETS)  # the editing core's names, for the UI
@@ -57,15 +58,12 @@ def _coerce(key: str, value):
     if key == "preset":
         return str(value)
     if key in ("steps", "inject", "seed"):
-        v = int(value)
-        if v < 0 or (key == "steps" and not 1 <= v <= 200):
-            raise ValueError(f"{key} out of range: {value}")
-        return v
+        return check_number(key, value)  # names the allowed range
     if key == "highlight":
         if isinstance(value, str):
             return value.strip().lower() in ("1", "true", "on", "yes")
         return bool(value)
-    v = float(value)
+    v = check_number(key, value)  # NaN and infinity are refused too
     if key in ("eta", "lam", "stop", "strength") and not 0.0 <= v <= 1.0:
         raise ValueError(f"{key} must be between 0 and 1, got {value}")
     if key == "guidance" and not 0.0 <= v <= 30.0:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from editing_core.limits import argparse_type
 from editing_core.presets import PRESETS
 
 
@@ -16,17 +17,17 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", help="auto | float32 | bfloat16 | float16 (default: MTEDIT_DTYPE)")
     p.add_argument("--offload", choices=("none", "model", "sequential"),
                    help="CPU offload (default: MTEDIT_OFFLOAD)")
-    p.add_argument("--max-side", type=int, help="long side of the model grid in pixels "
+    p.add_argument("--max-side", type=argparse_type("max_side"), help="long side of the model grid in pixels "
                    "(default: MTEDIT_MAX_SIDE)")
 
 
 def add_edit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="mtc", choices=sorted(PRESETS))
-    p.add_argument("--steps", type=int, help="solver steps (preset default otherwise)")
-    p.add_argument("--guidance", type=float, help="sampling guidance")
+    p.add_argument("--steps", type=argparse_type("steps"), help="solver steps (preset default otherwise)")
+    p.add_argument("--guidance", type=argparse_type("guidance"), help="sampling guidance")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override any preset parameter, e.g. --set eta=0.8 (repeatable)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=argparse_type("seed"), default=0)
 
 
 def parse_overrides(args) -> dict:
@@ -118,8 +119,8 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("generate", help="text to image")
     p.add_argument("--prompt", required=True)
-    p.add_argument("--width", type=int)
-    p.add_argument("--height", type=int)
+    p.add_argument("--width", type=argparse_type("width"))
+    p.add_argument("--height", type=argparse_type("height"))
     p.add_argument("-o", "--output", required=True)
     add_edit_args(p)
     add_model_args(p)

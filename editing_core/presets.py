@@ -21,6 +21,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 
+from editing_core.limits import check_number
+
 # Attention hooks' parameters (editing_core/attention.py and highlight.py read these).
 ATTENTION: dict = {
     "mult_in": 2.0,  # image->text attention multiplier inside the mask
@@ -121,7 +123,7 @@ def resolve_params(preset: str = "mtc", overrides: Mapping | None = None) -> dic
                              f"got {value!r}") from None
         if key in _CHOICES and value not in _CHOICES[key]:
             raise ValueError(f"{key} must be one of {', '.join(_CHOICES[key])}, not {value!r}")
-        params[key] = value
+        params[key] = check_number(key, value)  # NaN, inf and out-of-range are refused
     for key in ("eta", "stop", "lam", "gamma", "threshold"):
         if not 0.0 <= params[key] <= 1.0:
             raise ValueError(f"{key} must be between 0 and 1, not {params[key]}")
