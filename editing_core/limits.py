@@ -62,9 +62,9 @@ def check_number(name: str, value):
     except (TypeError, ValueError, OverflowError):
         raise ValueError(problem) from None
     if isinstance(number, float) and not math.isfinite(number):
-        raise ValueError(problem)  # noqa: TRY004 - True is not a number of steps
+        raise ValueError(problem)
     if not lo <= number <= hi:
-        raise ValueError(problem)  # noqa: TRY004 - True is not a number of steps
+        raise ValueError(problem)
     return number
 
 
