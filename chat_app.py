@@ -20,6 +20,7 @@ import yaml
 
 try:
     from agent import ChatSession, EditSettings, JobView, MessageView, NodeView
+    from agent.damage import DamagedImage, placeholder_png
     from agent.executor import explain_error, load_backend
     from agent.params import PRESETS
     from agent.uploads import MAX_UPLOAD_BYTES, check_upload
@@ -191,11 +192,21 @@ def move_head(chat: ChatSession, node_id: str) -> bool:
 
 
 def thumb(chat: ChatSession, node_id: str, size: int = THUMB) -> bytes | None:
-    """A PNG thumbnail, or None when the image cannot be read (e.g. a missing blob)."""
+    """A PNG thumbnail; for a damaged image a placeholder saying what doctor would say
+    (not cached: it shows the image again once the blob is restored); None if unknown."""
     try:
         return _thumbnail(chat, str(chat.settings.db_url), node_id, size)
+    except DamagedImage as exc:
+        return placeholder_png(size, exc.problem)
     except (KeyError, OSError, ValueError):
         return None
+
+
+def image_or_placeholder(chat: ChatSession, node_id: str) -> bytes:
+    try:
+        return chat.image_bytes(node_id)
+    except DamagedImage as exc:
+        return placeholder_png(512, exc.problem)
 
 
 @st.cache_data(max_entries=2000, show_spinner=False)
@@ -442,6 +453,8 @@ def render_node_panel(chat: ChatSession, nodes: dict[str, NodeView], head: str |
         st.markdown(f"**{node_label(node)}**" + (" — the head" if node.id == head else ""))
         if b := thumb(chat, node.id, 512):
             st.image(b, caption=node.caption or None, width="stretch")
+        if problem := chat.image_problem(node.id):
+            st.warning(f"This image cannot be shown: {problem}.", icon=":material/broken_image:")
         actions = st.container(horizontal=True, wrap=True, gap="small")
         if actions.button("Make head", key="make-head", disabled=node.id == head,
                           icon=":material/undo:",
@@ -456,7 +469,8 @@ def render_node_panel(chat: ChatSession, nodes: dict[str, NodeView], head: str |
                 notice(f"Type the edit below: it makes {what} from #{node.depth}.", kind="info")
             st.rerun()
         actions.download_button(
-            "Download", data=lambda: chat.image_bytes(node.id), icon=":material/download:",
+            "Download", data=lambda: image_or_placeholder(chat, node.id),
+            icon=":material/download:",
             file_name=f"mtedit-{node.depth}-{node.id[:8]}.png", mime="image/png",
             key="download-node", on_click="ignore",
         )

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+from agent import damage
 from agent.views import JobView
 from editing_core.images import png_bytes
 from mtedit.settings import Settings
@@ -127,6 +128,8 @@ def explain_error(exc: BaseException) -> str:
                 "smaller image (MTEDIT_MAX_SIDE=768) or CPU offload (MTEDIT_OFFLOAD=model).")
     if isinstance(exc, ModelLoadError):
         return f"the model could not be loaded: {text}"
+    if isinstance(exc, damage.DamagedImage):
+        return f"{text[:1].upper()}{text[1:]}; edit another image, or roll back to one"
     if isinstance(exc, ImageInputError):
         return f"the image could not be used: {text}"
     if isinstance(exc, ValueError):
@@ -298,11 +301,11 @@ class Executor:
     def _latent(self, backend, node, state: _State):
         from editing_core import latent_from_bytes, latent_to_bytes
 
-        data = self.store.read_latent(node)
+        data = damage.read_latent(self.store, node)  # a damaged latent is rebuilt below
         if data is not None:
             return latent_from_bytes(data)
         state.stage = "encode"
-        img = Image.open(io.BytesIO(self.store.read_image(node)))
+        img = Image.open(io.BytesIO(damage.read_image(self.store, node)))
         latent = backend.encode_image(img, self.settings.max_side)
         self.store.set_latent(node.id, latent_to_bytes(latent))  # encoded once, kept
         return latent

@@ -14,7 +14,7 @@ from typing import Literal
 
 from PIL import Image
 
-from agent import lineage
+from agent import damage, lineage
 from agent.plan import EditPlan
 from editing_core.images import png_bytes
 
@@ -210,8 +210,13 @@ class PageViews:
         return node
 
     def image_bytes(self, node_id: str) -> bytes:
-        """The node's image as PNG bytes."""
-        return self.store.read_image(self._own_node(node_id))
+        """The node's image as PNG bytes (DamagedImage, a ValueError naming what doctor
+        would say, when its blob is missing or corrupt)."""
+        return damage.read_image(self.store, self._own_node(node_id))
+
+    def image_problem(self, node_id: str) -> str | None:
+        """What doctor would say about the node's image, or None when it is intact."""
+        return damage.image_problem(self.store, self._own_node(node_id))
 
     def thumbnail(self, node_id: str, size: int = 128) -> bytes:
         """A PNG thumbnail of the node's image, long side `size` pixels."""

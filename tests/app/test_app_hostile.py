@@ -55,3 +55,39 @@ def test_a_wrong_setting_is_named_on_the_page(env, monkeypatch, key, value, says
     assert "train-toy" not in text and "Traceback" not in text
     assert "Something went wrong" not in text  # a setting to fix, not a crash
     assert not (env / "garbage").exists()
+
+
+def test_a_corrupt_image_shows_a_placeholder_not_a_broken_page(env, monkeypatch):
+    import io
+
+    from PIL import Image
+
+    from agent import ChatSession
+    from mtedit.settings import Settings
+    from storage import Store
+
+    monkeypatch.setenv("MTEDIT_DEVICE", "cpu")
+    monkeypatch.setenv("MTEDIT_MODEL", str(env / "no-model"))  # the page opens without one
+    store = Store.open(data_dir=env)
+    chat = ChatSession.open(Settings(data_dir=env, max_side=64), store=store, backend=None)
+    cid = chat.new_conversation("damaged")
+    nodes = []
+    for colour in ((200, 0, 0), (0, 0, 200)):
+        buf = io.BytesIO()
+        Image.new("RGB", (48, 48), colour).save(buf, "PNG")
+        nodes += chat.send("a square", files=[("s.png", buf.getvalue())])[-1].node_ids
+    bad = store.get_node(nodes[0])
+    path = store.blobs.path(bad.image_sha256)
+    path.write_bytes(path.read_bytes()[:-30] + b"\0" * 30)
+    store.close()
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params.update(c=cid)
+    at.run()
+    assert not at.exception
+    assert "Something went wrong" not in shown(at)
+    picks = [b.key for b in at.button if (b.key or "").startswith("pick-")]
+    assert picks == [f"pick-{n}" for n in nodes]  # both nodes listed, the damaged one too
+    at.button(key=f"pick-{nodes[0]}").click().run()
+    assert not at.exception
+    text = shown(at)
+    assert "cannot be shown" in text and "corrupt" in text and "mtedit doctor" in text
