@@ -38,7 +38,7 @@ def collect_orphans(store: Store, candidates: list[str], grace: float) -> list[s
     """Delete those of `candidates` that no node references and that are at least `grace`
     seconds old; returns the hashes deleted."""
     removed = []
-    with store._writing() as s:
+    with store.transaction() as s:
         hold_blobs(s, exclusive=True)
         referenced = set()
         for image, latent in s.execute(select(ImageNodeRow.image_sha256, ImageNodeRow.latent_sha256)):
@@ -75,7 +75,7 @@ def tree_problems(store: Store) -> list[str]:
     """Cycles and dangling parents in the image lineage and the message tree."""
     out: list[str] = []
     try:
-        with store._reading() as s:
+        with store.reading() as s:
             nodes = s.execute(select(ImageNodeRow.id, ImageNodeRow.parent_id,
                                      ImageNodeRow.conversation_id)).all()
             messages = s.execute(select(MessageRow.id, MessageRow.parent_message_id,
