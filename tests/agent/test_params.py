@@ -21,10 +21,10 @@ def test_settings_inside_a_request_apply_to_that_edit_only():
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"steps": 0}, "steps out of range"),
+    ({"steps": 0}, "steps = 0 is not allowed: .* from 1 to 200"),
     ({"preset": None}, "preset cannot be unset"),
-    ({"strength": 1.5}, "strength must be between 0 and 1"),
-    ({"guidance": 40}, "guidance out of range"),
+    ({"strength": 1.5}, "strength = 1.5 is not allowed: .* from 0 to 1"),
+    ({"guidance": 40}, "guidance = 40 is not allowed: .* from 0 to 30"),
     ({"color": 1}, "unknown edit setting 'color'"),
 ])
 def test_bad_settings_are_refused_with_a_reason(change, message):
