@@ -7,6 +7,8 @@ planner settings of the session.
 
 from __future__ import annotations
 
+from agent.resume import reap
+
 import dataclasses
 import tempfile
 import threading
@@ -30,7 +32,7 @@ def shared_store(settings: Settings):
         store = _STORES.get(key)
         if store is None:
             store = _STORES[key] = Store.from_settings(settings)
-            store.fail_orphaned_jobs()
+            reap(store)
         return store
 
 

@@ -36,6 +36,9 @@ class Settings:
     planner_base_url: str | None = None
     planner_api_key: str | None = field(default=None, repr=False)
     planner_timeout: float = 60.0
+    queue_url: str | None = None  # redis://host:6379/0: edits run on `mtedit worker`s
+    queue_name: str = "mtedit"  # the Celery queue the app submits to and workers read
+    job_stale_s: float = 30.0  # a job whose heartbeat is older is interrupted
 
     @property
     def db_url(self) -> str:
@@ -67,7 +70,7 @@ class Settings:
         for name in ("max_side",):
             if name in values:
                 values[name] = int(values[name])
-        for name in ("planner_timeout",):
+        for name in ("planner_timeout", "job_stale_s"):
             if name in values:
                 values[name] = float(values[name])
         return cls(**values)
