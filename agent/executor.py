@@ -36,6 +36,7 @@ _BACKENDS: dict[tuple, object] = {}
 _BACKEND_LOCKS: dict[int, threading.Lock] = {}
 _REGISTRY_LOCK = threading.Lock()
 _EXECUTORS: dict[tuple, Executor] = {}
+NOT_RUN = "the edit queued before this one did not finish, so this one did not run"
 STORE_EVERY_S = 0.5  # progress writes to the jobs table, at most this often
 
 
@@ -326,6 +327,9 @@ class Executor:
         with self._lock:
             return [*self._held, *(i for i, st in self._jobs.items() if not st.finished.is_set())]
 
+    def _send_heartbeat(self, ids: list[str]) -> dict[str, bool]:
+        return self.store.heartbeat(ids)
+
     def _heartbeats(self) -> None:
         """Refresh the heartbeat of every job this process owns, and pass on cancels asked
         by other processes; ends when it owns nothing."""
@@ -340,7 +344,7 @@ class Executor:
                         return
                 continue
             try:
-                alive = self.store.heartbeat(ids)
+                alive = self._send_heartbeat(ids)
             except Exception:
                 log.warning("heartbeat failed", exc_info=True)
                 alive = {}
@@ -443,8 +447,7 @@ class Executor:
             status, made = ((prev.status, prev.node_ids) if prev is not None else
                             _stored_result(store, spec.after_job))
             if status != "done" or not made:
-                raise ValueError("the edit queued before this one did not finish, so this one "
-                                 "did not run")
+                raise ValueError(NOT_RUN)
             spec.base_node_id = made[-1]
         cur = store.get_node(spec.base_node_id)
         anchor = self._anchor(cur)
@@ -582,7 +585,7 @@ def result_text(state: _State) -> str:
     if state.status != "done":
         lines.append("The finished steps are kept and the head is the last of them."
                      if n_done else "Nothing was changed; the head is where it was.")
-    if state.status == "failed" and n_done < n:
+    if state.status == "failed" and n_done < n and state.error != NOT_RUN:
         lines.append(resume_hint(spec.steps, n_done))
     lines += spec.notes
     return "\n".join(lines)

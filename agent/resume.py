@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 
-from agent.executor import JobSpec, interrupted_text
+from agent.executor import NOT_RUN, JobSpec, interrupted_text
 
 log = logging.getLogger(__name__)
 
@@ -55,22 +55,25 @@ def reap(store, conversation_id: str | None = None) -> list:
         except Exception:
             log.warning("could not report interrupted job %s", job.id, exc_info=True)
         for follower in store.followers(job.id):
-            store.update_job(follower.id, status="failed",
-                             error="the edit queued before this one did not finish, so this "
-                                   "one did not run")
+            store.update_job(follower.id, status="failed", error=NOT_RUN)
+            request = follower.request.get("request") or "the next edit"
+            store.add_message(job.conversation_id, "assistant",
+                              f"\"{request}\" was queued behind that edit and did not run; "
+                              "send it again when the edit above is complete.")
     return jobs
 
 
 def resumable(store, conversation_id: str):
-    """The conversation's latest job if it is an edit that failed before its last step."""
-    jobs = [j for j in store.list_jobs(conversation_id, limit=5) if not j.request.get("claim")]
-    if not jobs:
-        return None
-    job = jobs[0]
-    if job.kind != "edit" or job.status != "failed":
-        return None
-    steps = job.request.get("steps") or []
-    return job if len(finished_steps(store, job)) < len(steps) else None
+    """The conversation's latest edit that failed before its last step (jobs queued
+    behind it that never ran are passed over), or None."""
+    for job in store.list_jobs(conversation_id, limit=20):
+        if job.request.get("claim") or (job.status == "failed" and job.error == NOT_RUN):
+            continue
+        if job.kind != "edit" or job.status != "failed":
+            return None
+        steps = job.request.get("steps") or []
+        return job if len(finished_steps(store, job)) < len(steps) else None
+    return None
 
 
 def resume_spec(store, job) -> JobSpec:

@@ -134,18 +134,20 @@ class JobQueries:
         with self.transaction() as s:
             s.execute(delete(JobRow).where(JobRow.id == job_id, JobRow.status == "queued"))
 
-    def heartbeat(self, job_ids: Iterable[str]) -> dict[str, bool]:
-        """Refresh the heartbeat of the given active jobs; returns {job id: cancel
-        requested} for those still active (a job missing from the answer has ended)."""
+    def heartbeat(self, job_ids: Iterable[str],
+                  statuses: Sequence[str] = JOB_ACTIVE) -> dict[str, bool]:
+        """Refresh the heartbeat of the given jobs that have one of `statuses` (the
+        submitter of a queued job beats only while it is queued, its runner while it
+        runs); returns {job id: cancel requested} for them (a job missing has moved on)."""
         ids = list(job_ids)
         if not ids:
             return {}
         now = utcnow()
         with self.transaction() as s:
-            s.execute(update(JobRow).where(JobRow.id.in_(ids), JobRow.status.in_(JOB_ACTIVE))
+            s.execute(update(JobRow).where(JobRow.id.in_(ids), JobRow.status.in_(statuses))
                       .values(heartbeat_at=now))
             rows = s.execute(select(JobRow.id, JobRow.cancel_requested).where(
-                JobRow.id.in_(ids), JobRow.status.in_(JOB_ACTIVE)))
+                JobRow.id.in_(ids), JobRow.status.in_(statuses)))
             return {i: bool(c) for i, c in rows}
 
     def request_cancel(self, job_id: str) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import ConversationBusy
+from storage import ConversationBusy, Store
 from storage.models import JobRow, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,3 +114,24 @@ def test_two_processes_racing_for_one_conversation_never_overlap(store, tmp_path
     ordered = sorted(jobs, key=lambda j: (j.created_at, j.id))
     for a, b in itertools.pairwise(ordered):
         assert a.updated_at <= b.created_at
+
+
+def test_a_blob_folder_that_is_not_the_databases_is_refused(db_url, tmp_path):
+    from storage import StoreMismatchError
+    from storage.testing import make_png
+
+    with Store.open(db_url, tmp_path / "shared") as store:
+        conv = store.create_conversation()
+        store.add_upload(conv.id, make_png(), "a photo")
+    with Store.open(db_url, tmp_path / "shared") as store:  # the right folder: fine
+        assert len(store.nodes(conv.id)) == 1
+    # a worker given an empty local folder instead of the shared one
+    with pytest.raises(StoreMismatchError, match="MTEDIT_DATA_DIR"):
+        Store.open(db_url, tmp_path / "local")
+    assert not list((tmp_path / "local").rglob("*.store-id"))
+    # a folder that belongs to another store
+    with Store.open(f"sqlite:///{tmp_path / 'other' / 'o.db'}", tmp_path / "other") as other:
+        c = other.create_conversation()
+        other.add_upload(c.id, make_png(seed=1), "x")
+    with pytest.raises(StoreMismatchError, match="belongs to"):
+        Store.open(db_url, tmp_path / "other")
