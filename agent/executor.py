@@ -623,7 +623,7 @@ def _stored_result(store, job_id: str) -> tuple[str, tuple[str, ...]]:
     return job.status, job.result_node_ids
 
 
-def wait_in_store(store, job_id: str, timeout: float | None = None, poll: float = 0.1):
+def wait_in_store(store, job_id: str, timeout: float | None = None, poll: float = 0.025):
     """Follow a job in the store until it ends (or timeout); a job whose owner stopped
     beating is interrupted on the way. Returns the last record."""
     from agent.resume import reap

@@ -37,6 +37,7 @@ def job_record(row: JobRow) -> Job:
         request=dict(row.request or {}), result_node_ids=tuple(row.result_node_ids or ()),
         worker=row.worker, created_at=row.created_at, updated_at=row.updated_at,
         heartbeat_at=row.heartbeat_at, cancel_requested=bool(row.cancel_requested),
+        started_at=row.started_at,
     )
 
 
@@ -99,6 +100,8 @@ class JobQueries:
             row = get_row(s, JobRow, job_id, "job")
             if status is not None:
                 row.status = status
+                if status == "running" and row.started_at is None:
+                    row.started_at = utcnow()
             if done is not None:
                 row.done = int(done)
             if total is not None:
@@ -124,7 +127,8 @@ class JobQueries:
             res = s.execute(
                 update(JobRow).where(JobRow.id == job_id, JobRow.status == "queued",
                                      JobRow.cancel_requested.is_(False))
-                .values(status="running", worker=worker_name(), heartbeat_at=now, updated_at=now))
+                .values(status="running", worker=worker_name(), heartbeat_at=now, updated_at=now,
+                        started_at=now))
             if res.rowcount != 1:
                 return None
         return self.get_job(job_id)

@@ -99,6 +99,7 @@ class Job:
     updated_at: datetime | None = None
     heartbeat_at: datetime | None = None  # refreshed every few seconds while a process owns it
     cancel_requested: bool = False
+    started_at: datetime | None = None  # when a runner took it
 
     @property
     def after_job(self) -> str | None:

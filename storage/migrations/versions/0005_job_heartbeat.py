@@ -19,6 +19,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("heartbeat_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("started_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("cancel_requested", sa.Boolean(), nullable=False,
                                    server_default=sa.false()))
     with op.batch_alter_table("image_nodes") as batch:
@@ -38,4 +39,5 @@ def downgrade() -> None:
         batch.drop_column("step_key")
     with op.batch_alter_table("jobs") as batch:
         batch.drop_column("cancel_requested")
+        batch.drop_column("started_at")
         batch.drop_column("heartbeat_at")
