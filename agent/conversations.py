@@ -7,14 +7,13 @@ planner settings of the session.
 
 from __future__ import annotations
 
-from agent.resume import reap
-
 import dataclasses
 import tempfile
 import threading
 from pathlib import Path
 
 from agent.params import EditSettings, core_overrides
+from agent.resume import reap
 from agent.views import ConversationView, conversation_view
 from mtedit.settings import Settings
 

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.blobs import BlobStore
