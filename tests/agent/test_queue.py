@@ -19,6 +19,8 @@ from agent import ChatSession
 from editing_core.testing import tiny_random_folder
 from mtedit.settings import Settings
 from storage import Store
+from storage.cli import run as mtedit
+from storage.doctor import check
 from toyworld import world as W
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,6 +145,9 @@ def test_chats_through_two_workers_survive_a_worker_killed_mid_job(deployment):
         for n in nodes:
             kids.setdefault(n.parent_id, []).append(n)
         assert all(len(v) == 1 for k, v in kids.items() if k is not None), kids
-    report = store.check()
+    report = check(store)
     assert not report.damaged, report.lines()
-    assert store.check(fix=True, grace=0).ok
+    db = ["--db", env["MTEDIT_DATABASE_URL"], "--data-dir", env["MTEDIT_DATA_DIR"]]
+    assert mtedit(["doctor", *db]) == 0  # nothing missing or corrupt
+    assert mtedit(["doctor", *db, "--fix", "--grace", "0"]) == 0
+    assert check(store).ok  # and no orphan left once fixed
