@@ -95,14 +95,31 @@ class QueueExecutor(Executor):
                 ex = _SHARED[key] = cls(store, settings)
             return ex
 
-    def submit(self, spec: JobSpec, job_id: str | None = None) -> str:
-        job_id = self._record(spec, job_id)
+    def submit(self, spec: JobSpec, prepare=None, job_id: str | None = None) -> str:
+        """Record the job and send it; prepare (planning) runs first, in a thread of
+        this process, so the page does not wait for a slow planner."""
+        job_id = self._record(spec, job_id, "planning" if prepare else "queued")
         with self._lock:
             self._held.discard(job_id)
             self._mine.add(job_id)
         self._ensure_heartbeat()
-        send_ready(self.store, self.settings, job_id)
+        if prepare is None:
+            send_ready(self.store, self.settings, job_id)
+        else:
+            threading.Thread(target=self._plan_then_send, args=(spec, prepare, job_id),
+                             name="mtedit-planning", daemon=True).start()
         return job_id
+
+    def _plan_then_send(self, spec: JobSpec, prepare, job_id: str) -> None:
+        try:
+            prepare(spec)
+        except Exception as exc:  # noqa: BLE001 - told in the chat, the job ends
+            text = str(exc) if isinstance(exc, ValueError) else f"planning failed: {exc}"
+            self.store.update_job(job_id, status="failed", error=text)
+            self.store.add_message(spec.conversation_id, "assistant", text, kind="error")
+            return
+        self.store.update_job(job_id, request=spec.as_dict(), stage="queued")
+        send_ready(self.store, self.settings, job_id)
 
     def progress(self, job_id: str) -> JobView | None:
         return None  # the store has it: ChatSession.job reads it
