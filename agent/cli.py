@@ -219,8 +219,11 @@ def cmd_chat(args) -> int:
 
         settings = Settings.from_env(model=args.model, planner=args.planner,
                                      **({"data_dir": data_dir} if data_dir else {}))
+        from agent.resume import reap
+
         store = Store.open(db, data_dir)
-        store.fail_orphaned_jobs()
+        store.stale_s = settings.job_stale_s
+        reap(store)
         session = ChatSession.open(settings, args.conversation, store=store)
         if session.planner_note:
             print(session.planner_note, file=sys.stderr)

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from agent.params import EditSettings, core_overrides
+from agent.resume import reap
 from agent.views import ConversationView, conversation_view
 from mtedit.settings import Settings
 
@@ -30,7 +31,7 @@ def shared_store(settings: Settings):
         store = _STORES.get(key)
         if store is None:
             store = _STORES[key] = Store.from_settings(settings)
-            store.fail_orphaned_jobs()
+            reap(store)
         return store
 
 

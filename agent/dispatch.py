@@ -11,6 +11,7 @@ from pathlib import Path
 from agent import lineage
 from agent.intents import Intent, Target, parse_intent
 from agent.llm import LLMPlanner
+from agent.resume import RESUME
 from agent.uploads import read_upload
 from agent.validate import message_problem
 from agent.views import Reply
@@ -74,9 +75,15 @@ class Dispatch:
         intent = parse_intent(text, len(uploads), head is not None)
         if head is not None and intent.kind in ("edit", "question") and _NAV_HINT.search(text):
             intent = self._llm_reading(intent, text, head)
+        if RESUME.fullmatch(text) and not uploads and (job := self._resumable()) is not None:
+            return self._claimed(lambda: self._resume(job, text, wait))
         pending = self._pending_caption(head)
         if pending is not None and intent.kind in ("edit", "generate", "question") and not uploads:
-            return self._caption_given(intent.text or text, pending, text, wait)
+            return self._claimed(lambda: self._caption_given(intent.text or text, pending, text,
+                                                             wait))
+        if intent.kind in ("upload", "generate", "edit", "undo", "redo", "goto", "branch"):
+            return self._claimed(lambda: self._dispatch(intent, uploads, text, wait,
+                                                        has_image=head is not None))
         return self._dispatch(intent, uploads, text, wait, has_image=head is not None)
 
     def _dispatch(self, intent: Intent, uploads, text: str, wait: bool,

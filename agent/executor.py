@@ -37,6 +37,7 @@ _BACKENDS: dict[tuple, object] = {}
 _BACKEND_LOCKS: dict[int, threading.Lock] = {}
 _REGISTRY_LOCK = threading.Lock()
 _EXECUTORS: dict[tuple, Executor] = {}
+NOT_RUN = "the edit queued before this one did not finish, so this one did not run"
 STORE_EVERY_S = 0.5  # progress writes to the jobs table, at most this often
 
 
@@ -60,9 +61,21 @@ class JobSpec:
     request: str = ""
     summary: str = ""  # the plan's one-sentence summary, told with the result
     notes: list[str] = field(default_factory=list)
+    # step k stores its node under the key "<step_key_base or job id>:<step_offset + k>":
+    # a step run again (a resumed plan, a redelivered job) finds its node instead of
+    # adding a second one
+    step_key_base: str = ""
+    step_offset: int = 0
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> JobSpec:
+        """The spec stored in a job's request (unknown keys are ignored)."""
+        names = {f for f in cls.__dataclass_fields__}
+        return cls(**{"kind": "edit", "conversation_id": "",
+                      **{k: v for k, v in data.items() if k in names}})
 
 
 @dataclass
@@ -112,6 +125,16 @@ def load_backend(settings: Settings):
         return _BACKENDS.setdefault(key, backend)
 
 
+def make_executor(store, settings: Settings, backend=None):
+    """The process's executor for this store: Celery workers when settings.queue_url is
+    set (agent.queue), else the in-process worker thread."""
+    if settings.queue_url:
+        from agent.queue import QueueExecutor
+
+        return QueueExecutor.shared(store, settings)
+    return Executor.shared(store, settings, backend)
+
+
 def _backend_lock(backend) -> threading.Lock:
     with _REGISTRY_LOCK:
         return _BACKEND_LOCKS.setdefault(id(backend), threading.Lock())
@@ -150,6 +173,9 @@ class Executor:
         self._jobs: dict[str, _State] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._held: set[str] = set()  # claims of sessions of this process
+        self._beat: threading.Thread | None = None
+        self._beat_lock = threading.Lock()
 
     @classmethod
     def shared(cls, store, settings: Settings, backend=None) -> Executor:
@@ -163,17 +189,52 @@ class Executor:
 
     # -- the interface -----------------------------------------------------------------
 
-    def submit(self, spec: JobSpec, prepare: Callable[[JobSpec], None] | None = None) -> str:
-        """Queue the job. prepare: plans it in the worker first (stage "planning")."""
-        job = self.store.create_job(spec.kind, request=spec.as_dict(),
-                                    conversation_id=spec.conversation_id,
-                                    stage="planning" if prepare else "queued")
-        state = _State(job.id, spec, stage="planning" if prepare else "queued", prepare=prepare)
+    def submit(self, spec: JobSpec, prepare: Callable[[JobSpec], None] | None = None,
+               job_id: str | None = None) -> str:
+        """Queue the job; returns its id. prepare: plans it in the worker first (stage
+        "planning"). job_id: a claim of this conversation (see claim) that becomes the job.
+        storage.ConversationBusy when another job of the conversation is active and this
+        one is not queued behind the newest of them."""
+        stage = "planning" if prepare else "queued"
+        job_id = self._record(spec, job_id, stage)
+        state = _State(job_id, spec, stage=stage, prepare=prepare)
         with self._lock:
-            self._jobs[job.id] = state
+            self._held.discard(job_id)
+            self._jobs[job_id] = state
             self._ensure_thread()
+        self._ensure_heartbeat()
         self._queue.put(state)
+        return job_id
+
+    def _record(self, spec: JobSpec, job_id: str | None, stage: str = "queued") -> str:
+        if job_id is not None:
+            self.store.update_job(job_id, kind=spec.kind, request=spec.as_dict(), stage=stage)
+            return job_id
+        return self.store.create_job(spec.kind, request=spec.as_dict(),
+                                     conversation_id=spec.conversation_id, stage=stage,
+                                     exclusive=True, after=spec.after_job).id
+
+    def claim(self, conversation_id: str) -> str:
+        """Reserve the conversation before planning: a queued job row that submit() turns
+        into the job, or release() gives back. The reservation is what makes one job per
+        conversation hold across processes. storage.ConversationBusy when it is taken."""
+        queued = self.last_queued(conversation_id)
+        job = self.store.create_job("edit", {"claim": True}, conversation_id, stage="planning",
+                                    exclusive=True, after=queued[0] if queued else None)
+        with self._lock:
+            self._held.add(job.id)
+        self._ensure_heartbeat()
         return job.id
+
+    def release(self, job_id: str | None) -> None:
+        """Give back a claim that did not become a job (nothing to run)."""
+        if job_id is None:
+            return
+        with self._lock:
+            held = job_id in self._held
+            self._held.discard(job_id)
+        if held:
+            self.store.delete_job(job_id)
 
     def progress(self, job_id: str) -> JobView | None:
         """The job's state if this process runs (or ran) it, else None (ask the store)."""
@@ -181,19 +242,29 @@ class Executor:
             state = self._jobs.get(job_id)
         return state.view() if state else None
 
-    def wait(self, job_id: str, timeout: float | None = None) -> JobView:
+    def wait(self, job_id: str, timeout: float | None = None) -> JobView | None:
+        """Block until the job ends (or timeout). A job of another process is followed in
+        the store (None: the caller reads the store's record)."""
         with self._lock:
-            state = self._jobs[job_id]
+            state = self._jobs.get(job_id)
+        if state is None:
+            wait_in_store(self.store, job_id, timeout)
+            return None
         state.finished.wait(timeout)
         return state.view()
 
     def cancel(self, job_id: str) -> bool:
+        """Stop the job between model calls, whichever process runs it."""
         with self._lock:
             state = self._jobs.get(job_id)
-        if state is None or state.finished.is_set():
-            return False
-        state.cancel.set()
-        return True
+        if state is not None:
+            if state.finished.is_set():
+                return False
+            state.cancel.set()
+        try:
+            return self.store.request_cancel(job_id) or state is not None
+        except Exception:  # noqa: BLE001 - a missing row: nothing to cancel
+            return state is not None
 
     def active(self, conversation_id: str) -> JobView | None:
         """The conversation's first unfinished job in this process (the running one)."""
@@ -224,12 +295,68 @@ class Executor:
             self._backend = self._loader()
         return self._backend
 
+    def run_job(self, job_id: str) -> JobView | None:
+        """Run a job submitted elsewhere (a queue worker), here and now. None when it is
+        not queued any more (taken by another worker, cancelled or interrupted)."""
+        job = self.store.start_job(job_id)
+        if job is None:
+            return None
+        state = _State(job.id, JobSpec.from_dict(job.request), status="running")
+        with self._lock:
+            self._jobs[job.id] = state
+        self._ensure_heartbeat()
+        try:
+            self._run(state)
+        finally:
+            state.finished.set()
+        return state.view()
+
     # -- the worker --------------------------------------------------------------------
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._work, name="mtedit-executor", daemon=True)
             self._thread.start()
+
+    def _ensure_heartbeat(self) -> None:
+        """Start the heartbeat thread if needed (never call while holding self._lock)."""
+        with self._beat_lock:
+            if self._beat is None or not self._beat.is_alive():
+                self._beat = threading.Thread(target=self._heartbeats, name="mtedit-heartbeat",
+                                              daemon=True)
+                self._beat.start()
+
+    def _owned(self) -> list[str]:
+        with self._lock:
+            return [*self._held, *(i for i, st in self._jobs.items() if not st.finished.is_set())]
+
+    def _send_heartbeat(self, ids: list[str]) -> dict[str, bool]:
+        return self.store.heartbeat(ids)
+
+    def _heartbeats(self) -> None:
+        """Refresh the heartbeat of every job this process owns, and pass on cancels asked
+        by other processes; ends when it owns nothing."""
+        from storage.jobs import HEARTBEAT_S
+
+        while True:
+            ids = self._owned()
+            if not ids:
+                with self._beat_lock:
+                    if not self._owned():
+                        self._beat = None
+                        return
+                continue
+            try:
+                alive = self._send_heartbeat(ids)
+            except Exception:
+                log.warning("heartbeat failed", exc_info=True)
+                alive = {}
+            with self._lock:
+                for job_id, cancel in alive.items():
+                    state = self._jobs.get(job_id)
+                    if cancel and state is not None:
+                        state.cancel.set()
+            time.sleep(HEARTBEAT_S)
 
     def _work(self) -> None:
         while True:
@@ -272,6 +399,7 @@ class Executor:
                     self._finish(state, "failed", str(exc))
                     return
                 state.stage = "load"
+                self.store.update_job(state.id, request=spec.as_dict())  # the plan made
             # a plan of exact operations only needs no model
             ops_only = spec.kind == "edit" and bool(spec.steps) and all(
                 s.get("kind") == "op" for s in spec.steps)
@@ -319,10 +447,11 @@ class Executor:
         if spec.after_job:
             with self._lock:
                 prev = self._jobs.get(spec.after_job)
-            if prev is None or prev.status != "done" or not prev.node_ids:
-                raise ValueError("the edit queued before this one did not finish, so this one "
-                                 "did not run")
-            spec.base_node_id = prev.node_ids[-1]
+            status, made = ((prev.status, prev.node_ids) if prev is not None else
+                            _stored_result(store, spec.after_job))
+            if status != "done" or not made:
+                raise ValueError(NOT_RUN)
+            spec.base_node_id = made[-1]
         cur = store.get_node(spec.base_node_id)
         anchor = self._anchor(cur)
         anchor_latent = cur_latent = None
@@ -332,8 +461,15 @@ class Executor:
             if state.cancel.is_set():
                 raise EditCancelled("cancelled between steps")
             state.step = k + 1
+            key = f"{spec.step_key_base or state.id}:{spec.step_offset + k}"
+            if (done := store.node_by_step_key(key)) is not None:  # a re-run: stored before
+                state.node_ids.append(done.id)
+                cur, cur_latent = done, None
+                if done.kind == "op":
+                    anchor, anchor_latent = done, None
+                continue
             if step.get("kind") == "op":
-                cur = self._operation(state, cur, step)
+                cur = self._operation(state, cur, step, key)
                 anchor, anchor_latent, cur_latent = cur, None, None
                 continue
             if anchor_latent is None:
@@ -359,7 +495,8 @@ class Executor:
                 caption=step["target_prompt"], instruction=step["instruction"],
                 target_prompt=step["target_prompt"], focus_words=step.get("focus_words", ()),
                 preset=spec.preset, params=params, seed=result.seed,
-                model_id=getattr(backend, "model_id", None), timings=result.timings)
+                model_id=getattr(backend, "model_id", None), timings=result.timings,
+                step_key=key)
             state.node_ids.append(node.id)
             self._write(state, force=True)
             cur, cur_latent = node, result.latent
@@ -372,7 +509,7 @@ class Executor:
         path = self.store.path(node.id)
         return next((n for n in reversed(path) if n.kind == "op"), path[0])
 
-    def _operation(self, state: _State, cur, step: dict):
+    def _operation(self, state: _State, cur, step: dict, step_key: str | None = None):
         """An exact operation (agent/ops.py) on the current image, stored as a node of kind
         op with its parameters; its latent is encoded when an edit first needs it."""
         from agent import ops
@@ -385,7 +522,7 @@ class Executor:
             cur.id, png_bytes(img), None, caption=step["target_prompt"],
             instruction=step["instruction"], target_prompt=step["target_prompt"],
             params={"op": op.name, **op.params}, timings={"op_s": time.perf_counter() - t0},
-            kind="op")
+            kind="op", step_key=step_key)
         state.node_ids.append(node.id)
         self._write(state, force=True)
         return node
@@ -451,5 +588,57 @@ def result_text(state: _State) -> str:
     if state.status != "done":
         lines.append("The finished steps are kept and the head is the last of them."
                      if n_done else "Nothing was changed; the head is where it was.")
+    if state.status == "failed" and n_done < n and state.error != NOT_RUN:
+        lines.append(resume_hint(spec.steps, n_done))
     lines += spec.notes
     return "\n".join(lines)
+
+
+def resume_hint(steps: list[dict], n_done: int) -> str:
+    """How to run the steps a job did not finish."""
+    rest = "; ".join(f"{i}. {s['instruction']}" for i, s in enumerate(steps[n_done:], n_done + 1))
+    what = "the remaining step" if len(steps) - n_done == 1 else "the remaining steps"
+    return f"Say \"continue\" to run {what} ({rest}) from there."
+
+
+def interrupted_text(job) -> str:
+    """The assistant's message for a job whose process stopped (its heartbeat ended)."""
+    steps = list(job.request.get("steps") or [])
+    n, n_done = len(steps), len(job.result_node_ids)
+    if job.kind == "generate":
+        return ("The generation was interrupted (the process running it stopped). Nothing "
+                "was stored; send it again.")
+    lines = [(f"The edit was interrupted after step {n_done} of {n} (the process running it "
+              "stopped).")]
+    lines += [f"{i}. {s['instruction']}" for i, s in enumerate(steps[:n_done], 1)]
+    lines.append("The finished steps are kept and the head is the last of them."
+                 if n_done else "Nothing was changed; the head is where it was.")
+    if n_done < n:
+        lines.append(resume_hint(steps, n_done))
+    return "\n".join(lines)
+
+
+def _stored_result(store, job_id: str) -> tuple[str, tuple[str, ...]]:
+    try:
+        job = store.get_job(job_id)
+    except Exception:  # noqa: BLE001 - gone: treat as not finished
+        return "missing", ()
+    return job.status, job.result_node_ids
+
+
+def wait_in_store(store, job_id: str, timeout: float | None = None, poll: float = 0.025):
+    """Follow a job in the store until it ends (or timeout); a job whose owner stopped
+    beating is interrupted on the way. Returns the last record."""
+    from agent.resume import reap
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        job = store.get_job(job_id)
+        if not job.active:
+            return job
+        if store.is_stale(job):
+            reap(store, job.conversation_id)
+            continue
+        if deadline is not None and time.monotonic() >= deadline:
+            return job
+        time.sleep(poll)

@@ -48,7 +48,7 @@ class HeadMoves:
         node = self._own_node(node_id)
         if (busy := self._busy()) is not None:
             return busy
-        return self._move_head(node, None, verb="Selected")
+        return self._claimed(lambda: [self._move_head(node, None, verb="Selected")])[0]
 
     def _move_head(self, node, user_text: str | None, verb: str = "Back to") -> Reply:
         """Head -> node; the messages continue on the branch of the message that made it."""

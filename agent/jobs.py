@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from agent.resume import reap
 from agent.views import JobView, Reply
 
 
@@ -18,8 +19,10 @@ class JobQueries:
         view = self.executor.active(self._cid)
         if view is not None:
             return view
-        for job in self.store.list_jobs(self._cid, status=("queued", "running"), limit=1):
-            return self.job(job.id)
+        reap(self.store, self._cid)  # a job nobody beats for any more is interrupted
+        for job in self.store.list_jobs(self._cid, status=("queued", "running"), limit=3):
+            if job.id != self._claim:
+                return self.job(job.id)
         return None
 
     def job(self, job_id: str) -> JobView:
@@ -47,16 +50,17 @@ class JobQueries:
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobView:
         """Block until the job ends (or timeout); returns its state."""
-        if self.executor.progress(job_id) is not None:
-            return self.executor.wait(job_id, timeout)
-        return self.job(job_id)
+        return self.executor.wait(job_id, timeout) or self.job(job_id)
 
     def _busy(self) -> Reply | None:
         """An error reply while an edit of the conversation runs (head moves wait)."""
         job = self.active_job()
-        if job is None:
-            return None
-        where = f"step {job.step} of {job.steps}, " if job.steps > 1 else ""
-        pct = f"{100 * job.done // job.total}%" if job.total else job.status
-        return Reply(text=f"An edit is still running ({where}{pct}); wait for it to finish or "
-                     "cancel it first.", kind="error", job_id=job.id)
+        return None if job is None else busy_reply(job)
+
+
+def busy_reply(job: JobView) -> Reply:
+    """An edit of the conversation is running (here or in another process)."""
+    where = f"step {job.step} of {job.steps}, " if job.steps > 1 else ""
+    pct = f"{100 * job.done // job.total}%" if job.total else job.status
+    return Reply(text=f"An edit is still running ({where}{pct}); wait for it to finish or "
+                 "cancel it first.", kind="error", job_id=job.id)

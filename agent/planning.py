@@ -87,6 +87,7 @@ def plan_in_worker(session, request: str, text: str | None, caption: str,
     spec = JobSpec("edit", cid, steps=[], base_node_id=base_node_id, after_job=after_job,
                    base_caption=caption, preset=es.preset, overrides=core_overrides(es),
                    seed=es.seed, request=request)
-    job_id = session.executor.submit(spec, prepare=prepare)
+    claim, session._claim = getattr(session, "_claim", None), None  # the conversation's
+    job_id = session.executor.submit(spec, prepare=prepare, job_id=claim)
     name = getattr(planner, "name", "the planner")
     return Reply(text=f"Planning with {name}...", kind="queued", job_id=job_id)

@@ -32,11 +32,12 @@ from __future__ import annotations
 
 from agent.conversations import Conversations, shared_store
 from agent.dispatch import Dispatch
-from agent.executor import Executor
+from agent.executor import make_executor
 from agent.head import HeadMoves
 from agent.jobs import JobQueries
 from agent.llm import make_planner
 from agent.offline import OfflinePlanner
+from agent.resume import ResumeFlow
 from agent.submit import Submit
 from agent.upload_flow import UploadFlow
 from agent.views import PageViews
@@ -44,7 +45,7 @@ from mtedit.settings import Settings
 
 
 class ChatSession(Conversations, Dispatch, UploadFlow, Submit, HeadMoves, PageViews,
-                  JobQueries):
+                  JobQueries, ResumeFlow):
     """A conversation with the agent over the store, a backend and an executor."""
 
     def __init__(self, settings: Settings, store, planner, executor):
@@ -55,6 +56,7 @@ class ChatSession(Conversations, Dispatch, UploadFlow, Submit, HeadMoves, PageVi
         self.planner_note = ""
         self._cid: str | None = None
         self._redo_hint: dict[str, str] = {}
+        self._claim: str | None = None  # this session's reservation of the conversation
 
     @classmethod
     def open(
@@ -74,7 +76,8 @@ class ChatSession(Conversations, Dispatch, UploadFlow, Submit, HeadMoves, PageVi
         settings.model lazily on the first image job. planner: a planner (default
         from settings: OfflinePlanner, or an LLMPlanner falling back to it; a broken
         LLM configuration falls back too, see `planner_note`). executor: an
-        agent.executor.Executor (default: the process-wide one for this store).
+        agent.executor.Executor (default: the process-wide one for this store, or the
+        Celery queue when settings.queue_url is set: agent.queue).
         conversation_id: continue that conversation; None continues none (call
         new_conversation or send, which starts one).
         """
@@ -83,7 +86,7 @@ class ChatSession(Conversations, Dispatch, UploadFlow, Submit, HeadMoves, PageVi
             store = shared_store(settings)
         session = cls(settings, store, None, None)
         session.planner = planner if planner is not None else session._build_planner(settings)
-        session.executor = executor or Executor.shared(store, settings, backend)
+        session.executor = executor or make_executor(store, settings, backend)
         if conversation_id is not None:
             session.switch(conversation_id)
         return session

@@ -96,13 +96,14 @@ class Submit:
 
     def _run(self, spec: JobSpec, plan: EditPlan | None, wait: bool, kind: str) -> Reply:
         """Submit the job; with wait, block until it ends and reply with its result."""
-        job_id = self.executor.submit(spec)
+        claim, self._claim = self._claim, None
+        job_id = self.executor.submit(spec, job_id=claim)
         notes = tuple(spec.notes)
         if not wait:
             what = plan.describe() if plan is not None else f"Generating \"{spec.prompt}\"."
             return Reply(text=f"Working on it:\n{what}" if plan else what, kind="queued",
                          plan=plan, job_id=job_id, notes=notes)
-        view = self.executor.wait(job_id)
+        view = self.executor.wait(job_id) or self.job(job_id)
         text = self.store.get_message(view.message_id).text if view.message_id else ""
         ok = view.status == "done"
         return Reply(text=text or view.error or view.status, kind=kind if ok else "error",

@@ -54,6 +54,9 @@ ALLOWED = {
     "planner_timeout": "seconds, more than 0 and at most 3600",
     "import_max_mb": f"megabytes, a whole number from {IMPORT_MAX_MB_RANGE[0]} to "
     f"{IMPORT_MAX_MB_RANGE[1]}",
+    "queue_url": "a Redis URL such as redis://host:6379/0 (unset: edits run in the app)",
+    "queue_name": "a Celery queue name",
+    "job_stale_s": "seconds, more than 0 and at most 86400",
 }
 
 
@@ -72,6 +75,16 @@ class Settings:
     planner_api_key: str | None = field(default=None, repr=False)
     planner_timeout: float = Field(60.0, gt=0, le=3600, allow_inf_nan=False)
     import_max_mb: int = Field(2048, ge=IMPORT_MAX_MB_RANGE[0], le=IMPORT_MAX_MB_RANGE[1])
+    queue_url: str | None = None  # redis://host:6379/0: edits run on `mtedit worker`s
+    queue_name: str = "mtedit"  # the Celery queue the app submits to and workers read
+    job_stale_s: float = Field(30.0, gt=0, le=86400, allow_inf_nan=False)  # heartbeat age limit
+
+    @field_validator("queue_url")
+    @classmethod
+    def _queue_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://")):
+            raise ValueError("not a Redis URL (redis://host:6379/0)")
+        return value
 
     @field_validator("data_dir", mode="before")
     @classmethod

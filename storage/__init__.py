@@ -7,9 +7,11 @@ from storage.doctor import DoctorReport
 from storage.errors import (
     BlobCorruptError,
     BlobMissingError,
+    ConversationBusy,
     InvalidImageError,
     NotFoundError,
     StorageError,
+    StoreMismatchError,
 )
 from storage.records import (
     JOB_ACTIVE,
@@ -31,6 +33,7 @@ __all__ = [
     "BlobMissingError",
     "BlobStore",
     "Conversation",
+    "ConversationBusy",
     "DoctorReport",
     "InvalidImageError",
     "Job",
@@ -40,4 +43,5 @@ __all__ = [
     "Plan",
     "StorageError",
     "Store",
+    "StoreMismatchError",
 ]

@@ -40,3 +40,16 @@ class BlobCorruptError(StorageError):
         self.sha256 = sha256
         self.actual = actual
         self.path = path
+
+
+class ConversationBusy(StorageError):
+    """The conversation already has an active job (one runs at a time, across processes)."""
+
+    def __init__(self, job):
+        super().__init__(f"conversation {job.conversation_id} already has an active job "
+                         f"({job.id}, {job.status})")
+        self.job = job
+
+
+class StoreMismatchError(StorageError):
+    """The blob folder given does not belong to the database (or the reverse)."""

@@ -1,17 +1,33 @@
-"""Jobs of the agent's executor, persisted so a page reload (or another process) finds
-a running or finished edit. Part of `Store` (mixed in); the rows are in models.JobRow."""
+"""Jobs of the agent's executors, in the jobs table so every process sees them.
+
+A job is queued, running, done, failed or cancelled. Whoever owns an active job (the
+process that submitted it while it waits, the process or worker that runs it) refreshes
+its heartbeat every HEARTBEAT_S seconds; a queued or running job whose heartbeat is older
+than `store.stale_s` belongs to nobody any more (a kill -9, a lost machine, a container
+restarted under another name) and is interrupted: marked failed, its finished steps kept.
+No host name or PID is trusted.
+
+One conversation has at most one chain of active jobs: `create_job(exclusive=True)` locks
+the conversation's row (PostgreSQL: SELECT ... FOR UPDATE; SQLite: the write transaction
+is BEGIN IMMEDIATE, so writers take turns) and refuses with ConversationBusy unless the
+conversation has no active job, or the new job is queued behind the newest active one.
+"""
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
+from storage.errors import ConversationBusy, NotFoundError
 from storage.ids import get_row, json_copy, new_id, worker_name
-from storage.models import JobRow, utcnow
+from storage.models import ConversationRow, JobRow, utcnow
 from storage.records import JOB_ACTIVE, JOB_STATUSES, Job
+
+HEARTBEAT_S = 2.0  # how often an owner refreshes its active jobs
+STALE_S = 30.0  # a heartbeat older than this: nobody owns the job any more
+INTERRUPTED = "interrupted: the process running this job stopped"
 
 
 def job_record(row: JobRow) -> Job:
@@ -20,42 +36,72 @@ def job_record(row: JobRow) -> Job:
         done=row.done, total=row.total, stage=row.stage, error=row.error,
         request=dict(row.request or {}), result_node_ids=tuple(row.result_node_ids or ()),
         worker=row.worker, created_at=row.created_at, updated_at=row.updated_at,
+        heartbeat_at=row.heartbeat_at, cancel_requested=bool(row.cancel_requested),
+        started_at=row.started_at,
     )
 
 
 class JobQueries:
     """The job methods of `Store` (it provides transaction(), reading() and _conv_row)."""
 
+    stale_s: float = STALE_S
+
     def create_job(
         self, kind: str, request: dict | None = None, conversation_id: str | None = None, *,
-        total: int = 0, stage: str = "",
+        total: int = 0, stage: str = "", exclusive: bool = False, after: str | None = None,
     ) -> Job:
-        """A queued job owned by this process (worker = host:pid)."""
+        """A queued job owned by this process (its heartbeat starts now).
+
+        exclusive=True: raise ConversationBusy when the conversation has an active job,
+        unless `after` names the newest active one (the new job queues behind it). Stale
+        active jobs (no heartbeat within stale_s) do not count: they are interrupted."""
         now = utcnow()
+        request = dict(request or {})
+        if after is not None:
+            request.setdefault("after_job", after)
         row = JobRow(
             id=new_id(), conversation_id=conversation_id, kind=kind, status="queued", done=0,
-            total=int(total), stage=stage, error=None,
-            request=json_copy(request or {}, "request"),
+            total=int(total), stage=stage, error=None, request=json_copy(request, "request"),
             result_node_ids=[], worker=worker_name(), created_at=now, updated_at=now,
+            heartbeat_at=now, cancel_requested=False,
         )
         with self.transaction() as s:
             if conversation_id is not None:
-                self._conv_row(s, conversation_id)
+                conv = s.scalar(select(ConversationRow).where(
+                    ConversationRow.id == conversation_id).with_for_update())
+                if conv is None:
+                    raise NotFoundError("conversation", conversation_id)
+                if exclusive:
+                    active = list(s.scalars(
+                        select(JobRow).where(JobRow.conversation_id == conversation_id,
+                                             JobRow.status.in_(JOB_ACTIVE))
+                        .order_by(JobRow.created_at.desc(), JobRow.id.desc())))
+                    live = [r for r in active if not self._stale(r, now)]
+                    for r in active:
+                        if r not in live:
+                            self._interrupt_row(r, now)
+                    if live and live[0].id != after:
+                        raise ConversationBusy(job_record(live[0]))
+            row.created_at = row.updated_at = row.heartbeat_at = utcnow()  # in the lock
             s.add(row)
         return job_record(row)
 
     def update_job(
         self, job_id: str, *, status: str | None = None, done: int | None = None,
         total: int | None = None, stage: str | None = None, error: str | None = None,
-        result_node_ids: Sequence[str] | None = None,
+        result_node_ids: Sequence[str] | None = None, kind: str | None = None,
+        request: dict | None = None,
     ) -> Job:
-        """Change the given fields of a job (progress, stage, status, error, results)."""
+        """Change the given fields of a job (progress, stage, status, error, results);
+        also a heartbeat."""
         if status is not None and status not in JOB_STATUSES:
             raise ValueError(f"job status must be one of {JOB_STATUSES}, got {status!r}")
         with self.transaction() as s:
             row = get_row(s, JobRow, job_id, "job")
             if status is not None:
                 row.status = status
+                if status == "running" and row.started_at is None:
+                    row.started_at = utcnow()
             if done is not None:
                 row.done = int(done)
             if total is not None:
@@ -66,8 +112,62 @@ class JobQueries:
                 row.error = error
             if result_node_ids is not None:
                 row.result_node_ids = [str(n) for n in result_node_ids]
-            row.updated_at = utcnow()
+            if kind is not None:
+                row.kind = kind
+            if request is not None:
+                row.request = json_copy(request, "request")
+            row.updated_at = row.heartbeat_at = utcnow()
         return job_record(row)
+
+    def start_job(self, job_id: str) -> Job | None:
+        """queued -> running, atomically: the caller now runs the job. None when the job is
+        not queued any more (another worker took it, it was cancelled or interrupted)."""
+        now = utcnow()
+        with self.transaction() as s:
+            res = s.execute(
+                update(JobRow).where(JobRow.id == job_id, JobRow.status == "queued",
+                                     JobRow.cancel_requested.is_(False))
+                .values(status="running", worker=worker_name(), heartbeat_at=now, updated_at=now,
+                        started_at=now))
+            if res.rowcount != 1:
+                return None
+        return self.get_job(job_id)
+
+    def delete_job(self, job_id: str) -> None:
+        """Remove a job that never ran (a claim given back)."""
+        with self.transaction() as s:
+            s.execute(delete(JobRow).where(JobRow.id == job_id, JobRow.status == "queued"))
+
+    def heartbeat(self, job_ids: Iterable[str],
+                  statuses: Sequence[str] = JOB_ACTIVE) -> dict[str, bool]:
+        """Refresh the heartbeat of the given jobs that have one of `statuses` (the
+        submitter of a queued job beats only while it is queued, its runner while it
+        runs); returns {job id: cancel requested} for them (a job missing has moved on)."""
+        ids = list(job_ids)
+        if not ids:
+            return {}
+        now = utcnow()
+        with self.transaction() as s:
+            s.execute(update(JobRow).where(JobRow.id.in_(ids), JobRow.status.in_(statuses))
+                      .values(heartbeat_at=now))
+            rows = s.execute(select(JobRow.id, JobRow.cancel_requested).where(
+                JobRow.id.in_(ids), JobRow.status.in_(statuses)))
+            return {i: bool(c) for i, c in rows}
+
+    def request_cancel(self, job_id: str) -> bool:
+        """Ask an active job to stop; its runner checks the flag between model calls. A
+        queued job that nobody runs yet, or a stale one, is cancelled at once. False when
+        the job had already ended."""
+        now = utcnow()
+        with self.transaction() as s:
+            row = get_row(s, JobRow, job_id, "job")
+            if row.status not in JOB_ACTIVE:
+                return False
+            row.cancel_requested = True
+            row.updated_at = now
+            if self._stale(row, now):
+                row.status = "cancelled"
+        return True
 
     def get_job(self, job_id: str) -> Job:
         with self.reading() as s:
@@ -91,29 +191,49 @@ class JobQueries:
         with self.reading() as s:
             return [job_record(r) for r in s.scalars(q)]
 
+    def followers(self, job_id: str) -> list[Job]:
+        """Queued jobs waiting for this one (queued behind it), oldest first."""
+        job = self.get_job(job_id)
+        if job.conversation_id is None:
+            return []
+        return [j for j in reversed(self.list_jobs(job.conversation_id, status="queued"))
+                if j.after_job == job_id]
+
+    def is_stale(self, job: Job) -> bool:
+        """An active job whose heartbeat stopped: nobody owns it any more."""
+        return job.active and self._stale(job, utcnow())
+
+    def interrupt_stale_jobs(self, conversation_id: str | None = None) -> list[Job]:
+        """Mark failed (error "interrupted: ...") the active jobs whose heartbeat is older
+        than stale_s; returns them. Each job is returned by one caller only, so two
+        processes reaping at once do not both report it."""
+        now = utcnow()
+        cutoff = now - timedelta(seconds=self.stale_s)
+        found = []
+        with self.transaction() as s:
+            q = select(JobRow.id).where(JobRow.status.in_(JOB_ACTIVE),
+                                        JobRow.heartbeat_at.is_(None)
+                                        | (JobRow.heartbeat_at < cutoff))
+            if conversation_id is not None:
+                q = q.where(JobRow.conversation_id == conversation_id)
+            for job_id in list(s.scalars(q)):
+                res = s.execute(
+                    update(JobRow).where(JobRow.id == job_id, JobRow.status.in_(JOB_ACTIVE))
+                    .values(status="failed", error=INTERRUPTED, updated_at=now))
+                if res.rowcount == 1:
+                    found.append(job_id)
+        return [self.get_job(i) for i in found]
+
     def fail_orphaned_jobs(self) -> list[Job]:
-        """Mark failed the queued/running jobs whose worker process (on this host) is gone,
-        e.g. after a crash; returns them. Jobs of live processes are left alone."""
-        host = socket.gethostname()
-        stale = []
-        for job in self.list_jobs(status=JOB_ACTIVE):
-            worker_host, _, pid = (job.worker or "").rpartition(":")
-            if worker_host != host or not pid.isdigit() or _alive(int(pid)):
-                continue
-            stale.append(
-                self.update_job(
-                    job.id, status="failed",
-                    error="interrupted: the process running this job stopped",
-                )
-            )
-        return stale
+        """Former name of interrupt_stale_jobs (the heartbeat decides, not the PID)."""
+        return self.interrupt_stale_jobs()
 
+    def _stale(self, row, now) -> bool:
+        beat = row.heartbeat_at or row.updated_at
+        if beat is not None and beat.tzinfo is None:
+            beat = beat.replace(tzinfo=now.tzinfo)
+        return beat is None or (now - beat).total_seconds() > self.stale_s
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    @staticmethod
+    def _interrupt_row(row: JobRow, now) -> None:
+        row.status, row.error, row.updated_at = "failed", INTERRUPTED, now

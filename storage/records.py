@@ -94,9 +94,17 @@ class Job:
     error: str | None
     request: dict[str, Any] = field(hash=False)
     result_node_ids: tuple[str, ...] = ()
-    worker: str | None = None  # host:pid of the process that runs it
+    worker: str | None = None  # host:pid of the process that runs it (informative only)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    heartbeat_at: datetime | None = None  # refreshed every few seconds while a process owns it
+    cancel_requested: bool = False
+    started_at: datetime | None = None  # when a runner took it
+
+    @property
+    def after_job(self) -> str | None:
+        """The job this one is queued behind (it starts from that job's last node)."""
+        return self.request.get("after_job")
 
     @property
     def active(self) -> bool:

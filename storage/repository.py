@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.blobs import BlobStore
@@ -78,6 +79,10 @@ class Store(MessageQueries, JobQueries):
             upgrade(self.engine)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.engine.execution_options(**WRITE), expire_on_commit=False)
+        if migrate:
+            from storage.identity import check_blob_folder
+
+            self.store_id = check_blob_folder(self)
 
     # ------------------------------------------------------------------ opening
 
@@ -116,7 +121,9 @@ class Store(MessageQueries, JobQueries):
     @classmethod
     def from_settings(cls, settings: Settings, *, migrate: bool = True) -> Store:
         """The store named by settings.database_url (or the SQLite file) and settings.data_dir."""
-        return cls.open(settings.database_url, settings.data_dir, migrate=migrate)
+        store = cls.open(settings.database_url, settings.data_dir, migrate=migrate)
+        store.stale_s = float(getattr(settings, "job_stale_s", store.stale_s))
+        return store
 
     def close(self) -> None:
         self.engine.dispose()
@@ -249,14 +256,17 @@ class Store(MessageQueries, JobQueries):
         instruction: str | None = None, target_prompt: str | None = None,
         focus_words: Sequence[str] = (), preset: str | None = None, params: dict | None = None,
         seed: int | None = None, model_id: str | None = None, timings: dict | None = None,
-        *, set_head: bool = True, kind: str = "edit",
+        *, set_head: bool = True, kind: str = "edit", step_key: str | None = None,
     ) -> Node:
         """An edit result: a child of `parent_id` in the same lineage (same root). The
         caption describes the new image (the next edit's source prompt). Becomes the head
         of the conversation unless set_head=False. kind "op": an exact operation, its
-        parameters in params."""
+        parameters in params. step_key (e.g. "<job id>:<step>") makes the write
+        idempotent: a step stored before returns its node, nothing is added."""
         if kind not in ("edit", "op"):
             raise ValueError(f"add_edit stores edits and operations, not {kind!r} nodes")
+        if step_key is not None and (done := self.node_by_step_key(step_key)) is not None:
+            return done
         with self.reading() as s:
             conversation_id = self._node_row(s, parent_id).conversation_id
         return self._add_node(
@@ -264,8 +274,14 @@ class Store(MessageQueries, JobQueries):
             caption=caption, instruction=instruction,
             target_prompt=caption if target_prompt is None else target_prompt,
             focus_words=focus_words, preset=preset, params=params, seed=seed,
-            model_id=model_id, timings=timings,
+            model_id=model_id, timings=timings, step_key=step_key,
         )
+
+    def node_by_step_key(self, step_key: str) -> Node | None:
+        """The node a job step stored (see add_edit), or None."""
+        with self.reading() as s:
+            row = s.scalar(select(ImageNodeRow).where(ImageNodeRow.step_key == step_key))
+            return _node(row) if row is not None else None
 
     def _add_node(
         self, conversation_id: str, parent_id: str | None, kind: str, png: bytes,
@@ -273,7 +289,7 @@ class Store(MessageQueries, JobQueries):
         instruction: str | None = None, target_prompt: str | None = None,
         focus_words: Sequence[str] = (), preset: str | None = None,
         params: dict | None = None, seed: int | None = None, model_id: str | None = None,
-        timings: dict | None = None,
+        timings: dict | None = None, step_key: str | None = None,
     ) -> Node:
         assert kind in NODE_KINDS
         width, height = png_size(png)
@@ -286,13 +302,23 @@ class Store(MessageQueries, JobQueries):
             "focus_words": json_copy(list(focus_words), "focus_words"), "preset": preset,
             "params": json_copy(params or {}, "params"),
             "seed": None if seed is None else int(seed), "model_id": model_id,
-            "timings": json_copy(timings or {}, "timings"),
+            "timings": json_copy(timings or {}, "timings"), "step_key": step_key,
         }
         with self.reading() as s:  # fail before writing blobs when the ids are wrong
             self._conv_row(s, conversation_id)
         image_sha = self.blobs.put(bytes(png))
         latent_sha = self.blobs.put(bytes(latent)) if latent is not None else None
         node_id = new_id()
+        try:
+            return self._write_node(conversation_id, parent_id, kind, node_id, image_sha,
+                                    latent_sha, width, height, set_head, png, latent, fields)
+        except IntegrityError:
+            if step_key is not None and (done := self.node_by_step_key(step_key)) is not None:
+                return done  # the same step, stored meanwhile by another runner
+            raise
+
+    def _write_node(self, conversation_id, parent_id, kind, node_id, image_sha, latent_sha,
+                    width, height, set_head, png, latent, fields) -> Node:
         with self.transaction() as s:
             conv = self._conv_row(s, conversation_id)
             if parent_id is None:
