@@ -24,8 +24,8 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	OMP_NUM_THREADS=1 $(BIN)/mtedit bench reconstruct --model tiny-random --turns 3 --size 64 --presets rf,rf_solver,fireflow,rf_inversion,mtc
-	OMP_NUM_THREADS=1 $(BIN)/mtedit bench toy --scenes 8 --turns 5 --threads 1
+	OMP_NUM_THREADS=1 $(BIN)/mtedit bench reconstruct --model tiny-random --turns 3 --size 64 --chain both --presets rf,rf_solver,fireflow,rf_inversion,mtc
+	OMP_NUM_THREADS=1 $(BIN)/mtedit bench toy --scenes 6 --turns 4 --t2i 8 --nfe 18 --threads 1
 
 lint: install
 	$(BIN)/ruff check .

@@ -24,12 +24,22 @@ def _bench_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=128, help="side of the generated test card")
     p.add_argument("--presets", default=",".join(PRESETS),
                    help="comma-separated preset names")
-    p.add_argument("--chain", choices=("latent", "pixel"), default="latent",
-                   help="pass clean latents between turns, or decode and re-encode (pixel)")
+    p.add_argument("--chain", choices=("latent", "pixel", "both"), default="latent",
+                   help="pass clean latents between turns, or decode, save as JPEG quality 75 "
+                        "and encode again (pixel), or both")
     p.add_argument("--steps", type=int, help="solver steps for every preset")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="write the figures to this JSON file")
+
+
+def _is_toy(backend) -> bool:
+    from mtedit.settings import BUNDLED_MODEL
+
+    try:
+        return Path(backend.model_id).resolve() == BUNDLED_MODEL.resolve()
+    except (OSError, TypeError):
+        return False
 
 
 def _bench_image(args, backend):
@@ -37,6 +47,11 @@ def _bench_image(args, backend):
 
     if args.image:
         return load_image(args.image)
+    if _is_toy(backend):  # the bundled model knows only its world: one of its scenes
+        from bench.reconstruct import toy_scene
+        from toyworld import world as W
+
+        return W.render(toy_scene())
     from bench.reconstruct import calibration_card
 
     return calibration_card(min(args.size, backend.max_side))
@@ -58,11 +73,15 @@ def _bench_run(args, plan_fn) -> int:
             resolve_params(name, overrides)
         backend = backend_from_args(args)
         image, plan = plan_fn(args, backend)
-        figures = bench.run(backend, image, plan, presets, overrides=overrides, chain=args.chain,
-                            seed=args.seed)
+        chains = ("latent", "pixel") if args.chain == "both" else (args.chain,)
+        runs = [bench.run(backend, image, plan, presets, overrides=overrides, chain=chain,
+                          seed=args.seed) for chain in chains]  # fmt: skip
     except (EditingError, ValueError, OSError) as exc:
         return fail(exc)
-    figures["model"] = str(args.model or backend.model_id)
+    for figures in runs:
+        figures["model"] = str(args.model or backend.model_id)
+        print(bench.format_table(figures))
+    figures = runs[0] if len(runs) == 1 else runs
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
         print(f"wrote {args.json}")
@@ -73,7 +92,15 @@ def cmd_bench_reconstruct(args) -> int:
     def plan(args, backend):
         if args.turns < 1:
             raise ValueError("--turns must be at least 1")
-        p = {"source": args.prompt, "target": args.prompt, "focus": ()}
+        prompt = args.prompt
+        if prompt is None:
+            prompt = "a picture"
+            if not args.image and _is_toy(backend):
+                from bench.reconstruct import toy_scene
+                from toyworld import world as W
+
+                prompt = W.caption(toy_scene())
+        p = {"source": prompt, "target": prompt, "focus": ()}
         return _bench_image(args, backend), [dict(p) for _ in range(args.turns)]
 
     return _bench_run(args, plan)
@@ -104,32 +131,36 @@ def cmd_bench(args) -> int:
         print(f"mtedit: unknown presets: {', '.join(unknown) or '(none)'}; "
               f"choose from {', '.join(PRESETS)}", file=sys.stderr)  # fmt: skip
         return 2
-    overrides = {"steps": args.steps} if args.steps else None
+    chains = bench.CHAINS if args.chain == "both" else (args.chain,)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)  # one thread is fastest on a busy CPU
-
-    def progress(done, total, stage):
-        print(f"\r{stage:>12} {done}/{total}", end="" if done < total else "\n",
-              file=sys.stderr, flush=True)  # fmt: skip
-
     try:
+        overrides = parse_overrides(argparse.Namespace(set=args.set, steps=args.steps,
+                                                       guidance=None))
         settings = Settings.from_env()
         model = args.model or str(BUNDLED_MODEL)
         backend = FluxBackend.from_pretrained(model, device=args.device or settings.device,
                                               dtype=settings.dtype)
         figures = bench.run(backend, scenes=args.scenes, turns=args.turns, presets=presets,
-                            seed=args.seed, t2i=args.t2i, overrides=overrides,
-                            progress=None if args.quiet else progress)  # fmt: skip
+                            chains=chains, nfe=args.nfe, seed=args.seed, split=args.split,
+                            t2i=args.t2i, overrides=overrides,
+                            progress=not args.quiet)  # fmt: skip
     except (EditingError, ValueError, OSError) as exc:
         print(f"mtedit: {exc}", file=sys.stderr)
         return 1
-    figures["model"] = model
-    print(bench.format_table(figures))
+    for fig in figures:
+        fig["model"] = model
+        fig["overrides"] = {k: str(v) for k, v in overrides.items()}
+        print(bench.format_table(fig))
+        print()
     if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        path = Path(args.json)
+        path.write_text(json.dumps(figures, indent=2) + "\n")
+        png = path.with_suffix(".png")
+        bench.plot(figures, png)
+        print(f"wrote {path} and {png}")
     return 0
 
 
@@ -141,8 +172,9 @@ def register(subparsers) -> None:
     bench.set_defaults(func=lambda args: (bench.print_help(), 2)[1])
 
     p = bench_sub.add_parser("reconstruct", help="M-turn reconstruction drift per preset")
-    p.add_argument("--prompt", default="a picture", help="source = target prompt")
-    p.add_argument("--turns", type=int, default=3)
+    p.add_argument("--prompt", help="source = target prompt (default: the toy scene's caption "
+                   "on the bundled model, else 'a picture')")
+    p.add_argument("--turns", type=int, default=10, help="chained turns (default 10)")
     _bench_common(p)
     add_model_args(p)
     p.set_defaults(func=cmd_bench_reconstruct)
@@ -156,16 +188,26 @@ def register(subparsers) -> None:
 
     p = bench_sub.add_parser(
         "toy", help="multi-turn edits and text-to-image on the toy world, scored by ground truth")
-    p.add_argument("--scenes", type=int, default=8, help="held-out scenes (default 8)")
-    p.add_argument("--turns", type=int, default=5, help="edits per scene (default 5)")
+    p.add_argument("--scenes", type=int, default=64, help="held-out scenes (default 64)")
+    p.add_argument("--turns", type=int, default=10, help="chained edits per scene (default 10)")
     p.add_argument("--presets", default=",".join(DEFAULT_PRESETS),
                    help="comma-separated preset names")
+    p.add_argument("--chain", choices=("latent", "pixel", "both"), default="both",
+                   help="pass clean latents between turns (latent, the app), decode + JPEG 75 + "
+                        "encode again (pixel), or run both (default)")
+    p.add_argument("--nfe", type=int, help="run every preset at about this many model calls "
+                   "per turn (default: each preset's own steps)")
+    p.add_argument("--split", choices=("heldout", "tuning"), default="heldout",
+                   help="benchmark scenes, or the disjoint tuning scenes (for tuning presets)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--t2i", type=int, default=32, help="text-to-image samples (0: skip)")
     p.add_argument("--steps", type=int, help="solver steps for every preset (default: each preset's)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a parameter of every preset run, e.g. --set eta=0.5")
     p.add_argument("--model", help="model folder (default: the bundled toy model)")
     p.add_argument("--device", help="auto | cpu | cuda ... (default: MTEDIT_DEVICE)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
-    p.add_argument("--json", help="write the figures to this JSON file")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    p.add_argument("--json", help="write the figures (a list, one entry per chain mode) to this "
+                   "JSON file, and the plot beside it (.png)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_bench)

@@ -40,6 +40,26 @@ def calibration_card(side: int = 256):
     return img
 
 
+def toy_scene():
+    """A two-object held-out scene of the bundled model's world (its default test image)."""
+    from toyworld.train import heldout_scenes
+
+    return next(s for s in heldout_scenes(16, 0) if len(s.objects) == 2)
+
+
+def format_table(figures: dict) -> str:
+    """PSNR against the original per preset at turns 1, 3, 5 and the last."""
+    names = list(figures["presets"])
+    n = len(figures["presets"][names[0]]["turns"])
+    picks = sorted({t for t in (1, 3, 5, n) if t <= n})
+    head = "  ".join(f"turn {t:>2}" for t in picks)
+    lines = [f"PSNR vs the original (dB), {figures['chain']} chain", f"preset        {head}"]
+    for name in names:
+        turns = figures["presets"][name]["turns"]
+        lines.append(f"{name:<13} " + "  ".join(f"{turns[t - 1]['psnr']:>7.2f}" for t in picks))
+    return "\n".join(lines)
+
+
 def _turns(backend: FluxBackend, original: Image.Image, plan: Sequence[dict], preset: str,
            overrides: Mapping | None, chain: str, seed: int, log: Callable | None) -> list[dict]:
     """Run `plan` (dicts with source, target, focus) as consecutive turns from `original`."""
@@ -52,8 +72,10 @@ def _turns(backend: FluxBackend, original: Image.Image, plan: Sequence[dict], pr
     for i, turn in enumerate(plan, start=1):
         start = time.perf_counter()
         source = current
-        if chain == "pixel" and i > 1:  # what the authors' code does: decode, re-encode
-            source = backend.encode_image(rows[-1]["_image"])
+        if chain == "pixel" and i > 1:  # the authors' demo: decode, JPEG quality 75, encode
+            from bench.toy import jpeg_round_trip
+
+            source = backend.encode_image(jpeg_round_trip(rows[-1]["_image"]))
         result = backend.edit(source, turn["source"], turn["target"],
                               anchors=Anchors(source=root, previous=source),
                               focus_words=turn.get("focus", ()), preset=preset,

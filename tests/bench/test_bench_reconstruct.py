@@ -111,3 +111,36 @@ def test_gpu_check_runs_tiny_on_the_cpu(tmp_path, capsys):
     assert [(r["preset"], r["nfe"]) for r in figures["presets"]] == [("mtc", 6), ("rf", 4)]
     assert [r["processor"] for r in figures["highlighting"]] == ["default", "fused", "explicit"]
     assert all(r["ms"] > 0 for r in figures["highlighting"])
+
+
+def test_both_chain_modes_in_one_run(tiny_flux_dir, tmp_path, capsys):
+    out = tmp_path / "both.json"
+    rc = main(["bench", "reconstruct", "--model", str(tiny_flux_dir), "--turns", "2",
+               "--presets", "rf", "--steps", "1", "--size", "32", "--chain", "both",
+               "--json", str(out)])
+    assert rc == 0
+    figures = json.loads(out.read_text())
+    assert [f["chain"] for f in figures] == ["latent", "pixel"]
+    assert "PSNR vs the original (dB), pixel chain" in capsys.readouterr().out
+
+
+def test_defaults_are_ten_turns_on_the_bundled_model_and_its_world(monkeypatch, tmp_path):
+    from mtedit.settings import BUNDLED_MODEL
+
+    if not (BUNDLED_MODEL / "model_index.json").is_file():
+        pytest.skip("no bundled model")
+    from bench import cli as bench_cli
+    from toyworld import world as W
+
+    seen = {}
+
+    def fake_run(backend, image, plan, presets, **kw):
+        seen.update(model=backend.model_id, size=image.size, plan=plan)
+        return {"presets": {"rf": {"turns": [{"turn": 1, "psnr": 30.0}]}}, "chain": kw["chain"]}
+
+    monkeypatch.delenv("MTEDIT_MODEL", raising=False)
+    monkeypatch.setattr(bench, "run", fake_run)
+    assert main(["bench", "reconstruct", "--presets", "rf"]) == 0
+    assert bench_cli._is_toy(type("B", (), {"model_id": seen["model"]})())
+    assert len(seen["plan"]) == 10 and seen["size"] == (64, 64)
+    assert seen["plan"][0]["source"] == W.caption(bench.toy_scene())

@@ -76,21 +76,23 @@ def any_backend():
 def test_short_bench_gives_sane_figures(any_backend):
     backend = any_backend
     figures = bench.run(backend, scenes=2, turns=2, presets=("mtc", "rf"), t2i=2,
-                        overrides={"steps": 2})  # fmt: skip
-    assert set(figures["presets"]) == {"mtc", "rf"}
-    for data in figures["presets"].values():
-        assert [t["turn"] for t in data["turns"]] == [1, 2]
-        for t in data["turns"]:
-            assert 0.0 <= t["success"] <= 1.0
-            assert t["preserve_psnr"] is None or 5.0 < t["preserve_psnr"] <= 100.0
-            assert set(t) >= {"turn", "success", "preserve_psnr", "drift_db", "by_op"}
-    t2i = figures["t2i"]
-    for key in ("background", "colour", "shape", "size", "all", "attributes"):
-        assert 0.0 <= t2i[key] <= 1.0
-    assert t2i["samples"] == 2
-    assert 0 < figures["vae_psnr"] <= 100
-    json.dumps(figures)  # JSON-ready
-    assert "mtc" in bench.format_table(figures)
+                        chains=("latent", "pixel"), overrides={"steps": 2})  # fmt: skip
+    assert [f["chain"] for f in figures] == ["latent", "pixel"]
+    for fig in figures:
+        assert set(fig["presets"]) == {"mtc", "rf"}
+        for data in fig["presets"].values():
+            assert [t["turn"] for t in data["turns"]] == [1, 2]
+            for t in data["turns"]:
+                assert 0.0 <= t["success"] <= 1.0 and 0.0 <= t["kept"] <= 1.0
+                assert t["untouched_psnr"] is None or 5.0 < t["untouched_psnr"] <= 100.0
+                assert 5.0 < t["full_psnr"] <= 100.0 and t["nfe"] == 6
+        t2i = fig["t2i"]
+        for key in ("background", "colour", "shape", "size", "all", "attributes"):
+            assert 0.0 <= t2i[key] <= 1.0
+        assert t2i["samples"] == 2
+        assert 0 < fig["vae_psnr"] <= 100
+        json.dumps(fig)  # JSON-ready
+        assert "mtc" in bench.format_table(fig)
 
 
 def test_heldout_split_is_disjoint_from_training():

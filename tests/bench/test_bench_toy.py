@@ -1,0 +1,226 @@
+"""`mtedit bench toy`: the figures see drift, and what they see is right.
+
+Most tests drive the benchmark with stand-in editors built from the world's renderer
+(no model): an oracle that draws the ground truth, and two broken ones the figures must
+catch. The model-call counts use the tiny random FLUX.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from bench import toy as bench
+from mtedit.cli import main
+from toyworld import world as W
+
+
+class WorldEditor:
+    """A backend whose latent is the image itself (an exact VAE), editing by the renderer.
+
+    oracle: returns the ground-truth render of the target caption.
+    revert: makes this turn's change on the ORIGINAL image (anchors.source), so every
+            earlier edit is undone: each turn's own edit is still right.
+    noise:  makes this turn's change on the image it is given, plus Gaussian noise.
+    """
+
+    def __init__(self, sequences, mode="oracle", sigma=4.0):
+        self.scenes = {}
+        for scene, edits in sequences:
+            for s in (scene, *(e.after for e in edits)):
+                self.scenes[W.caption(s)] = s
+        self.mode, self.sigma = mode, sigma
+        self.sources = []  # what each edit was given
+        self.outputs = []  # what each edit returned
+        self.rng = np.random.default_rng(0)
+
+    def encode_image(self, img):
+        a = np.asarray(img.convert("RGB"), dtype=np.float32)
+        return torch.from_numpy(a).permute(2, 0, 1)[None].clone()
+
+    def decode_latent(self, z, size=None):
+        a = z[0].permute(1, 2, 0).clamp(0, 255).round().to(torch.uint8).numpy()
+        return Image.fromarray(a, "RGB")
+
+    def edit(self, source, source_prompt, target_prompt, *, anchors, focus_words=(),
+             preset="mtc", overrides=None, seed=0, output_size=None):  # fmt: skip
+        self.sources.append(source.clone())
+        before = np.asarray(W.render(self.scenes[source_prompt]), dtype=np.float32)
+        after = np.asarray(W.render(self.scenes[target_prompt]), dtype=np.float32)
+        changed = (before != after).any(-1, keepdims=True)
+        if self.mode == "oracle":
+            out = after
+        else:
+            base = anchors.source if self.mode == "revert" else source
+            base = base[0].permute(1, 2, 0).numpy()
+            out = np.where(changed, after, base)
+            if self.mode == "noise":
+                out = out + self.rng.normal(0, self.sigma, out.shape)
+        latent = torch.from_numpy(np.clip(out, 0, 255).astype(np.float32)).permute(2, 0, 1)[None]
+        result = type("Result", (), {})()
+        result.latent, result.image, result.nfe = latent, self.decode_latent(latent), 1
+        self.outputs.append(result)
+        return result
+
+
+@pytest.fixture(scope="module")
+def sequences():
+    return bench.edit_sequences(6, 6, seed=3)
+
+
+def _run(sequences, mode, chain="latent", **kw):
+    editor = WorldEditor(sequences, mode, **kw)
+    return editor, bench.run_edits(editor, sequences, "mtc", chain=chain)["turns"]
+
+
+def test_every_turn_has_the_same_mix_of_edit_types():
+    seqs = bench.edit_sequences(24, 10, seed=0)
+    mixes = []
+    for k in range(10):
+        slots = sorted(bench.slot_for(i, k) for i in range(24))
+        mixes.append(slots)
+    assert all(m == mixes[0] for m in mixes)
+    ops = {e.op for _, edits in seqs for e in edits}
+    assert ops == {"recolor", "reshape", "resize", "move", "add", "remove", "background"}
+    # Seeded: the same sequences every time.
+    again = bench.edit_sequences(24, 10, seed=0)
+    assert [[e.after for e in edits] for _, edits in seqs] == \
+        [[e.after for e in edits] for _, edits in again]  # fmt: skip
+
+
+def test_tuning_scenes_never_overlap_the_benchmark():
+    held = {W.caption(s) for s in bench.scenes_for(bench.BENCH_GUARD, 0, "heldout")}
+    tuning = [W.caption(s) for s in bench.scenes_for(64, 0, "tuning")]
+    assert len(tuning) == 64 and not held & set(tuning)
+    with pytest.raises(ValueError, match="split"):
+        bench.scenes_for(4, 0, "train")
+
+
+def test_untouched_region_is_one_mask_for_every_turn(sequences, monkeypatch):
+    seen = []
+    measure = bench._untouched
+    monkeypatch.setattr(bench, "_untouched", lambda img, orig, mask: seen.append(mask.copy())
+                        or measure(img, orig, mask))  # fmt: skip
+    _, turns = _run(sequences, "oracle")
+    assert len(seen) == 6 * 6
+    for i, (_, edits) in enumerate(sequences):
+        masks = seen[6 * i : 6 * i + 6]
+        expected = bench.untouched_mask(edits)
+        assert all((m == expected).all() for m in masks)
+        for e in edits:  # no pixel any edit of the sequence may change
+            assert not (expected & e.changed_mask()).any()
+    # Object-only sequences keep plenty of pixels to measure.
+    assert turns[0]["untouched_scenes"] >= 3
+
+
+def test_oracle_is_perfect(sequences):
+    _, turns = _run(sequences, "oracle")
+    for t in turns:
+        assert t["success"] == 1.0 and t["kept"] == 1.0
+        assert t["untouched_psnr"] == 100.0 and t["full_psnr"] == 100.0
+        assert t["full_ssim"] == pytest.approx(1.0)
+
+
+def test_an_editor_that_reverts_earlier_edits_loses_kept_not_success(sequences):
+    _, oracle = _run(sequences, "oracle")
+    _, revert = _run(sequences, "revert")
+    assert revert[0]["kept"] == 1.0  # turn 1: nothing earlier to undo
+    success = [t["success"] for t in revert]
+    later = [t["kept"] for t in revert[1:]]
+    # Success alone hardly notices (each turn's own edit is mostly right) ...
+    assert sum(success) / len(success) >= 0.75
+    # ... kept does: earlier edits are gone.
+    assert max(later) < 1.0 and sum(later) / len(later) < 0.5
+    assert revert[-1]["full_psnr"] < oracle[-1]["full_psnr"]
+
+
+def test_an_editor_that_adds_noise_each_turn_loses_untouched_psnr(sequences):
+    _, oracle = _run(sequences, "oracle")
+    _, noisy = _run(sequences, "noise", sigma=6.0)
+    psnr = [t["untouched_psnr"] for t in noisy]
+    assert all(p < 100.0 for p in psnr)
+    assert psnr[-1] < psnr[0] - 3  # drift accumulates turn after turn
+    assert psnr[-1] < oracle[-1]["untouched_psnr"] - 50
+    assert noisy[-1]["full_psnr"] < oracle[-1]["full_psnr"]
+
+
+def test_pixel_chaining_goes_through_jpeg(sequences):
+    seqs = sequences[:1]
+    latent, _ = _run(seqs, "noise", sigma=2.0)
+    for k in range(1, 6):  # latent chain: the previous turn's latent, untouched
+        assert torch.equal(latent.sources[k], latent.outputs[k - 1].latent)
+    pixel, _ = _run(seqs, "noise", chain="pixel", sigma=2.0)
+    for k in range(1, 6):
+        prev = pixel.outputs[k - 1]
+        jpeg = bench.jpeg_round_trip(prev.image)
+        assert jpeg.format == "JPEG"
+        expected = torch.from_numpy(np.asarray(jpeg, dtype=np.float32)).permute(2, 0, 1)[None]
+        assert torch.equal(pixel.sources[k], expected)
+        assert not torch.equal(pixel.sources[k], prev.latent)  # quality 75 loses something
+    assert torch.equal(pixel.sources[0], latent.sources[0])
+
+
+def test_steps_for_nfe_counts_each_solver():
+    assert bench.steps_for_nfe("fireflow", 18) == 8  # 2 (N + 1)
+    assert bench.steps_for_nfe("mtc", 18) == 8
+    assert bench.steps_for_nfe("rf", 18) == 9  # 2 N
+    assert bench.steps_for_nfe("rf_inversion", 18) == 9
+    assert bench.steps_for_nfe("rf_solver", 18) == 4  # 4 N: 16 and 20 tie, the smaller wins
+    assert bench.steps_for_nfe("rf_solver", 19) == 5
+    with pytest.raises(ValueError):
+        bench.steps_for_nfe("rf", 0)
+
+
+def test_equal_nfe_runs_every_preset_at_the_budget(tiny_backend, monkeypatch):
+    calls = [0]
+    forward = tiny_backend.transformer.forward
+
+    def counted(*a, **k):
+        calls[0] += 1
+        return forward(*a, **k)
+
+    monkeypatch.setattr(tiny_backend.transformer, "forward", counted)
+    for preset in bench.DEFAULT_PRESETS:
+        calls[0] = 0
+        fig = bench.run(tiny_backend, scenes=1, turns=2, presets=[preset], nfe=8, t2i=0)[0]
+        data = fig["presets"][preset]
+        assert calls[0] == 2 * 8, preset  # counted model calls: 8 per turn
+        assert data["nfe_per_turn"] == 8 and [t["nfe"] for t in data["turns"]] == [8, 8]
+        assert fig["nfe"] == 8
+    with pytest.raises(ValueError, match="--nfe"):
+        bench.run(tiny_backend, scenes=1, turns=1, presets=["rf"], nfe=8, t2i=0,
+                  overrides={"steps": 3})  # fmt: skip
+
+
+def test_cli_writes_json_per_chain_mode_and_the_plot(tiny_flux_dir, tmp_path, capsys):
+    out = tmp_path / "toy.json"
+    rc = main(["bench", "toy", "--model", str(tiny_flux_dir), "--scenes", "1", "--turns", "2",
+               "--presets", "rf,mtc", "--steps", "1", "--t2i", "1", "--threads", "1", "-q",
+               "--json", str(out)])  # fmt: skip
+    assert rc == 0
+    figures = json.loads(out.read_text())
+    assert [f["chain"] for f in figures] == ["latent", "pixel"]
+    for f in figures:
+        assert f["nfe"] is None and set(f["presets"]) == {"rf", "mtc"} and f["t2i"]["samples"] == 1
+        for data in f["presets"].values():
+            assert [t["turn"] for t in data["turns"]] == [1, 2]
+            for t in data["turns"]:
+                assert set(bench.TURN_KEYS) <= set(t)
+                assert 0 <= t["success"] <= 1 and 0 <= t["kept"] <= 1 and t["seconds"] > 0
+                assert -1 <= t["full_ssim"] <= 1 and 0 < t["full_psnr"] <= 100
+    png = out.with_suffix(".png")
+    assert png.is_file() and Image.open(png).format == "PNG"
+    printed = capsys.readouterr().out
+    assert "chain latent" in printed and "chain pixel" in printed
+
+
+def test_cli_rejects_bad_input_clearly(tiny_flux_dir, capsys):
+    assert main(["bench", "toy", "--model", str(tiny_flux_dir), "--presets", "rf,nope"]) == 2
+    assert "unknown presets: nope" in capsys.readouterr().err
+    assert main(["bench", "toy", "--model", str(tiny_flux_dir), "--scenes", "0", "-q"]) == 1
+    assert "at least 1" in capsys.readouterr().err
+    assert main(["bench", "toy", "--model", str(tiny_flux_dir), "--set", "eta=7", "-q",
+                 "--scenes", "1", "--turns", "1", "--t2i", "0"]) == 1  # fmt: skip
+    assert "eta must be between 0 and 1" in capsys.readouterr().err
