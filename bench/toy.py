@@ -41,7 +41,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -200,39 +200,6 @@ class _Refs:
         return self._readings[key]
 
 
-# ---------------------------------------------------------------- budgets
-
-
-def steps_for_nfe(preset: str, nfe: int, overrides: Mapping | None = None) -> int:
-    """Solver steps that bring one turn of `preset` nearest to `nfe` model calls
-    (inversion + sampling; ties go to the smaller budget). Per turn: euler 2N,
-    rf_solver 4N, fireflow 2(N + 1)."""
-    from editing_core.presets import edit_nfe, resolve_params
-
-    if nfe < 1:
-        raise ValueError("--nfe must be at least 1")
-    best = None
-    for steps in range(1, nfe + 1):
-        params = resolve_params(preset, budget_overrides(preset, steps, overrides))
-        n = edit_nfe(params)
-        key = (abs(n - nfe), n)
-        if best is None or key < best[0]:
-            best = (key, steps)
-    return best[1]
-
-
-def budget_overrides(preset: str, steps: int, overrides: Mapping | None = None) -> dict:
-    """`overrides` with the steps set (V injection capped at the steps)."""
-    from editing_core.presets import PRESETS
-
-    out = dict(overrides or {})
-    out["steps"] = steps
-    inject = int(out.get("inject", PRESETS[preset]["inject"]))
-    if inject > steps:
-        out["inject"] = steps
-    return out
-
-
 # ---------------------------------------------------------------- running
 
 
@@ -359,7 +326,7 @@ def run(backend, *, scenes: int = 64, turns: int = 10, presets: Sequence[str] = 
         split: str = "heldout", t2i: int = 32, t2i_preset: str = "rf", overrides=None,
         progress: bool = False) -> list[dict]:  # fmt: skip
     """The whole benchmark: one JSON-ready dict per chain mode."""
-    from editing_core.presets import edit_nfe, resolve_params
+    from editing_core.presets import edit_nfe, nfe_overrides, resolve_params
 
     if scenes < 1 or turns < 1:
         raise ValueError("--scenes and --turns must be at least 1")
@@ -373,7 +340,7 @@ def run(backend, *, scenes: int = 64, turns: int = 10, presets: Sequence[str] = 
     for p in presets:
         o = overrides
         if nfe is not None:
-            o = budget_overrides(p, steps_for_nfe(p, nfe, overrides), overrides)
+            o = nfe_overrides(p, nfe, overrides)
         params = resolve_params(p, o)  # bad names and values fail before any model call
         per_preset[p] = (o, params["steps"], edit_nfe(params))
     sequences = edit_sequences(scenes, turns, seed, split)

@@ -163,14 +163,16 @@ def test_pixel_chaining_goes_through_jpeg(sequences):
 
 
 def test_steps_for_nfe_counts_each_solver():
-    assert bench.steps_for_nfe("fireflow", 18) == 8  # 2 (N + 1)
-    assert bench.steps_for_nfe("mtc", 18) == 8
-    assert bench.steps_for_nfe("rf", 18) == 9  # 2 N
-    assert bench.steps_for_nfe("rf_inversion", 18) == 9
-    assert bench.steps_for_nfe("rf_solver", 18) == 4  # 4 N: 16 and 20 tie, the smaller wins
-    assert bench.steps_for_nfe("rf_solver", 19) == 5
+    from editing_core.presets import steps_for_nfe
+
+    assert steps_for_nfe("fireflow", 18) == 8  # 2 (N + 1)
+    assert steps_for_nfe("mtc", 18) == 8
+    assert steps_for_nfe("rf", 18) == 9  # 2 N
+    assert steps_for_nfe("rf_inversion", 18) == 9
+    assert steps_for_nfe("rf_solver", 18) == 4  # 4 N: 16 and 20 tie, the smaller wins
+    assert steps_for_nfe("rf_solver", 19) == 5
     with pytest.raises(ValueError):
-        bench.steps_for_nfe("rf", 0)
+        steps_for_nfe("rf", 0)
 
 
 def test_equal_nfe_runs_every_preset_at_the_budget(tiny_backend, monkeypatch):
