@@ -17,7 +17,7 @@ def card():
 
 def test_edit_returns_an_image_of_the_input_size_and_records_params(tiny_backend, card):
     r = tiny_backend.edit(card, "a picture", "a red picture", focus_words=["red"],
-                          overrides={"steps": 4, "eta": 0.8})
+                          overrides={"steps": 4, "eta": 0.8, "highlight": True})
     assert r.image.size == (37, 29) and r.image.mode == "RGB"
     assert r.latent.shape == (1, 4, 8, 10)  # 40x32 model grid, 4x VAE
     assert r.params["eta"] == 0.8 and r.params["steps"] == 4 and r.params["preset"] == "mtc"

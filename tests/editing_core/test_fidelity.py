@@ -89,7 +89,7 @@ def test_fallback_positions(tiny_backend):
 
 
 def test_an_edit_without_a_matching_focus_word_still_highlights_and_says_so(tiny_backend, caplog):
-    opts = {"steps": 5, "inject": 0, "highlight_from_step": 1}
+    opts = {"steps": 5, "inject": 0, "highlight_from_step": 1, "highlight": True}
     with caplog.at_level(logging.INFO, logger="editing_core.backend"):
         r = tiny_backend.edit(Z, "a cat", "a red dog on a table", focus_words=["zebra"],
                               overrides=opts)
