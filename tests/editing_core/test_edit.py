@@ -57,12 +57,12 @@ def test_a_latent_source_is_chained_without_the_vae_encoder(tiny_backend, card, 
     monkeypatch.setattr(tiny_backend.vae, "encode", lambda *a, **k: calls.append(1) or original(*a, **k))
     second = tiny_backend.edit(first.latent, "a green picture", "a green cat",
                                anchors=Anchors(source=first.latent * 0.5, previous=first.latent),
-                               overrides={"steps": 4}, output_size=(37, 29))
+                               overrides={"steps": 4, "stop": 0.25}, output_size=(37, 29))
     assert calls == [] and second.image.size == (37, 29)
     # The anchors matter (4 steps: stop 0.25 controls step 0): another root, another result.
     third = tiny_backend.edit(first.latent, "a green picture", "a green cat",
                               anchors=Anchors(source=first.latent, previous=first.latent),
-                              overrides={"steps": 4})
+                              overrides={"steps": 4, "stop": 0.25})
     assert not torch.equal(second.latent, third.latent)
 
 
@@ -137,7 +137,7 @@ def test_highlighting_and_injection_take_part_and_processors_are_restored(tiny_b
 
     z = torch.randn(1, 4, 4, 4, generator=torch.Generator().manual_seed(0))
     run = lambda **o: tiny_backend.edit(z, "a cat", "a red cat", focus_words="red",
-                                        overrides={"steps": 5, **o}).latent
+                                        overrides={"steps": 5, "highlight": True, **o}).latent
     base = run()
     assert not torch.equal(base, run(highlight=False))  # the mask acts at step 4
     assert not torch.equal(base, run(inject=0))
