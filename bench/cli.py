@@ -122,7 +122,7 @@ def cmd_bench(args) -> int:
     from bench import toy as bench
     from editing_core.backend import FluxBackend
     from editing_core.errors import EditingError
-    from editing_core.presets import PRESETS
+    from editing_core.presets import PRESETS, resolve_params
     from mtedit.settings import BUNDLED_MODEL, Settings
 
     presets = [p.strip() for p in args.presets.split(",") if p.strip()]
@@ -139,6 +139,8 @@ def cmd_bench(args) -> int:
     try:
         overrides = parse_overrides(argparse.Namespace(set=args.set, steps=args.steps,
                                                        guidance=None))
+        for name in presets:  # bad parameters fail before the model loads
+            resolve_params(name, overrides)
         settings = Settings.from_env()
         model = args.model or str(BUNDLED_MODEL)
         backend = FluxBackend.from_pretrained(model, device=args.device or settings.device,
