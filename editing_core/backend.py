@@ -26,6 +26,7 @@ from PIL import Image
 from editing_core import control as ctl
 from editing_core import loading
 from editing_core.errors import EditCancelled, ImageInputError, out_of_memory_as_error
+from editing_core.grid import model_side, working_side
 from editing_core.images import grid_size, image_to_tensor, load_image, tensor_to_image, to_rgb
 from editing_core.latents import flux_velocity, image_ids, pack, unpack
 from editing_core.presets import edit_nfe, resolve_params
@@ -113,14 +114,14 @@ class FluxBackend:
 
     def __init__(self, *, transformer, vae, text_encoder, tokenizer, text_encoder_2, tokenizer_2,
                  scheduler_config: Mapping | None, model_id: str = "", device="cpu",
-                 dtype=torch.float32, offload: str = "none", max_side: int = 1024):
+                 dtype=torch.float32, offload: str = "none", max_side: int | None = None):
         self.transformer, self.vae = transformer, vae
         self.text_encoder, self.tokenizer = text_encoder, tokenizer
         self.text_encoder_2, self.tokenizer_2 = text_encoder_2, tokenizer_2
         self.scheduler_config = dict(scheduler_config) if scheduler_config is not None else None
         self.model_id = model_id
         self.device, self.dtype, self.offload = torch.device(device), dtype, offload
-        self.max_side = int(max_side)
+        self.max_side = working_side(model_side(vae.config), max_side)  # the editing grid
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
         self.grid = 2 * self.vae_scale_factor  # pixels per packed token side: 16 for FLUX
         self.latent_channels = transformer.config.in_channels // 4
@@ -142,7 +143,7 @@ class FluxBackend:
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_pretrained(cls, model: str | Path, device: str = "auto", dtype="auto",
-                        offload="none", max_side: int = 1024) -> FluxBackend:
+                        offload="none", max_side: int | None = None) -> FluxBackend:
         """Load a diffusers-format FLUX.1 [dev] or [schnell] folder (or cached hub id), offline.
 
         device: auto | cpu | cuda | cuda:N | mps. dtype: auto (bf16 on CUDA, fp32 on CPU) |
@@ -440,15 +441,9 @@ class FluxBackend:
     # ------------------------------------------------------------------ text to image
     @property
     def native_side(self) -> int:
-        """The image side the model was trained at (its VAE's sample_size: 1024 for
-        FLUX.1, 64 for the bundled model), capped by max_side; the default size of
-        generated images."""
-        side = getattr(self.vae.config, "sample_size", None)
-        if isinstance(side, (list, tuple)):
-            side = side[0] if side else None
-        if not isinstance(side, int) or side <= 0:
-            side = 1024
-        return min(side, self.max_side)
+        """The long side images are edited and generated at: the side the model was
+        trained at (editing_core.grid), capped by max_side when that was given."""
+        return self.max_side
 
     @torch.no_grad()
     def generate(self, prompt: str, *, width: int | None = None, height: int | None = None,

@@ -187,14 +187,17 @@ def build_tiny_flux(
     width: int = 64,
     layers: tuple[int, int] = (2, 2),
     t5_max_length: int = 64,
+    sample_size: int = 64,
 ) -> Path:
     """Write a tiny random diffusers-format FLUX to `folder` and return its path.
 
     guidance_embeds=True gives a [dev]-style model (guidance input, shifted schedule);
     False gives a [schnell]-style model (no guidance embedding, no shift).
     `width` is the text-encoder width; `layers` the (double, single) block counts.
+    `sample_size` is the image side the model says it was trained at (its editing grid).
     """
-    spec = TinyFlux(text_width=width, layers=layers, guidance_embeds=guidance_embeds)
+    spec = TinyFlux(text_width=width, layers=layers, guidance_embeds=guidance_embeds,
+                    vae_sample_size=sample_size)
     torch.manual_seed(seed)
     clip_tok, t5_tok = tiny_tokenizers(words, t5_max_length)
     clip, t5 = spec.text_encoders(clip_tok, t5_tok)
