@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from agent import damage
+from agent import damage, timing
 from agent.views import JobView
 from editing_core.images import png_bytes
 from mtedit.settings import Settings
@@ -97,17 +97,26 @@ class _State:
     cancel: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
     last_write: float = 0.0
+    estimate: timing.Estimate | None = None  # from this process's measurements, at submit
+    backend: object = None  # the model that runs it (for the measured seconds per call)
+    tokens: int | None = None  # image tokens per model call
 
     def view(self) -> JobView:
         elapsed = time.time() - self.started
+        est = self.estimate
+        tokens = self.tokens if self.tokens is not None else (est.tokens if est else None)
+        figure = timing.seconds_per_call(self.backend, tokens)
         eta = None
-        if self.status == "running" and self.done > 0 and self.total > self.done:
-            eta = elapsed / self.done * (self.total - self.done)
+        if self.status == "running":
+            eta = timing.eta(self.done, self.total, elapsed, figure)
+        elif self.status == "queued" and est is not None:
+            eta = est.seconds
         return JobView(id=self.id, conversation_id=self.spec.conversation_id, status=self.status,
                        done=self.done, total=self.total, stage=self.stage, step=self.step,
                        steps=max(1, len(self.spec.steps)), elapsed_s=elapsed, eta_s=eta,
                        error=self.error, node_ids=tuple(self.node_ids),
-                       message_id=self.message_id)
+                       message_id=self.message_id,
+                       estimate_s=est.seconds if est else None)
 
 
 def load_backend(settings: Settings):
@@ -198,6 +207,7 @@ class Executor:
         stage = "planning" if prepare else "queued"
         job_id = self._record(spec, job_id, stage)
         state = _State(job_id, spec, stage=stage, prepare=prepare)
+        self._estimate(state)
         with self._lock:
             self._held.discard(job_id)
             self._jobs[job_id] = state
@@ -235,6 +245,28 @@ class Executor:
             self._held.discard(job_id)
         if held:
             self.store.delete_job(job_id)
+
+    def _estimate(self, state: _State) -> None:
+        """How long the job will take, from what this process measured (agent.timing)."""
+        state.backend = state.backend or self._backend
+        state.estimate = timing.estimate(state.spec, state.backend, self._job_size(state.spec))
+        state.total = state.estimate.calls
+
+    def _job_size(self, spec: JobSpec) -> tuple[int, int] | None:
+        """(W, H) of the image an edit job starts from, if known."""
+        try:
+            node_id = spec.base_node_id
+            if node_id is None and spec.after_job:
+                with self._lock:
+                    prev = self._jobs.get(spec.after_job)
+                node_id = prev.spec.base_node_id if prev is not None else None
+            if node_id is None:
+                return None
+            node = self.store.get_node(node_id)
+            anchor = self._anchor(node)
+            return (anchor.width, anchor.height) if anchor.width and anchor.height else None
+        except Exception:  # noqa: BLE001 - an estimate is never worth a failed submit
+            return None
 
     def progress(self, job_id: str) -> JobView | None:
         """The job's state if this process runs (or ran) it, else None (ask the store)."""
@@ -359,6 +391,10 @@ class Executor:
             time.sleep(HEARTBEAT_S)
 
     def _work(self) -> None:
+        try:
+            timing.configure_threads(self.settings.threads)
+        except Exception:  # a bad setting must not stop the worker
+            log.exception("could not set the number of threads")
         while True:
             state = self._queue.get()
             if state is None:
@@ -404,6 +440,9 @@ class Executor:
             ops_only = spec.kind == "edit" and bool(spec.steps) and all(
                 s.get("kind") == "op" for s in spec.steps)
             backend = None if ops_only else self.backend()
+            state.backend = backend
+            if state.prepare is not None:
+                self._estimate(state)  # the plan is known now
             with _backend_lock(backend) if backend is not None else contextlib.nullcontext():
                 if spec.kind == "generate":
                     self._generate(state, backend)
@@ -434,7 +473,7 @@ class Executor:
             return latent_from_bytes(data)
         state.stage = "encode"
         img = Image.open(io.BytesIO(damage.read_image(self.store, node)))
-        latent = backend.encode_image(img, self.settings.max_side)
+        latent = backend.encode_image(img, None)  # None: at the backend's working size
         self.store.set_latent(node.id, latent_to_bytes(latent))  # encoded once, kept
         return latent
 
@@ -477,6 +516,8 @@ class Executor:
             if cur_latent is None:
                 cur_latent = anchor_latent if cur.id == anchor.id else self._latent(
                     backend, cur, state)
+            state.tokens = timing.tokens_of_latent(cur_latent.shape)
+            started = time.perf_counter()
             strength = spec.strength if spec.strength is not None else step.get("strength", 0.5)
             knobs = {key: v for key, v in strength_overrides(strength, base).items()
                      if spec.overrides.get(key) is None}
@@ -498,6 +539,8 @@ class Executor:
                 model_id=getattr(backend, "model_id", None), timings=result.timings,
                 step_key=key)
             state.node_ids.append(node.id)
+            timing.record(backend, state.tokens, time.perf_counter() - started,
+                          getattr(result, "nfe", 0))
             self._write(state, force=True)
             cur, cur_latent = node, result.latent
 
@@ -532,6 +575,7 @@ class Executor:
 
         spec = state.spec
         state.step = 1
+        started = time.perf_counter()
         result = backend.generate(spec.prompt, width=spec.width, height=spec.height,
                                   preset=spec.preset, overrides=spec.overrides, seed=spec.seed,
                                   progress=self._progress_fn(state, 0, 1),
@@ -543,6 +587,9 @@ class Executor:
             preset=spec.preset, params=result.params, seed=result.seed,
             model_id=getattr(backend, "model_id", None), timings=result.timings)
         state.node_ids.append(node.id)
+        state.tokens = timing.tokens_of_latent(result.latent.shape)
+        timing.record(backend, state.tokens, time.perf_counter() - started,
+                      getattr(result, "nfe", 0))
 
     def _finish(self, state: _State, status: str, error: str | None) -> None:
         state.status, state.error = status, error

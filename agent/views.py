@@ -101,6 +101,7 @@ class JobView:
     error: str | None = None
     node_ids: tuple[str, ...] = ()  # nodes stored so far
     message_id: str | None = None  # the assistant message written when the job ended
+    estimate_s: float | None = None  # the whole job, from measured seconds per model call
 
     @property
     def finished(self) -> bool:

@@ -25,6 +25,7 @@ from pydantic.dataclasses import dataclass
 from toyworld import MODEL_DIR as BUNDLED_MODEL  # the shipped default model
 
 MAX_SIDE_RANGE = (32, 8192)
+THREADS_RANGE = (1, 1024)
 IMPORT_MAX_MB_RANGE = (1, 1_000_000)
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
@@ -46,7 +47,10 @@ ALLOWED = {
     "device": "auto, cpu, cuda, cuda:N or mps (and the device must be present)",
     "dtype": "auto, float32, bfloat16 or float16",
     "offload": "none, model or sequential",
-    "max_side": f"a whole number of pixels from {MAX_SIDE_RANGE[0]} to {MAX_SIDE_RANGE[1]}",
+    "max_side": f"a whole number of pixels from {MAX_SIDE_RANGE[0]} to {MAX_SIDE_RANGE[1]}, "
+    "or unset (the model's own side)",
+    "threads": f"a whole number from {THREADS_RANGE[0]} to {THREADS_RANGE[1]}, or unset "
+    "(every core but one)",
     "planner": "offline, openai, anthropic or ollama",
     "planner_model": "a model name",
     "planner_base_url": "a URL",
@@ -68,7 +72,10 @@ class Settings:
     device: str = "auto"  # auto | cpu | cuda | cuda:1 | mps
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     offload: Literal["none", "model", "sequential"] = "none"
-    max_side: int = Field(1024, ge=MAX_SIDE_RANGE[0], le=MAX_SIDE_RANGE[1])
+    # torch threads for edits; None: every core but one (the web page keeps one)
+    threads: int | None = Field(None, ge=THREADS_RANGE[0], le=THREADS_RANGE[1])
+    # cap on the editing grid's long side; None: the side the model was trained at
+    max_side: int | None = Field(None, ge=MAX_SIDE_RANGE[0], le=MAX_SIDE_RANGE[1])
     planner: Literal["offline", "openai", "anthropic", "ollama"] = "offline"
     planner_model: str | None = None
     planner_base_url: str | None = None
@@ -84,6 +91,13 @@ class Settings:
     def _queue_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://")):
             raise ValueError("not a Redis URL (redis://host:6379/0)")
+        return value
+
+    @field_validator("max_side", "threads", mode="before")
+    @classmethod
+    def _unset(cls, value):
+        if isinstance(value, str) and value.strip().lower() in ("", "none", "auto", "model"):
+            return None
         return value
 
     @field_validator("data_dir", mode="before")
