@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from agent import timing
 from agent.executor import JobSpec
 from agent.intents import Intent
 from agent.offline import OfflinePlanner
@@ -101,6 +102,9 @@ class Submit:
         notes = tuple(spec.notes)
         if not wait:
             what = plan.describe() if plan is not None else f"Generating \"{spec.prompt}\"."
+            if (view := self.executor.progress(job_id)) and (how_long := timing.plan_line(
+                    view.total, view.estimate_s)):
+                what += "\n" + how_long
             return Reply(text=f"Working on it:\n{what}" if plan else what, kind="queued",
                          plan=plan, job_id=job_id, notes=notes)
         view = self.executor.wait(job_id) or self.job(job_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from agent import welcome
 from agent.intents import Intent
 from agent.views import Reply
 from agent.vision import describe_upload
@@ -27,6 +28,8 @@ class UploadFlow:
         seen = None if intent.caption else describe_upload(self.planner, uploads[base][1])
         if seen:  # a vision-capable LLM described it
             intent = replace(intent, caption=seen)
+        notes = welcome.upload_notes(self._settings, [png for _, png in uploads],
+                                     not self.store.nodes(cid))
         nodes = []
         for i, (_name, png) in enumerate(uploads):
             caption = intent.caption if i == base else ""
@@ -42,10 +45,10 @@ class UploadFlow:
             return [self._say(f"{lead} What does it show? Describe it in one sentence (for "
                               "example \"a dog on a beach\"): the description is the prompt "
                               "each edit starts from.", "ask", node_ids=[base_node.id],
-                              meta=ask_meta(base_node.id, intent.instruction))]
+                              meta=ask_meta(base_node.id, intent.instruction), notes=notes)]
         how = "The LLM describes it as" if seen else "I'll describe it as"
         replies = [self._say(f"{lead} {how} \"{intent.caption}\".", "upload",
-                             node_ids=[n.id for n in nodes])]
+                             node_ids=[n.id for n in nodes], notes=notes)]
         if intent.instruction:
             replies += self._edit(intent.instruction, None, wait)
         return replies
