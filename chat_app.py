@@ -11,18 +11,23 @@ browser tab, the selected lineage node and transient notices.
 
 from __future__ import annotations
 
+import html
+import io
 import logging
 import re
+import time
 from pathlib import Path
 
 import streamlit as st
 import yaml
 
 try:
-    from agent import ChatSession, EditSettings, JobView, MessageView, NodeView
+    from agent import ChatSession, EditSettings, JobView, MessageView, NodeView, welcome
     from agent.damage import DamagedImage, placeholder_png
     from agent.executor import explain_error, load_backend
+    from agent.labels import node_labels
     from agent.params import PRESETS
+    from agent.timing import say_seconds
     from agent.uploads import MAX_UPLOAD_BYTES, check_upload
     from mtedit.settings import BUNDLED_MODEL, Settings, SettingsError
 except ImportError as exc:  # a broken install: say how to repair it, not a stack trace
@@ -44,9 +49,24 @@ PLANNERS = ["offline", "openai", "anthropic", "ollama"]
 
 CSS = """
 <style>
-div[class*="st-key-node-"] { padding: 0.3rem; gap: 0.3rem; }
+div[class*="st-key-node-"] { padding: 0.3rem; gap: 0.2rem; position: relative; }
 div[class*="st-key-node-"] img { border-radius: 4px; }
-div.st-key-node-head { outline: 3px solid #ff4b4b; outline-offset: 1px; border-radius: 8px; }
+div[class*="st-key-node-"]:hover { outline: 2px solid #999; outline-offset: 1px; border-radius: 8px; }
+div.st-key-node-head, div.st-key-node-head:hover {
+  outline: 3px solid #ff4b4b; outline-offset: 1px; border-radius: 8px;
+}
+/* The whole cell (thumbnail and label) is the node's button: the button lies over it. */
+div[class*="st-key-pick-"] { position: absolute; inset: 0; z-index: 2; margin: 0; }
+div[class*="st-key-pick-"] :is(.stButton, .stButton > div, .stTooltipIcon,
+    .stTooltipHoverTarget, button) { width: 100% !important; height: 100% !important; }
+div[class*="st-key-pick-"] button { background: transparent !important; border: none !important; }
+div[class*="st-key-pick-"] button * { visibility: hidden; }
+div[class*="st-key-node-"] p { font-size: 0.75rem; line-height: 1.15; margin: 0; }
+div[class*="st-key-node-"] .stHtml { margin-bottom: 0; }
+div[class*="st-key-node-"] .mt-what {
+  display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden;
+  color: #666;
+}
 /* The lineage column stays in view while the chat scrolls. */
 div[data-testid="stColumn"]:has(div.st-key-lineage) {
   position: sticky; top: 3.5rem; align-self: flex-start;
@@ -215,28 +235,51 @@ def _thumbnail(_chat: ChatSession, db_url: str, node_id: str, size: int) -> byte
     return _chat.thumbnail(node_id, size)
 
 
-def node_label(node: NodeView) -> str:
+def tag(node: NodeView, labels: dict[str, str]) -> str:
+    """The node's label, unique in the conversation: "#2", "#2b" ..."""
+    return "#" + labels.get(node.id, str(node.depth))
+
+
+def what(node: NodeView) -> str:
     if node.kind == "upload":
-        return f"#{node.depth} upload"
+        return "upload"
     if node.kind == "generate":
-        return f"#{node.depth} generated"
-    return f"#{node.depth} {node.instruction}"
+        return "generated"
+    return node.instruction or node.caption
 
 
-def nodes_by_id(chat: ChatSession) -> dict[str, NodeView]:
-    return {n.id: n for n in chat.lineage()}
+def node_label(node: NodeView, labels: dict[str, str]) -> str:
+    return f"{tag(node, labels)} {what(node)}"
 
 
 # -- the chat ---------------------------------------------------------------------------
 
 
-def render_empty_hint() -> None:
+def render_welcome(chat: ChatSession) -> None:
+    """What the model can do, in one sentence, and one-click starters."""
+    hello = welcome.welcome(chat.settings)
     with st.chat_message("assistant"):
-        st.markdown(
-            "Upload a photo with the **+** in the box below and say what to change "
-            "(\"make it more vintage\", \"add a hat\"). No photo? Describe one to start "
-            "from a text prompt, e.g. *generate a red ball on green grass*."
-        )
+        st.markdown(hello.text)
+        render_starters(chat, hello.starters, "starter")
+        if hello.bundled:
+            st.caption("Or upload your own picture with the **+** below and say what it shows.")
+
+
+def render_starters(chat: ChatSession, starters, key: str) -> None:
+    row = st.container(horizontal=True, wrap=True, gap="small", key=f"{key}s")
+    for i, starter in enumerate(starters):
+        scene = starter.kind == "scene" and not starter.text
+        if row.button(starter.label, key=f"{key}-{i}", type="primary" if scene else "secondary",
+                      icon=":material/category:" if scene else None):
+            clear_notices()
+            st.session_state.pop("selected", None)
+            try:
+                welcome.start(chat, starter)
+            except Exception as exc:  # noqa: BLE001 - say it, keep the page
+                notice(f"That did not start: {exc}")
+            if chat.conversation_id:
+                st.query_params["c"] = chat.conversation_id
+            st.rerun()
 
 
 def markdown_lines(text: str) -> str:
@@ -244,7 +287,8 @@ def markdown_lines(text: str) -> str:
     return "  \n".join(text.splitlines())
 
 
-def render_message(chat: ChatSession, msg: MessageView, nodes: dict[str, NodeView]) -> None:
+def render_message(chat: ChatSession, msg: MessageView, nodes: dict[str, NodeView],
+                   labels: dict[str, str]) -> None:
     error = msg.kind == "error"
     with st.chat_message(msg.role, avatar=":material/error:" if error else None):
         if error:
@@ -260,20 +304,21 @@ def render_message(chat: ChatSession, msg: MessageView, nodes: dict[str, NodeVie
                 st.image(b, width=128)
             return
         for node in edits:
-            render_edit(chat, node, nodes)
+            render_edit(chat, node, nodes, labels)
         if roots:
             render_roots(chat, roots, msg.id, pick=msg.role == "user", said=msg.text)
 
 
-def render_edit(chat: ChatSession, node: NodeView, nodes: dict[str, NodeView]) -> None:
+def render_edit(chat: ChatSession, node: NodeView, nodes: dict[str, NodeView],
+                labels: dict[str, str]) -> None:
     """One edit turn: its instruction, then before | after."""
-    st.markdown(f"**#{node.depth} · {node.instruction or node.caption}**")
+    st.markdown(f"**{tag(node, labels)} · {node.instruction or node.caption}**")
     before, after = st.columns(2)
     parent = nodes.get(node.parent_id or "")
     if parent is not None and (b := thumb(chat, parent.id, 384)):
-        before.image(b, caption=f"before (#{parent.depth})", width="stretch")
+        before.image(b, caption=f"before ({tag(parent, labels)})", width="stretch")
     if a := thumb(chat, node.id, 384):
-        after.image(a, caption=f"after (#{node.depth})", width="stretch")
+        after.image(a, caption=f"after ({tag(node, labels)})", width="stretch")
 
 
 def render_roots(
@@ -306,16 +351,19 @@ def render_notices() -> None:
             (st.error if error else st.info)(n["text"])
 
 
-def render_chat(chat: ChatSession) -> None:
+def render_chat(chat: ChatSession) -> list[NodeView]:
+    """The chat; returns the conversation's nodes (read once per run, for the lineage too)."""
     # The job first, then the messages: a job that ends in between has its result
     # message stored already, and one still active gets the polling panel below.
     job = chat.active_job() if chat.conversation_id else None
     messages = chat.messages() if chat.conversation_id else []
-    nodes = nodes_by_id(chat) if messages else {}
+    lineage = chat.lineage() if chat.conversation_id else []
+    nodes = {n.id: n for n in lineage}
+    labels = node_labels(lineage)
     if not messages:
-        render_empty_hint()
+        render_welcome(chat)
     for msg in messages:
-        render_message(chat, msg, nodes)
+        render_message(chat, msg, nodes, labels)
     if job is None and messages and messages[-1].role == "user" and not st.session_state.get(
         "notices"
     ):
@@ -328,12 +376,30 @@ def render_chat(chat: ChatSession) -> None:
         plan = next((m.plan for m in reversed(messages) if m.role == "user"), None)
         steps = tuple(s.instruction for s in plan.steps) if plan else ()
         with st.chat_message("assistant", avatar=":material/hourglass_top:"):
+            render_plan(job, steps)
             job_panel(job.id, steps)
+    elif messages and (tries := welcome.suggestions(chat)):
+        with st.chat_message("assistant"):
+            st.markdown("Try an edit that this model knows:")
+            render_starters(chat, tries, "suggest")
+    return lineage
+
+
+def render_plan(job: JobView, steps: tuple[str, ...]) -> None:
+    """The plan of the running job and, before the wait, roughly how long it takes."""
+    if len(steps) > 1:
+        st.markdown(markdown_lines("\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))))
+    if job.estimate_s is not None:
+        st.caption(f"About {say_seconds(job.estimate_s)} in all ({job.total} model calls, "
+                   "timed on this machine).")
+    elif job.total:
+        st.caption(f"First edit at this size: measuring ({job.total} model calls).")
 
 
 def progress_text(job: JobView, steps: tuple[str, ...] = ()) -> str:
     if job.status == "queued":
-        return "Waiting for the model…"
+        wait = f" (about {say_seconds(job.eta_s)} once it starts)" if job.eta_s else ""
+        return f"Waiting for the model…{wait}"
     if job.stage == "planning":  # an LLM planner at work; the plan shows when it is ready
         return f"Planning… {job.elapsed_s:.0f} s so far"
     parts = []
@@ -346,9 +412,9 @@ def progress_text(job: JobView, steps: tuple[str, ...] = ()) -> str:
     if job.stage:
         parts.append(job.stage)
     if job.eta_s is not None:
-        parts.append(f"about {job.eta_s:.0f} s left")
+        parts.append(f"about {say_seconds(job.eta_s)} left")
     else:
-        parts.append(f"{job.elapsed_s:.0f} s so far")
+        parts.append(f"{job.elapsed_s:.0f} s so far, measuring")
     return " · ".join(parts)
 
 
@@ -399,13 +465,17 @@ def branches(nodes: list[NodeView]) -> list[list[NodeView]]:
     return paths
 
 
-def render_lineage(chat: ChatSession) -> None:
+def render_lineage(chat: ChatSession, nodes: list[NodeView]) -> None:
+    """The image tree: one row per branch, each after the node it forks from. A cell is a
+    thumbnail with its label (unique in the conversation) and instruction; clicking it
+    opens the node's actions."""
     st.subheader("Lineage", anchor=False)
-    nodes = chat.lineage() if chat.conversation_id else []
     if not nodes:
         st.caption("Images appear here as a tree of turns. Click one to go back to it.")
         return
+    t0 = time.perf_counter()
     head = chat.head()
+    labels = node_labels(nodes)
     shown: set[str] = set()
     paths = branches(nodes)
     roots = list(dict.fromkeys(p[0].id for p in paths))
@@ -416,41 +486,46 @@ def render_lineage(chat: ChatSession) -> None:
         on_head = any(n.id == head for n in path)
         per_root[path[0].id] = per_root.get(path[0].id, 0) + 1
         if len(roots) > 1:  # several uploads: one tree each
-            label = f"Image {roots.index(path[0].id) + 1} · branch {per_root[path[0].id]}"
+            title = f"Image {roots.index(path[0].id) + 1} · branch {per_root[path[0].id]}"
         else:
-            label = f"Branch {i + 1}"
-        label += f" · from #{fork.depth}" if fork else ""
-        st.markdown(f"**{label}**" + (" · *head*" if on_head else ""))
+            title = f"Branch {i + 1}"
+        title += f" · from {tag(fork, labels)}" if fork else ""
+        st.markdown(f"**{title}**" + (" · *head*" if on_head else ""))
         row = st.container(horizontal=True, wrap=True, gap="small", key=f"lineage-row-{i}")
         with row:
             for node in new:
-                render_node(chat, node, node.id == head)
+                render_node(chat, node, node.id == head, labels)
         shown.update(n.id for n in new)
-    render_node_panel(chat, {n.id: n for n in nodes}, head)
+    render_node_panel(chat, {n.id: n for n in nodes}, head, labels)
+    # For the browser test and anyone curious: how long this column took on the server.
+    st.html(f'<span class="mt-lineage-ms" data-nodes="{len(nodes)}" '
+            f'data-ms="{(time.perf_counter() - t0) * 1000:.0f}"></span>')
 
 
-def render_node(chat: ChatSession, node: NodeView, is_head: bool) -> None:
+def render_node(chat: ChatSession, node: NodeView, is_head: bool, labels: dict[str, str]) -> None:
     key = "node-head" if is_head else f"node-{node.id}"
     with st.container(border=True, width=CELL, key=key):
         if b := thumb(chat, node.id):
             st.image(b, width="stretch")
-        label = f"#{node.depth}" + (" ●" if is_head else "")
-        help_text = node.instruction or node.caption or node.kind
-        if st.button(
-            label, key=f"pick-{node.id}", help=help_text, width="stretch",
-            type="primary" if is_head else "secondary",
-        ):
+        label = labels.get(node.id, str(node.depth))
+        under = html.escape(node.instruction) if node.kind == "edit" else what(node)
+        st.html(f'<p class="mt-label"><b>{label}</b>{" ●" if is_head else ""}</p>'
+                f'<p class="mt-what">{under}</p>')
+        help_text = f"{label}: {node.instruction or node.caption or node.kind}"
+        if st.button(label + (" ●" if is_head else ""), key=f"pick-{node.id}", help=help_text,
+                     width="stretch"):
             st.session_state["selected"] = node.id
 
 
-def render_node_panel(chat: ChatSession, nodes: dict[str, NodeView], head: str | None) -> None:
+def render_node_panel(chat: ChatSession, nodes: dict[str, NodeView], head: str | None,
+                      labels: dict[str, str]) -> None:
     """Actions on the clicked node: make it the head, branch, download, compare."""
     node = nodes.get(st.session_state.get("selected") or "")
     if node is None:
-        st.caption("Click a thumbnail's number to roll back, branch, download or compare.")
+        st.caption("Click a thumbnail to roll back, branch, download or compare.")
         return
     with st.container(border=True, key="node-panel"):
-        st.markdown(f"**{node_label(node)}**" + (" — the head" if node.id == head else ""))
+        st.markdown(f"**{node_label(node, labels)}**" + (" — the head" if node.id == head else ""))
         if b := thumb(chat, node.id, 512):
             st.image(b, caption=node.caption or None, width="stretch")
         if problem := chat.image_problem(node.id):
@@ -465,27 +540,29 @@ def render_node_panel(chat: ChatSession, nodes: dict[str, NodeView], head: str |
                           help="Edit this image again; later edits stay as their own branch"):
             if node.id == head or move_head(chat, node.id):
                 has_children = any(n.parent_id == node.id for n in nodes.values())
-                what = "a new branch" if has_children else "the next turn"
-                notice(f"Type the edit below: it makes {what} from #{node.depth}.", kind="info")
+                made = "a new branch" if has_children else "the next turn"
+                notice(f"Type the edit below: it makes {made} from {tag(node, labels)}.",
+                       kind="info")
             st.rerun()
         actions.download_button(
             "Download", data=lambda: image_or_placeholder(chat, node.id),
             icon=":material/download:",
-            file_name=f"mtedit-{node.depth}-{node.id[:8]}.png", mime="image/png",
+            file_name=f"mtedit-{labels.get(node.id, node.depth)}-{node.id[:8]}.png",
+            mime="image/png",
             key="download-node", on_click="ignore",
         )
         others = [n for n in nodes.values() if n.id != node.id]
         if others:
             other = st.selectbox(
                 "Compare with", [None] + [n.id for n in others], key=f"compare-{node.id}",
-                format_func=lambda i: "—" if i is None else node_label(nodes[i]),
+                format_func=lambda i: "—" if i is None else node_label(nodes[i], labels),
             )
             if other:
                 left, right = st.columns(2)
                 if b := thumb(chat, node.id, 384):
-                    left.image(b, caption=node_label(node), width="stretch")
+                    left.image(b, caption=node_label(node, labels), width="stretch")
                 if b := thumb(chat, other, 384):
-                    right.image(b, caption=node_label(nodes[other]), width="stretch")
+                    right.image(b, caption=node_label(nodes[other], labels), width="stretch")
         if node.params:
             with st.expander("Parameters"):
                 st.json(node.params, expanded=False)
@@ -683,9 +760,9 @@ def main() -> None:
             st.warning(problem, icon=":material/warning:")
         if note := getattr(chat, "planner_note", ""):  # e.g. an LLM planner that is not set up
             st.info(note, icon=":material/info:")
-        render_chat(chat)
+        nodes = render_chat(chat)
     with right, st.container(key="lineage"):
-        render_lineage(chat)
+        render_lineage(chat, nodes)
 
 
 def run() -> None:
