@@ -11,6 +11,7 @@ browser tab, the selected lineage node and transient notices.
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import logging
@@ -50,7 +51,8 @@ PLANNERS = ["offline", "openai", "anthropic", "ollama"]
 CSS = """
 <style>
 div[class*="st-key-node-"] { padding: 0.3rem; gap: 0.2rem; position: relative; }
-div[class*="st-key-node-"] img { border-radius: 4px; }
+div[class*="st-key-node-"] .mt-thumb { width: 100%; border-radius: 4px; display: block; }
+div[class*="st-key-node-"] .mt-missing { aspect-ratio: 1; background: #eee; font-size: 0.7rem; }
 div[class*="st-key-node-"]:hover { outline: 2px solid #999; outline-offset: 1px; border-radius: 8px; }
 div.st-key-node-head, div.st-key-node-head:hover {
   outline: 3px solid #ff4b4b; outline-offset: 1px; border-radius: 8px;
@@ -235,6 +237,23 @@ def _thumbnail(_chat: ChatSession, db_url: str, node_id: str, size: int) -> byte
     return _chat.thumbnail(node_id, size)
 
 
+def cell_image(chat: ChatSession, node_id: str) -> str | None:
+    """A small JPEG thumbnail as a data URI, for a lineage cell (one element per cell, no
+    media request per image: a tree of hundreds of images stays quick to draw)."""
+    try:
+        return _cell_image(chat, str(chat.settings.db_url), node_id)
+    except (KeyError, OSError, ValueError):
+        return None
+
+
+@st.cache_data(max_entries=2000, show_spinner=False)
+def _cell_image(_chat: ChatSession, db_url: str, node_id: str) -> str:
+    img = Image.open(io.BytesIO(_chat.thumbnail(node_id, 2 * CELL))).convert("RGB")
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def tag(node: NodeView, labels: dict[str, str]) -> str:
     """The node's label, unique in the conversation: "#2", "#2b" ..."""
     return "#" + labels.get(node.id, str(node.depth))
@@ -414,7 +433,7 @@ def progress_text(job: JobView, steps: tuple[str, ...] = ()) -> str:
     if job.eta_s is not None:
         parts.append(f"about {say_seconds(job.eta_s)} left")
     else:
-        parts.append(f"{job.elapsed_s:.0f} s so far, measuring")
+        parts.append(f"{job.elapsed_s:.0f} s so far")
     return " · ".join(parts)
 
 
@@ -503,17 +522,20 @@ def render_lineage(chat: ChatSession, nodes: list[NodeView]) -> None:
 
 
 def render_node(chat: ChatSession, node: NodeView, is_head: bool, labels: dict[str, str]) -> None:
+    """One cell: thumbnail, label and instruction in one HTML element, and the node's
+    button laid over the whole cell (CSS), so the thumbnail is what one clicks."""
     key = "node-head" if is_head else f"node-{node.id}"
+    label = labels.get(node.id, str(node.depth))
+    full = node.instruction or node.caption or node.kind
+    under = html.escape(node.instruction) if node.kind == "edit" else what(node)
+    src = cell_image(chat, node.id)
+    picture = (f'<img class="mt-thumb" src="{src}" alt="{html.escape(label)}">' if src
+               else '<div class="mt-thumb mt-missing">image missing</div>')
     with st.container(border=True, width=CELL, key=key):
-        if b := thumb(chat, node.id):
-            st.image(b, width="stretch")
-        label = labels.get(node.id, str(node.depth))
-        under = html.escape(node.instruction) if node.kind == "edit" else what(node)
-        st.html(f'<p class="mt-label"><b>{label}</b>{" ●" if is_head else ""}</p>'
-                f'<p class="mt-what">{under}</p>')
-        help_text = f"{label}: {node.instruction or node.caption or node.kind}"
-        if st.button(label + (" ●" if is_head else ""), key=f"pick-{node.id}", help=help_text,
-                     width="stretch"):
+        st.html(f'<div class="mt-cell" title="{html.escape(label)}: {html.escape(full)}">'
+                f'{picture}<p class="mt-label"><b>{html.escape(label)}</b>'
+                f'{" ●" if is_head else ""}</p><p class="mt-what">{under}</p></div>')
+        if st.button(label + (" ●" if is_head else ""), key=f"pick-{node.id}", width="stretch"):
             st.session_state["selected"] = node.id
 
 

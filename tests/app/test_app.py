@@ -107,8 +107,54 @@ def test_empty_page_offers_upload_or_text_prompt(env):
     at = open_app()
     assert "Upload a photo" in texts(at)
     assert "text prompt" in texts(at)
+    assert "bundled" not in texts(at)  # a model of real photos: no toy-world talk
     assert at.chat_input[0] is not None
     assert not node_keys(at)
+    # The starters are plain example prompts; one click generates.
+    starters = [b for b in at.button if (b.key or "").startswith("starter-")]
+    first = "generate a red vintage car on a coastal road at sunset"
+    assert [b.label for b in starters][:1] == [first]
+    assert len(starters) == 3
+    button(at, "starter-0").click().run()
+    wait_idle(at)
+    assert "Generated" in texts(at) and len(node_keys(at)) == 1
+
+
+def test_welcome_with_the_bundled_model_and_its_starters(env, monkeypatch):
+    from mtedit.settings import BUNDLED_MODEL
+
+    monkeypatch.setenv("MTEDIT_MODEL", str(BUNDLED_MODEL))
+    monkeypatch.delenv("MTEDIT_MAX_SIDE")
+    at = open_app()
+    hello = texts(at)
+    assert "bundled model" in hello and "circles, squares and triangles" in hello
+    assert "MTEDIT_MODEL" in hello
+    labels = [b.label for b in at.button if (b.key or "").startswith("starter-")]
+    assert labels == ["Try an example scene", "make the circle blue",
+                      "move the square to the top left", "make the background yellow"]
+
+    # The example scene: a new conversation with the scene and its caption, then the
+    # three edits are offered under it.
+    button(at, "starter-0").click().run()
+    assert len(node_keys(at)) == 1
+    assert "a small red circle on the left and a large blue square on the right" in texts(at)
+    assert "only draws its own world" not in texts(at)  # it is of that world: no warning
+    offered = [b.label for b in at.button if (b.key or "").startswith("suggest-")]
+    assert offered == labels[1:]
+    button(at, "suggest-0").click().run()
+    wait_idle(at)
+    assert "Done:" in texts(at) and len(node_keys(at)) == 2
+    assert "#1 · Make the circle blue" in texts(at)
+    assert not [b for b in at.button if (b.key or "").startswith("suggest-")]
+
+    # A photo in a new conversation: the reply says, before the edit runs, that this
+    # model draws shapes and how to use real weights; a second photo is not told again.
+    button(at, "new-conversation").click().run()
+    send(at, "a dog on a beach", [("dog.png", png(size=(300, 200)))])
+    reply = texts(at)
+    assert reply.count("only draws its own world of shapes") == 1 and "MTEDIT_MODEL" in reply
+    send(at, "another dog", [("dog2.png", png((10, 20, 30), size=(300, 200)))])
+    assert texts(at).count("only draws its own world of shapes") == 1
 
 
 def test_upload_edit_rollback_and_branch(env):
@@ -149,12 +195,15 @@ def test_upload_edit_rollback_and_branch(env):
     blue, yellow = first_edit.removeprefix("pick-"), keys[-1].removeprefix("pick-")
     at.selectbox(key=f"compare-{blue}").set_value(yellow).run()
     captions = [c for img in at.image for c in img.captions]
-    assert "#1 Make the ball blue" in captions and "#1 Make the ball yellow" in captions
+    # Each image has a label of its own: the second turn-1 image is "1b".
+    assert "#1 Make the ball blue" in captions and "#1b Make the ball yellow" in captions
+    labels = [button(at, k).label.removesuffix(" ●") for k in node_keys(at)]
+    assert sorted(labels) == ["0", "1", "1b"]
 
     # "Branch" on the blue edit: it becomes the head, and the page says what comes next.
     button(at, "fork-here").click().run()
     assert "it makes the next turn from #1" in " ".join(i.value for i in at.info)
-    assert button(at, first_edit).label == "#1 ●"
+    assert button(at, first_edit).label == "1 ●"
 
 
 def test_several_uploads_and_picking_the_base(env):
@@ -186,7 +235,7 @@ def test_start_from_a_text_prompt(env):
     send(at, "generate a red ball on green grass")
     wait_idle(at)
     assert "Generated" in texts(at)
-    assert len(node_keys(at)) == 1 and button(at, node_keys(at)[0]).label == "#0 ●"
+    assert len(node_keys(at)) == 1 and button(at, node_keys(at)[0]).label == "0 ●"
     assert at.chat_message[-1].image, "the generated image is shown in the chat"
 
 
