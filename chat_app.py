@@ -21,6 +21,7 @@ from pathlib import Path
 
 import streamlit as st
 import yaml
+from PIL import Image
 
 try:
     from agent import ChatSession, EditSettings, JobView, MessageView, NodeView, welcome
