@@ -778,7 +778,9 @@ def main() -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.title("mtedit", anchor=False)
-        st.caption(f"Model: `{chat.settings.model}` · device {chat.settings.device}")
+        model = ("the bundled toy model" if welcome.is_bundled(chat.settings)
+                 else f"`{chat.settings.model}`")
+        st.caption(f"Model: {model} · device {chat.settings.device}")
         if problem:
             st.warning(problem, icon=":material/warning:")
         if note := getattr(chat, "planner_note", ""):  # e.g. an LLM planner that is not set up
