@@ -81,12 +81,13 @@ def job_calls(spec) -> int:
 
 def grid_tokens(backend, width: int | None, height: int | None) -> int | None:
     """Image tokens of a (width, height) image on the backend's editing grid."""
-    if backend is None or not width or not height:
-        return None
+    side, grid = getattr(backend, "max_side", None), getattr(backend, "grid", None)
+    if not side or not grid or not width or not height:
+        return None  # no backend yet (or one that does not say its grid)
     from editing_core.images import grid_size
 
-    w, h = grid_size(int(width), int(height), backend.max_side, backend.grid)
-    return (w // backend.grid) * (h // backend.grid)
+    w, h = grid_size(int(width), int(height), side, grid)
+    return (w // grid) * (h // grid)
 
 
 def estimate(spec, backend, size: tuple[int, int] | None) -> Estimate:
@@ -96,7 +97,7 @@ def estimate(spec, backend, size: tuple[int, int] | None) -> Estimate:
     tokens = None
     if backend is not None:
         if spec.kind == "generate":
-            side = backend.native_side
+            side = getattr(backend, "native_side", None)
             tokens = grid_tokens(backend, spec.width or side, spec.height or side)
         elif size is not None:
             tokens = grid_tokens(backend, *size)
