@@ -1,13 +1,13 @@
 """Is the page usable while an edit runs? Real headless Chromium against `streamlit run`.
 
-    python -m bench.responsive [--model bundled|tiny-large] [--threads N] [--steps 60]
+    python -m bench.responsive [--model bundled|tiny-large] [--side 512] [--threads N] [--steps 60]
 
 Starts the app on a free port, uploads an image, starts a long edit, and while it runs
 measures (1) a fresh page load until the chat box and the lineage are on screen and
 (2) sending "show the history" until its answer is on screen; then the edit's own
 time. Needs /usr/bin/chromium and playwright (the dev extra). `tiny-large` is the
-tests' tiny random FLUX told it was trained at 1024 px, editing a 1024x1024 image
-(4,096 tokens per model call); `bundled` is the shipped model at its 64 px grid.
+tests' tiny random FLUX told it was trained at --side px, editing a --side square image
+(512: 1,024 tokens per model call); `bundled` is the shipped model at its 64 px grid.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", choices=("bundled", "tiny-large"), default="bundled")
     p.add_argument("--threads", type=int, help="MTEDIT_THREADS for the app (default: its own)")
     p.add_argument("--steps", type=int, default=60, help="solver steps of the long edit")
+    p.add_argument("--side", type=int, default=512, help="image side for tiny-large")
     args = p.parse_args(argv)
 
     sys.path.insert(0, str(ROOT / "tests" / "app"))
@@ -59,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from editing_core.testing import build_tiny_flux
 
-            model = str(build_tiny_flux(tmp / "model", sample_size=1024))
-            side, caption, request = 1024, "a red ball on green grass", "make the ball blue"
+            model = str(build_tiny_flux(tmp / "model", sample_size=args.side))
+            side, caption, request = args.side, "a red ball on green grass", "make the ball blue"
         server = _serve(tmp, model, **extra)
         url, _ = next(server)
         try:
