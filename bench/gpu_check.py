@@ -62,7 +62,7 @@ def build_flux_dev(device: torch.device, dtype: torch.dtype, tiny: bool = False)
                 block_out_channels=(16, 16, 32, 32) if tiny else (128, 256, 512, 512),
                 layers_per_block=1 if tiny else 2, norm_num_groups=8 if tiny else 32,
                 scaling_factor=0.3611, shift_factor=0.1159, use_quant_conv=False,
-                use_post_quant_conv=False)
+                use_post_quant_conv=False, sample_size=1024)  # FLUX.1-dev's own side
             clip = CLIPTextModel(CLIPTextConfig(
                 vocab_size=49408, hidden_size=64 if tiny else 768,
                 intermediate_size=128 if tiny else 3072, num_hidden_layers=2 if tiny else 12,
