@@ -134,7 +134,8 @@ class OfflinePlanner:
                                 f"with {quote(raw)}; shorten the description (\"the image shows "
                                 "...\") or the request.")
         plan = EditPlan(
-            steps=[EditStep(instruction=s.instruction[:300], target_prompt=s.target,
+            # an exact operation on an image with no caption yet keeps a neutral one
+            steps=[EditStep(instruction=s.instruction[:300], target_prompt=s.target.strip() or "a picture",
                             focus_words=s.focus, strength=s.strength, kind=s.kind, op=s.op)
                    for s in steps],
             summary=" ".join(summaries)[:300],

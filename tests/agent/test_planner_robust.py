@@ -60,6 +60,7 @@ def test_any_unicode_gets_a_plan_or_a_polite_reply(request):
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(PHRASES, CAPTIONS)
+@example("crop the left ", " ")  # an exact operation on an image with a blank caption
 def test_edit_phrases_with_odd_words_and_captions_never_crash(request, caption):
     check(request, caption)
 
