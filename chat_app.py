@@ -600,7 +600,8 @@ def render_conversations(chat: ChatSession) -> None:
                  key="new-conversation"):
         carried = {k: v for k, v in chat.edit_settings.as_dict().items() if v is not None}
         st.query_params["c"] = chat.new_conversation()
-        if carried != {k: v for k, v in EditSettings().as_dict().items() if v is not None}:
+        defaults = chat.default_edit_settings.as_dict()
+        if carried != {k: v for k, v in defaults.items() if v is not None}:
             chat.update_settings(**carried)  # the edit settings carry over
         clear_notices()
         st.session_state.pop("selected", None)

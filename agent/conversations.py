@@ -108,12 +108,27 @@ class Conversations:
     def edit_settings(self) -> EditSettings:
         """The current conversation's edit overrides (preset, steps, guidance, eta,
         lam, stop, highlight, inject, seed, strength)."""
+        base = self.default_edit_settings
         if self._cid is None:
-            return EditSettings()
+            return base
         try:
-            return EditSettings().updated(**self.store.get_conversation(self._cid).settings)
+            return base.updated(**self.store.get_conversation(self._cid).settings)
         except (ValueError, TypeError):
+            return base
+
+    @property
+    def default_edit_settings(self) -> EditSettings:
+        """EditSettings' defaults, then the model folder's own measured ones (its
+        mtedit.json: the bundled model recommends the preset that won its benchmark)."""
+        from editing_core import resolve_params
+        from editing_core.model_defaults import model_edit_defaults
+
+        try:
+            defaults = EditSettings().updated(**model_edit_defaults(self._settings.model))
+            resolve_params(defaults.preset, core_overrides(defaults))  # a bad file is ignored
+        except (ValueError, TypeError, KeyError):
             return EditSettings()
+        return defaults
 
     def update_settings(self, **kw) -> EditSettings:
         """Change edit overrides (EditSettings fields; "lambda" is accepted for lam) and
