@@ -24,7 +24,7 @@ import yaml
 from PIL import Image
 
 try:
-    from agent import ChatSession, EditSettings, JobView, MessageView, NodeView, welcome
+    from agent import ChatSession, JobView, MessageView, NodeView, welcome
     from agent.damage import DamagedImage, placeholder_png
     from agent.executor import explain_error, load_backend
     from agent.labels import node_labels
