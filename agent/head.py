@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from agent import lineage, navigation
 from agent.intents import Intent
-from agent.navigation import Nav
+from agent.references import Nav
 from agent.views import Reply
 
 

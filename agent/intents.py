@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agent.navigation import Target
-from agent.navigation import read as read_navigation
 from agent.offline import clean_request
+from agent.references import Target
+from agent.references import read as read_navigation
 from editing_core.presets import PRESETS
 
 IntentKind = Literal[

@@ -354,7 +354,8 @@ def groups(store, cid: str) -> list[tuple[str, list[str]]]:
 
 def run(verbose: bool = False) -> dict:
     from agent.intents import parse_intent
-    from agent.navigation import Nav, navigate
+    from agent.navigation import navigate
+    from agent.references import Nav
     from storage import Store
 
     with tempfile.TemporaryDirectory() as tmp:

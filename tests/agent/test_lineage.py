@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from agent import lineage
-from agent.navigation import Nav, Target, content_words, forms, navigate
+from agent.navigation import navigate
+from agent.references import Nav, Target
+from agent.words import content_words, forms
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from agent import ChatSession
 from agent.intents import parse_intent
-from agent.navigation import forms, matches
+from agent.words import forms, matches
 from editing_core import FluxBackend
 from editing_core.testing import tiny_random_folder
 from mtedit.settings import Settings

@@ -2,7 +2,8 @@
 are not read as navigation, and a question's suggestions each find one version."""
 
 from agent.intents import parse_intent
-from agent.navigation import Nav, navigate
+from agent.navigation import navigate
+from agent.references import Nav
 from bench import navigation as bench
 
 
