@@ -8,6 +8,7 @@ planner settings of the session.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tempfile
 import threading
 from pathlib import Path
@@ -120,15 +121,14 @@ class Conversations:
     def default_edit_settings(self) -> EditSettings:
         """EditSettings' defaults, then the model folder's own measured ones (its
         mtedit.json: the bundled model recommends the preset that won its benchmark)."""
-        from editing_core import resolve_params
-        from editing_core.model_defaults import model_edit_defaults
+        from editing_core.model_defaults import FILE
 
-        try:
-            defaults = EditSettings().updated(**model_edit_defaults(self._settings.model))
-            resolve_params(defaults.preset, core_overrides(defaults))  # a bad file is ignored
-        except (ValueError, TypeError, KeyError):
-            return EditSettings()
-        return defaults
+        try:  # one stat instead of reading and checking the file on every call
+            info = (Path(str(self._settings.model)).expanduser() / FILE).stat()
+            stamp = (info.st_mtime_ns, info.st_size)
+        except OSError:
+            stamp = None
+        return _model_defaults(self._settings.model, stamp)
 
     def update_settings(self, **kw) -> EditSettings:
         """Change edit overrides (EditSettings fields; "lambda" is accepted for lam) and
@@ -151,3 +151,18 @@ class Conversations:
         values = {k: v for k, v in new.as_dict().items() if v is not None}
         self.store.set_settings(self._cid, values)
         return new
+
+
+@functools.lru_cache(maxsize=8)
+def _model_defaults(model: str, _stamp: tuple[int, int] | None) -> EditSettings:
+    """Read once per model folder and file version: edit_settings is asked for several
+    times per message."""
+    from editing_core import resolve_params
+    from editing_core.model_defaults import model_edit_defaults
+
+    try:
+        defaults = EditSettings().updated(**model_edit_defaults(model))
+        resolve_params(defaults.preset, core_overrides(defaults))  # a bad file is ignored
+    except (ValueError, TypeError, KeyError):
+        return EditSettings()
+    return defaults
