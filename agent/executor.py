@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from agent import damage, timing
+from agent.job_text import NOT_RUN, result_text
 from agent.views import JobView
 from editing_core.images import png_bytes
 from mtedit.settings import Settings
@@ -37,7 +38,6 @@ _BACKENDS: dict[tuple, object] = {}
 _BACKEND_LOCKS: dict[int, threading.Lock] = {}
 _REGISTRY_LOCK = threading.Lock()
 _EXECUTORS: dict[tuple, Executor] = {}
-NOT_RUN = "the edit queued before this one did not finish, so this one did not run"
 STORE_EVERY_S = 0.5  # progress writes to the jobs table, at most this often
 
 
@@ -605,64 +605,6 @@ class Executor:
         except Exception:
             log.exception("could not store the result message of job %s", state.id)
         self._write(state, force=True, status=status, error=error)
-
-
-def result_text(state: _State) -> str:
-    """The assistant's message when a job ends."""
-    spec, n_done = state.spec, len(state.node_ids)
-    secs = time.time() - state.started
-    if spec.kind == "edit" and not spec.steps and state.status != "done":
-        return (f"I could not plan that: {state.error}" if state.error
-                else "Cancelled before the plan was ready; nothing was changed.")
-    if spec.kind == "generate":
-        if state.status == "done":
-            return f"Generated \"{spec.prompt}\" ({secs:.1f} s)."
-        what = "cancelled" if state.status == "cancelled" else f"failed: {state.error}"
-        return f"The generation {what}. Nothing was stored."
-    n = len(spec.steps)
-    lines = []
-    if state.status == "done":
-        lines.append(f"Done: {n} step{'s' if n != 1 else ''} in {secs:.1f} s; "
-                     f"the last result is the new head.")
-        if spec.summary:
-            lines.append(spec.summary)
-    elif state.status == "cancelled":
-        lines.append(f"Cancelled after {n_done} of {n} steps.")
-    else:
-        lines.append(f"Step {n_done + 1} of {n} failed: {state.error}")
-    for i, step in enumerate(spec.steps[:n_done], 1):
-        lines.append(f"{i}. {step['instruction']}")
-    if state.status != "done":
-        lines.append("The finished steps are kept and the head is the last of them."
-                     if n_done else "Nothing was changed; the head is where it was.")
-    if state.status == "failed" and n_done < n and state.error != NOT_RUN:
-        lines.append(resume_hint(spec.steps, n_done))
-    lines += spec.notes
-    return "\n".join(lines)
-
-
-def resume_hint(steps: list[dict], n_done: int) -> str:
-    """How to run the steps a job did not finish."""
-    rest = "; ".join(f"{i}. {s['instruction']}" for i, s in enumerate(steps[n_done:], n_done + 1))
-    what = "the remaining step" if len(steps) - n_done == 1 else "the remaining steps"
-    return f"Say \"continue\" to run {what} ({rest}) from there."
-
-
-def interrupted_text(job) -> str:
-    """The assistant's message for a job whose process stopped (its heartbeat ended)."""
-    steps = list(job.request.get("steps") or [])
-    n, n_done = len(steps), len(job.result_node_ids)
-    if job.kind == "generate":
-        return ("The generation was interrupted (the process running it stopped). Nothing "
-                "was stored; send it again.")
-    lines = [(f"The edit was interrupted after step {n_done} of {n} (the process running it "
-              "stopped).")]
-    lines += [f"{i}. {s['instruction']}" for i, s in enumerate(steps[:n_done], 1)]
-    lines.append("The finished steps are kept and the head is the last of them."
-                 if n_done else "Nothing was changed; the head is where it was.")
-    if n_done < n:
-        lines.append(resume_hint(steps, n_done))
-    return "\n".join(lines)
 
 
 def _stored_result(store, job_id: str) -> tuple[str, tuple[str, ...]]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import re
 
-from agent.executor import NOT_RUN, JobSpec, interrupted_text
+from agent.executor import JobSpec
+from agent.job_text import NOT_RUN, interrupted_text
 
 log = logging.getLogger(__name__)
 

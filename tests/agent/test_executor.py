@@ -11,7 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from agent.executor import Executor, JobSpec, result_text
+from agent.executor import Executor, JobSpec
+from agent.job_text import result_text
 from storage import Store
 from storage.testing import make_png
 
