@@ -64,8 +64,8 @@ def send(settings: Settings, job_id: str) -> None:
 def send_ready(store, settings: Settings, job_id: str) -> None:
     """Send a queued job whose predecessor (if any) has ended."""
     job = store.get_job(job_id)
-    if job.status != "queued":
-        return
+    if job.status != "queued" or job.request.get("claim"):
+        return  # a reservation still being planned: its app sends it once it is a job
     if job.after_job:
         prev = store.get_job(job.after_job)
         if prev.active:
