@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     from agent import ChatSession
     from agent.executor import Executor
     from editing_core.testing import tiny_random_folder
-    from mtedit.servers import ServerMissing, private_postgres, private_redis
+    from mtedit.servers import ServerMissing, private_postgres, private_redis, stop
     from mtedit.settings import Settings
     from storage import Store
 
@@ -194,10 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                                            - statistics.median(local_probe))}
                 store.close()
             finally:
-                for p in procs:
-                    p.terminate()
-                for p in procs:
-                    p.wait(30)
+                stop(*procs, grace=30)
     result["load_after"] = os.getloadavg()
     _print(result)
     if args.json:

@@ -28,6 +28,19 @@ class ServerMissing(RuntimeError):
     """The server's program is not installed on this machine."""
 
 
+def stop(*procs: subprocess.Popen, grace: float = 10.0) -> None:
+    """Ask processes to end (SIGTERM), then kill the ones still there after `grace` s."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -69,12 +82,7 @@ def private_redis(folder: Path | str) -> Iterator[str]:
         _wait_port(port, proc, "redis-server", log=log)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def postgres_bindir() -> Path | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from mtedit.servers import free_port, stop
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,10 +38,6 @@ pytestmark = [
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (dev extra) missing")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _png() -> bytes:
@@ -55,7 +52,7 @@ def _png() -> bytes:
 
 def _serve(tmp: Path, model: str, **extra: str):
     """Start `streamlit run chat_app.py` on a free port; yields (url, data folder)."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "MTEDIT_MODEL": model,
@@ -87,11 +84,7 @@ def _serve(tmp: Path, model: str, **extra: str):
                 time.sleep(0.3)
         yield url, tmp / "data"
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
         log.close()
 
 
