@@ -24,13 +24,14 @@ import yaml
 from PIL import Image
 
 try:
-    from agent import ChatSession, JobView, MessageView, NodeView, welcome
-    from agent.damage import DamagedImage, placeholder_png
-    from agent.executor import explain_error, load_backend
-    from agent.labels import node_labels
-    from agent.params import PRESETS
-    from agent.timing import say_seconds
-    from agent.uploads import MAX_UPLOAD_BYTES, check_upload
+    from agent import ChatSession, JobView, MessageView, NodeView
+    from agent.chat import welcome
+    from agent.jobs.damage import DamagedImage, placeholder_png
+    from agent.jobs.executor import explain_error, load_backend
+    from agent.jobs.timing import say_seconds
+    from agent.lineage.labels import node_labels
+    from agent.planning.params import PRESETS
+    from agent.reading.uploads import MAX_UPLOAD_BYTES, check_upload
     from mtedit.settings import BUNDLED_MODEL, Settings, SettingsError
 except ImportError as exc:  # a broken install: say how to repair it, not a stack trace
     st.error(f"The app cannot start: {exc}. Reinstall with `make install` (or "

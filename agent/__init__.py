@@ -1,12 +1,12 @@
 """agent: the conversation between the chat and the editing core (intents, planners, executor)."""
 
-from agent.executor import Executor, JobSpec
-from agent.llm import LLMPlanner, make_planner
-from agent.offline import OfflinePlanner, PlanResult
-from agent.params import EditSettings
-from agent.plan import EditPlan, EditStep
-from agent.session import ChatSession
-from agent.views import ConversationView, JobView, MessageView, NodeView, Reply
+from agent.chat.session import ChatSession
+from agent.chat.views import ConversationView, JobView, MessageView, NodeView, Reply
+from agent.jobs.executor import Executor, JobSpec
+from agent.planning.llm import LLMPlanner, make_planner
+from agent.planning.offline import OfflinePlanner, PlanResult
+from agent.planning.params import EditSettings
+from agent.planning.plan import EditPlan, EditStep
 
 __all__ = [
     "ChatSession",

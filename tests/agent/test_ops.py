@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from agent import ops
-from agent.offline import OfflinePlanner
+from agent.planning.offline import OfflinePlanner
 
 
 def picture(w=64, h=48) -> Image.Image:

@@ -1,0 +1,133 @@
+"""Jobs whose process stopped, and plans that did not finish.
+
+reap() interrupts the jobs whose heartbeat stopped (storage decides, atomically, so two
+processes never both report one) and tells the conversation which steps finished; jobs
+queued behind an interrupted one fail with a reason. A failed edit (interrupted, or a
+step that raised) is resumable: "continue" runs the steps it did not finish from its
+last stored node, with the same step keys, so no step is ever stored twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from agent.jobs.executor import JobSpec
+from agent.jobs.job_text import NOT_RUN, interrupted_text
+
+log = logging.getLogger(__name__)
+
+RESUME = re.compile(r"\s*(?:please\s+)?(?:continue|resume|go on|carry on|finish it|"
+                    r"run the rest|finish the rest|do the rest)(?:\s+please)?[.!]?\s*",
+                    re.IGNORECASE)
+
+
+def finished_steps(store, job) -> list[str]:
+    """Node ids of the job's steps that are stored, in order (by step key)."""
+    spec = JobSpec.from_dict(job.request)
+    base = spec.step_key_base or job.id
+    done = []
+    for k in range(len(spec.steps)):
+        node = store.node_by_step_key(f"{base}:{spec.step_offset + k}")
+        if node is None:
+            break
+        done.append(node.id)
+    return done or list(job.result_node_ids)
+
+
+def reap(store, conversation_id: str | None = None) -> list:
+    """Interrupt the jobs nobody runs any more; write what happened to each conversation."""
+    try:
+        jobs = store.interrupt_stale_jobs(conversation_id)
+    except Exception:
+        log.warning("could not check for interrupted jobs", exc_info=True)
+        return []
+    for job in jobs:
+        if job.request.get("claim"):
+            continue  # a reservation that never became a job: nothing to tell
+        done = finished_steps(store, job) if job.kind == "edit" else list(job.result_node_ids)
+        if tuple(done) != job.result_node_ids:
+            job = store.update_job(job.id, result_node_ids=done)
+        if job.conversation_id is None:
+            continue
+        try:
+            store.add_message(job.conversation_id, "assistant", interrupted_text(job),
+                              node_ids=done)
+        except Exception:
+            log.warning("could not report interrupted job %s", job.id, exc_info=True)
+        for follower in store.followers(job.id):
+            store.update_job(follower.id, status="failed", error=NOT_RUN)
+            request = follower.request.get("request") or "the next edit"
+            store.add_message(job.conversation_id, "assistant",
+                              f"\"{request}\" was queued behind that edit and did not run; "
+                              "send it again when the edit above is complete.")
+    return jobs
+
+
+def resumable(store, conversation_id: str):
+    """The conversation's latest edit that failed before its last step (jobs queued
+    behind it that never ran are passed over), or None."""
+    for job in store.list_jobs(conversation_id, limit=20):
+        if job.request.get("claim") or (job.status == "failed" and job.error == NOT_RUN):
+            continue
+        if job.kind != "edit" or job.status != "failed":
+            return None
+        steps = job.request.get("steps") or []
+        return job if len(finished_steps(store, job)) < len(steps) else None
+    return None
+
+
+def resume_spec(store, job) -> JobSpec:
+    """The rest of a failed edit's plan, from its last stored node."""
+    spec = JobSpec.from_dict(job.request)
+    done = finished_steps(store, job)
+    base = done[-1] if done else spec.base_node_id
+    if base is None and spec.after_job:  # queued behind another: start where that ended
+        prev = store.get_job(spec.after_job)
+        base = prev.result_node_ids[-1] if prev.result_node_ids else None
+    if base is None:
+        raise ValueError("there is nothing to continue from")
+    caption = store.get_node(base).caption if done else spec.base_caption
+    return JobSpec("edit", job.conversation_id, steps=spec.steps[len(done):],
+                   base_node_id=base, base_caption=caption or "", preset=spec.preset,
+                   overrides=spec.overrides, strength=spec.strength, seed=spec.seed,
+                   request=spec.request, summary=spec.summary,
+                   step_key_base=spec.step_key_base or job.id,
+                   step_offset=spec.step_offset + len(done))
+
+
+class ResumeFlow:
+    """ChatSession's claim of the conversation and "continue"."""
+
+    def _claimed(self, handler) -> list:
+        """Run a handler that may move the head or start a job while holding the
+        conversation (across processes): one at a time, the others hear it is busy."""
+        from agent.chat.job_calls import busy_reply
+        from storage import ConversationBusy
+
+        cid = self._require()
+        reap(self.store, cid)
+        try:
+            self._claim = self.executor.claim(cid)
+        except ConversationBusy as exc:
+            return [busy_reply(self.job(exc.job.id))]
+        try:
+            return handler()
+        finally:
+            claim, self._claim = self._claim, None
+            self.executor.release(claim)
+
+    def _resumable(self):
+        cid = self._require()
+        reap(self.store, cid)
+        return resumable(self.store, cid)
+
+    def _resume(self, job, text: str, wait: bool) -> list:
+        """Run the steps of a failed plan that did not finish, from its last stored node."""
+        from agent.planning.plan import EditPlan
+
+        spec = resume_spec(self.store, job)
+        user = self.store.add_message(self._require(), "user", text)
+        self.store.add_plan(user.id, spec.request, spec.steps, "resume")
+        plan = EditPlan.model_validate({"steps": spec.steps})
+        return [self._run(spec, plan, wait, "edit")]
