@@ -79,7 +79,8 @@ def plan_json(result) -> dict:
 
 
 def cmd_plan(args) -> int:
-    from agent.planning.llm import PlannerConfigError, make_planner
+    from agent.planning.chat_model import PlannerConfigError
+    from agent.planning.llm import make_planner
     from agent.planning.safe import PlanningError, plan_safely
     from mtedit.settings import Settings
 
@@ -165,7 +166,7 @@ def run_turn(session, text: str, images, out=None, save_dir: Path | None = None)
         if save_dir is not None:
             save_dir.mkdir(parents=True, exist_ok=True)
             (save_dir / f"{n.id}.png").write_bytes(session.image_bytes(n.id))
-    head = session.head()
+    head = session.head_id()
     print(f"  head: {head or '-'}\n", file=out)
     return {
         "user": text,

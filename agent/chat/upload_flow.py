@@ -11,75 +11,68 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from agent.chat import welcome
+from agent.chat import submit, welcome
+from agent.chat.turn import Turn, ask_meta
 from agent.chat.views import Reply
 from agent.planning.vision import describe_upload
 from agent.reading.intents import Intent
 
 
-class UploadFlow:
-    """ChatSession's upload and late-caption calls."""
+def upload(turn: Turn, intent: Intent, uploads: list[tuple[str, bytes]]) -> list[Reply]:
+    """Store the uploads (the base becomes the head); ask for a caption when none came."""
+    if (busy := turn.busy()) is not None:
+        return [busy]
+    store, cid = turn.store, turn.conversation_id
+    base = min(intent.base, len(uploads) - 1)
+    seen = None if intent.caption else describe_upload(turn.planner, uploads[base][1])
+    if seen:  # a vision-capable LLM described it
+        intent = replace(intent, caption=seen)
+    notes = welcome.upload_notes(turn.settings, [png for _, png in uploads],
+                                 not store.nodes(cid))
+    nodes = []
+    for i, (_name, png) in enumerate(uploads):
+        caption = intent.caption if i == base else ""
+        nodes.append(store.add_upload(cid, png, caption, set_head=(i == base)))
+    if len(nodes) > 1:
+        store.set_head(cid, nodes[base].id)
+    store.add_message(cid, "user", turn.text, node_ids=[n.id for n in nodes])
+    names = ", ".join(f"{i + 1}. {n}" for i, (n, _) in enumerate(uploads))
+    lead = (f"Stored {len(nodes)} images ({names}); image {base + 1} is the base. Say "
+            "\"use the second image\" to switch." if len(nodes) > 1 else "Stored the image.")
+    base_node = nodes[base]
+    if not intent.caption:
+        return [turn.say(f"{lead} What does it show? Describe it in one sentence (for "
+                         "example \"a dog on a beach\"): the description is the prompt "
+                         "each edit starts from.", "ask", node_ids=[base_node.id],
+                         meta=ask_meta(base_node.id, intent.instruction), notes=notes)]
+    how = "The LLM describes it as" if seen else "I'll describe it as"
+    replies = [turn.say(f"{lead} {how} \"{intent.caption}\".", "upload",
+                        node_ids=[n.id for n in nodes], notes=notes)]
+    if intent.instruction:
+        replies += submit.edit(turn, intent.instruction, None)
+    return replies
 
-    def _upload(self, intent: Intent, uploads, text: str, wait: bool) -> list[Reply]:
-        if (busy := self._busy()) is not None:
-            return [busy]
-        cid = self._require()
-        base = min(intent.base, len(uploads) - 1)
-        seen = None if intent.caption else describe_upload(self.planner, uploads[base][1])
-        if seen:  # a vision-capable LLM described it
-            intent = replace(intent, caption=seen)
-        notes = welcome.upload_notes(self._settings, [png for _, png in uploads],
-                                     not self.store.nodes(cid))
-        nodes = []
-        for i, (_name, png) in enumerate(uploads):
-            caption = intent.caption if i == base else ""
-            nodes.append(self.store.add_upload(cid, png, caption, set_head=(i == base)))
-        if len(nodes) > 1:
-            self.store.set_head(cid, nodes[base].id)
-        self.store.add_message(cid, "user", text, node_ids=[n.id for n in nodes])
-        names = ", ".join(f"{i + 1}. {n}" for i, (n, _) in enumerate(uploads))
-        lead = (f"Stored {len(nodes)} images ({names}); image {base + 1} is the base. Say "
-                "\"use the second image\" to switch." if len(nodes) > 1 else "Stored the image.")
-        base_node = nodes[base]
-        if not intent.caption:
-            return [self._say(f"{lead} What does it show? Describe it in one sentence (for "
-                              "example \"a dog on a beach\"): the description is the prompt "
-                              "each edit starts from.", "ask", node_ids=[base_node.id],
-                              meta=ask_meta(base_node.id, intent.instruction), notes=notes)]
-        how = "The LLM describes it as" if seen else "I'll describe it as"
-        replies = [self._say(f"{lead} {how} \"{intent.caption}\".", "upload",
-                             node_ids=[n.id for n in nodes], notes=notes)]
-        if intent.instruction:
-            replies += self._edit(intent.instruction, None, wait)
-        return replies
 
-    def _pending_caption(self, head) -> dict | None:
-        """What the agent asked about the head, if it is an upload still without a caption
-        and the agent asked for one."""
-        if head is None or head.caption or head.parent_id is not None:
-            return None
-        for msg in reversed(self.store.messages(head.conversation_id, kind="ask")):
-            if msg.meta.get("caption_for") == head.id:
-                return msg.meta
+def pending_caption(store, head) -> dict | None:
+    """What the agent asked about the head, if it is an upload still without a caption
+    and the agent asked for one."""
+    if head is None or head.caption or head.parent_id is not None:
         return None
-
-    def _caption_given(self, caption: str, pending: dict, text: str, wait: bool) -> list[Reply]:
-        caption = re.sub(r"^(?:it's|it is|this is|it shows|that's|that is)\s+", "", caption,
-                         flags=re.IGNORECASE).strip(" .")
-        node_id = pending["caption_for"]
-        self.store.set_caption(node_id, caption)
-        replies = [self._say(f"Thanks: I'll describe it as \"{caption}\".", "upload",
-                             user_text=text, node_ids=[node_id])]
-        if pending.get("instruction"):
-            replies += self._edit(pending["instruction"], None, wait)
-        return replies
-
-    def caption_of(self, node) -> str:
-        """The node's caption (the prompt that describes it; "" for an upload still
-        waiting for one)."""
-        return node.caption
+    for msg in reversed(store.messages(head.conversation_id, kind="ask")):
+        if msg.meta.get("caption_for") == head.id:
+            return msg.meta
+    return None
 
 
-def ask_meta(node_id: str, instruction: str | None) -> dict:
-    """The meta of an "ask" message: which image needs a caption, what edit waits for it."""
-    return {"caption_for": node_id, "instruction": instruction or ""}
+def caption_given(turn: Turn, caption: str, pending: dict) -> list[Reply]:
+    """The answer to "what does it show?" becomes the upload's caption; the edit that
+    waited for it runs."""
+    caption = re.sub(r"^(?:it's|it is|this is|it shows|that's|that is)\s+", "", caption,
+                     flags=re.IGNORECASE).strip(" .")
+    node_id = pending["caption_for"]
+    turn.store.set_caption(node_id, caption)
+    replies = [turn.say(f"Thanks: I'll describe it as \"{caption}\".", "upload",
+                        user_text=turn.text, node_ids=[node_id])]
+    if pending.get("instruction"):
+        replies += submit.edit(turn, pending["instruction"], None)
+    return replies

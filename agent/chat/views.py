@@ -1,6 +1,6 @@
 """The read side: what the page renders and scripts read, as plain immutable records
-(Reply, MessageView, NodeView, JobView, ConversationView), and the ChatSession calls that
-build them from the store (messages, lineage, node, head, image bytes).
+(Reply, MessageView, NodeView, ConversationView; JobView is agent/jobs/view.py's), and
+the functions that build them from the store (messages, lineage, node, image bytes).
 
 Ids are strings everywhere on this side of the agent (whatever the store uses inside).
 Times are seconds since the epoch (float, UTC).
@@ -15,7 +15,7 @@ from typing import Literal
 from PIL import Image
 
 from agent.jobs import damage
-from agent.lineage import walks as lineage
+from agent.lineage import walks
 from agent.planning.plan import EditPlan
 from editing_core.images import png_bytes
 
@@ -31,9 +31,6 @@ ReplyKind = Literal[
     "settings",  # an edit setting changed
     "error",  # nothing changed, or what did change is said in the text
 ]
-
-JobStatus = Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
-
 
 @dataclass(frozen=True)
 class Reply:
@@ -86,30 +83,6 @@ class NodeView:
 
 
 @dataclass(frozen=True)
-class JobView:
-    """Progress of an edit job; survives a page reload (the store keeps it)."""
-
-    id: str
-    conversation_id: str
-    status: JobStatus
-    done: int  # model calls done over the whole job
-    total: int  # model calls in the whole job (0 while unknown)
-    stage: str  # "queued" | "load" | "encode" | "invert" | "sample" | "save" | ""
-    step: int  # 1-based plan step now running (0 before the first)
-    steps: int  # plan steps in the job
-    elapsed_s: float
-    eta_s: float | None
-    error: str | None = None
-    node_ids: tuple[str, ...] = ()  # nodes stored so far
-    message_id: str | None = None  # the assistant message written when the job ended
-    estimate_s: float | None = None  # the whole job, from measured seconds per model call
-
-    @property
-    def finished(self) -> bool:
-        return self.status in ("done", "failed", "cancelled", "interrupted")
-
-
-@dataclass(frozen=True)
 class ConversationView:
     id: str
     title: str
@@ -127,9 +100,9 @@ def conversation_view(c) -> ConversationView:
                             updated_at=c.updated_at.timestamp() if c.updated_at else None)
 
 
-def node_view(n, caption: str, is_head: bool, on_path: bool) -> NodeView:
+def node_view(n, is_head: bool, on_path: bool) -> NodeView:
     return NodeView(id=n.id, parent_id=n.parent_id, root_id=n.root_id, kind=n.kind,
-                    caption=caption, instruction=n.instruction or "",
+                    caption=n.caption, instruction=n.instruction or "",
                     focus_words=tuple(n.focus_words), params=dict(n.params), seed=n.seed,
                     created_at=n.created_at.timestamp() if n.created_at else 0.0, depth=n.depth,
                     width=n.width, height=n.height, is_head=is_head, on_head_path=on_path)
@@ -144,84 +117,87 @@ def _plan_of(row) -> EditPlan | None:
         return None
 
 
-class PageViews:
-    """ChatSession's read calls (what the page renders)."""
+def messages(store, conversation_id: str | None) -> list[MessageView]:
+    """The messages of the conversation's current chat branch, oldest first."""
+    if conversation_id is None:
+        return []
+    tip = store.latest_message(conversation_id)
+    if tip is None:
+        return []
+    plans = {p.message_id: p for p in store.plans(conversation_id)}
+    jobs = {}
+    for job in store.list_jobs(conversation_id, limit=200):
+        for nid in job.result_node_ids:
+            jobs[nid] = job.id
+    out, prev_user = [], None
+    for msg in store.message_path(tip.id):
+        if msg.role == "system":
+            continue
+        if msg.role == "user":
+            prev_user = msg
+            row = plans.get(msg.id)
+        else:
+            row = plans.get(msg.parent_id) or (plans.get(prev_user.id) if prev_user else None)
+        plan = _plan_of(row) if msg.role == "user" or msg.kind == "edit" else None
+        out.append(MessageView(
+            id=msg.id, role=msg.role, text=msg.text, kind=msg.kind,
+            node_ids=tuple(msg.node_ids), plan=plan, parent_id=msg.parent_id,
+            created_at=msg.created_at.timestamp(),
+            job_id=next((jobs[n] for n in msg.node_ids if n in jobs), None)))
+    return out
 
-    def messages(self) -> list[MessageView]:
-        """The messages of the current chat branch, oldest first."""
-        cid = self._cid
-        if cid is None:
-            return []
-        tip = self.store.latest_message(cid)
-        if tip is None:
-            return []
-        plans = {p.message_id: p for p in self.store.plans(cid)}
-        jobs = {}
-        for job in self.store.list_jobs(cid, limit=200):
-            for nid in job.result_node_ids:
-                jobs[nid] = job.id
-        out, prev_user = [], None
-        for msg in self.store.message_path(tip.id):
-            if msg.role == "system":
-                continue
-            if msg.role == "user":
-                prev_user = msg
-                row = plans.get(msg.id)
-            else:
-                row = plans.get(msg.parent_id) or (plans.get(prev_user.id) if prev_user else None)
-            plan = _plan_of(row) if msg.role == "user" or msg.kind == "edit" else None
-            out.append(MessageView(
-                id=msg.id, role=msg.role, text=msg.text, kind=msg.kind,
-                node_ids=tuple(msg.node_ids), plan=plan, parent_id=msg.parent_id,
-                created_at=msg.created_at.timestamp(),
-                job_id=next((jobs[n] for n in msg.node_ids if n in jobs), None)))
-        return out
 
-    def lineage(self) -> list[NodeView]:
-        """All image nodes of the conversation (every branch), oldest first."""
-        cid = self._cid
-        if cid is None:
-            return []
-        nodes = self.store.nodes(cid)
-        head = self.store.get_conversation(cid).head_node_id
-        on_path = {n.id for n in lineage.path(nodes, head)} if head else set()
-        return [node_view(n, self.caption_of(n), n.id == head, n.id in on_path) for n in nodes]
+def lineage(store, conversation_id: str | None) -> list[NodeView]:
+    """All image nodes of the conversation (every branch), oldest first."""
+    if conversation_id is None:
+        return []
+    nodes = store.nodes(conversation_id)
+    head = store.get_conversation(conversation_id).head_node_id
+    on_path = {n.id for n in walks.path(nodes, head)} if head else set()
+    return [node_view(n, n.id == head, n.id in on_path) for n in nodes]
 
-    def head(self) -> str | None:
-        """The node the next edit starts from (None before any image)."""
-        if self._cid is None:
-            return None
-        return self.store.get_conversation(self._cid).head_node_id
 
-    def node(self, node_id: str) -> NodeView:
-        """One node of the current conversation (KeyError if unknown)."""
-        node = self._own_node(node_id)
-        head = self.head()
-        on_path = {n.id for n in self.store.path(head)} if head else set()
-        return node_view(node, self.caption_of(node), node.id == head, node.id in on_path)
+def head_id(store, conversation_id: str | None) -> str | None:
+    """The node the next edit starts from (None before any image)."""
+    if conversation_id is None:
+        return None
+    return store.get_conversation(conversation_id).head_node_id
 
-    def _own_node(self, node_id: str):
-        from storage import NotFoundError
 
-        try:
-            node = self.store.get_node(node_id)
-        except NotFoundError as exc:
-            raise KeyError(node_id) from exc
-        if node.conversation_id != self._cid:
-            raise KeyError(node_id)
-        return node
+def own_node(store, conversation_id: str | None, node_id: str):
+    """The store's node, when it belongs to the conversation (KeyError otherwise)."""
+    from storage import NotFoundError
 
-    def image_bytes(self, node_id: str) -> bytes:
-        """The node's image as PNG bytes (DamagedImage, a ValueError naming what doctor
-        would say, when its blob is missing or corrupt)."""
-        return damage.read_image(self.store, self._own_node(node_id))
+    try:
+        node = store.get_node(node_id)
+    except NotFoundError as exc:
+        raise KeyError(node_id) from exc
+    if node.conversation_id != conversation_id:
+        raise KeyError(node_id)
+    return node
 
-    def image_problem(self, node_id: str) -> str | None:
-        """What doctor would say about the node's image, or None when it is intact."""
-        return damage.image_problem(self.store, self._own_node(node_id))
 
-    def thumbnail(self, node_id: str, size: int = 128) -> bytes:
-        """A PNG thumbnail of the node's image, long side `size` pixels."""
-        img = Image.open(io.BytesIO(self.image_bytes(node_id)))
-        img.thumbnail((size, size))
-        return png_bytes(img)
+def node(store, conversation_id: str | None, node_id: str) -> NodeView:
+    """One node of the conversation (KeyError if unknown)."""
+    found = own_node(store, conversation_id, node_id)
+    head = head_id(store, conversation_id)
+    on_path = {n.id for n in store.path(head)} if head else set()
+    return node_view(found, found.id == head, found.id in on_path)
+
+
+def image_bytes(store, conversation_id: str | None, node_id: str) -> bytes:
+    """The node's image as PNG bytes (DamagedImage, a ValueError naming what doctor
+    would say, when its blob is missing or corrupt)."""
+    return damage.read_image(store, own_node(store, conversation_id, node_id))
+
+
+def image_problem(store, conversation_id: str | None, node_id: str) -> str | None:
+    """What doctor would say about the node's image, or None when it is intact."""
+    return damage.image_problem(store, own_node(store, conversation_id, node_id))
+
+
+def thumbnail(png: bytes, size: int = 128) -> bytes:
+    """A PNG thumbnail of the image, long side `size` pixels."""
+    img = Image.open(io.BytesIO(png))
+    img.thumbnail((size, size))
+    return png_bytes(img)

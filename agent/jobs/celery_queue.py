@@ -25,15 +25,17 @@ from __future__ import annotations
 import logging
 import threading
 
-from agent.chat.views import JobView
-from agent.jobs.executor import Executor, JobSpec, wait_in_store
+from agent.jobs.executor import Executor
+from agent.jobs.heartbeat import Heartbeat
+from agent.jobs.recovery import wait_in_store
+from agent.jobs.spec import JobSpec, is_claim
+from agent.jobs.view import JobView
 from mtedit.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TASK = "mtedit.run_job"
 _APPS: dict[str, object] = {}
-_SHARED: dict[tuple, QueueExecutor] = {}
 _LOCK = threading.Lock()
 
 
@@ -64,7 +66,7 @@ def send(settings: Settings, job_id: str) -> None:
 def send_ready(store, settings: Settings, job_id: str) -> None:
     """Send a queued job whose predecessor (if any) has ended."""
     job = store.get_job(job_id)
-    if job.status != "queued" or job.request.get("claim"):
+    if job.status != "queued" or is_claim(job):
         return  # a reservation still being planned: its app sends it once it is a job
     if job.after_job:
         prev = store.get_job(job.after_job)
@@ -85,15 +87,7 @@ class QueueExecutor(Executor):
             raise ValueError("QueueExecutor needs settings.queue_url (MTEDIT_QUEUE_URL)")
         super().__init__(store, None, settings=settings, loader=_no_model)
         self._mine: set[str] = set()  # jobs this process submitted, beaten while queued
-
-    @classmethod
-    def shared(cls, store, settings: Settings, backend=None) -> QueueExecutor:
-        key = (store.url, str(store.data_dir), settings.queue_url, settings.queue_name)
-        with _LOCK:
-            ex = _SHARED.get(key)
-            if ex is None:
-                ex = _SHARED[key] = cls(store, settings)
-            return ex
+        self._heartbeat = Heartbeat(store, self._owned, self._beaten, statuses=("queued",))
 
     def submit(self, spec: JobSpec, prepare=None, job_id: str | None = None) -> str:
         """Record the job and send it; prepare (planning) runs first, in a thread of
@@ -102,7 +96,7 @@ class QueueExecutor(Executor):
         with self._lock:
             self._held.discard(job_id)
             self._mine.add(job_id)
-        self._ensure_heartbeat()
+        self._heartbeat.ensure()
         if prepare is None:
             send_ready(self.store, self.settings, job_id)
         else:
@@ -136,7 +130,7 @@ class QueueExecutor(Executor):
 
     def last_queued(self, conversation_id: str) -> tuple[str, JobSpec] | None:
         jobs = [j for j in self.store.list_jobs(conversation_id, status=("queued", "running"))
-                if not j.request.get("claim")]
+                if not is_claim(j)]
         return (jobs[0].id, JobSpec.from_dict(jobs[0].request)) if jobs else None
 
     def cancel_all(self, conversation_id: str, timeout: float = 30.0) -> None:
@@ -150,8 +144,8 @@ class QueueExecutor(Executor):
         with self._lock:
             return [*self._held, *self._mine]
 
-    def _send_heartbeat(self, ids: list[str]) -> dict[str, bool]:
-        alive = self.store.heartbeat(ids, statuses=("queued",))
+    def _beaten(self, alive: dict[str, bool]) -> None:
+        """A job that is not queued any more is a worker's to beat for."""
         with self._lock:
             self._mine &= set(alive)
-        return alive
+        super()._beaten(alive)

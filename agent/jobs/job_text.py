@@ -1,8 +1,11 @@
-"""What the chat says about a job: its result, an interruption, how to run the rest."""
+"""What the chat says about a job: its result, a failure, an interruption, how to run the
+rest."""
 
 from __future__ import annotations
 
 import time
+
+from agent.jobs.damage import DamagedImage
 
 NOT_RUN = "the edit queued before this one did not finish, so this one did not run"
 
@@ -71,3 +74,23 @@ def interrupted_text(job) -> str:
     if n_done < n:
         lines.append(resume_hint(steps, n_done))
     return "\n".join(lines)
+
+
+def explain_error(exc: BaseException) -> str:
+    """A sentence a user can act on."""
+    from editing_core import DeviceOutOfMemory, ImageInputError, ModelLoadError
+
+    name = type(exc).__name__
+    text = " ".join(str(exc).split())
+    if isinstance(exc, DeviceOutOfMemory) or "out of memory" in text.lower():
+        return (f"the GPU ran out of memory ({text[:200]}). Try fewer steps (\"use 8 steps\"), a "
+                "smaller image (MTEDIT_MAX_SIDE=768) or CPU offload (MTEDIT_OFFLOAD=model).")
+    if isinstance(exc, ModelLoadError):
+        return f"the model could not be loaded: {text}"
+    if isinstance(exc, DamagedImage):
+        return f"{text[:1].upper()}{text[1:]}; edit another image, or roll back to one"
+    if isinstance(exc, ImageInputError):
+        return f"the image could not be used: {text}"
+    if isinstance(exc, ValueError):
+        return text
+    return f"{name}: {text[:300]}"

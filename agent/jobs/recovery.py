@@ -10,25 +10,21 @@ last stored node, with the same step keys, so no step is ever stored twice.
 from __future__ import annotations
 
 import logging
-import re
+import time
+from dataclasses import replace
 
-from agent.jobs.executor import JobSpec
 from agent.jobs.job_text import NOT_RUN, interrupted_text
+from agent.jobs.spec import JobSpec, is_claim
 
 log = logging.getLogger(__name__)
-
-RESUME = re.compile(r"\s*(?:please\s+)?(?:continue|resume|go on|carry on|finish it|"
-                    r"run the rest|finish the rest|do the rest)(?:\s+please)?[.!]?\s*",
-                    re.IGNORECASE)
 
 
 def finished_steps(store, job) -> list[str]:
     """Node ids of the job's steps that are stored, in order (by step key)."""
     spec = JobSpec.from_dict(job.request)
-    base = spec.step_key_base or job.id
     done = []
     for k in range(len(spec.steps)):
-        node = store.node_by_step_key(f"{base}:{spec.step_offset + k}")
+        node = store.node_by_step_key(spec.step_key(job.id, k))
         if node is None:
             break
         done.append(node.id)
@@ -43,7 +39,7 @@ def reap(store, conversation_id: str | None = None) -> list:
         log.warning("could not check for interrupted jobs", exc_info=True)
         return []
     for job in jobs:
-        if job.request.get("claim"):
+        if is_claim(job):
             continue  # a reservation that never became a job: nothing to tell
         done = finished_steps(store, job) if job.kind == "edit" else list(job.result_node_ids)
         if tuple(done) != job.result_node_ids:
@@ -68,7 +64,7 @@ def resumable(store, conversation_id: str):
     """The conversation's latest edit that failed before its last step (jobs queued
     behind it that never ran are passed over), or None."""
     for job in store.list_jobs(conversation_id, limit=20):
-        if job.request.get("claim") or (job.status == "failed" and job.error == NOT_RUN):
+        if is_claim(job) or (job.status == "failed" and job.error == NOT_RUN):
             continue
         if job.kind != "edit" or job.status != "failed":
             return None
@@ -88,46 +84,32 @@ def resume_spec(store, job) -> JobSpec:
     if base is None:
         raise ValueError("there is nothing to continue from")
     caption = store.get_node(base).caption if done else spec.base_caption
-    return JobSpec("edit", job.conversation_id, steps=spec.steps[len(done):],
-                   base_node_id=base, base_caption=caption or "", preset=spec.preset,
-                   overrides=spec.overrides, strength=spec.strength, seed=spec.seed,
-                   request=spec.request, summary=spec.summary,
+    return replace(spec, conversation_id=job.conversation_id, steps=spec.steps[len(done):],
+                   base_node_id=base, after_job=None, base_caption=caption or "", notes=[],
                    step_key_base=spec.step_key_base or job.id,
                    step_offset=spec.step_offset + len(done))
 
 
-class ResumeFlow:
-    """ChatSession's claim of the conversation and "continue"."""
+def stored_result(store, job_id: str) -> tuple[str, tuple[str, ...]]:
+    """(status, result node ids) of a stored job ("missing", () when it is gone)."""
+    try:
+        job = store.get_job(job_id)
+    except Exception:  # noqa: BLE001 - gone: treat as not finished
+        return "missing", ()
+    return job.status, job.result_node_ids
 
-    def _claimed(self, handler) -> list:
-        """Run a handler that may move the head or start a job while holding the
-        conversation (across processes): one at a time, the others hear it is busy."""
-        from agent.chat.job_calls import busy_reply
-        from storage import ConversationBusy
 
-        cid = self._require()
-        reap(self.store, cid)
-        try:
-            self._claim = self.executor.claim(cid)
-        except ConversationBusy as exc:
-            return [busy_reply(self.job(exc.job.id))]
-        try:
-            return handler()
-        finally:
-            claim, self._claim = self._claim, None
-            self.executor.release(claim)
-
-    def _resumable(self):
-        cid = self._require()
-        reap(self.store, cid)
-        return resumable(self.store, cid)
-
-    def _resume(self, job, text: str, wait: bool) -> list:
-        """Run the steps of a failed plan that did not finish, from its last stored node."""
-        from agent.planning.plan import EditPlan
-
-        spec = resume_spec(self.store, job)
-        user = self.store.add_message(self._require(), "user", text)
-        self.store.add_plan(user.id, spec.request, spec.steps, "resume")
-        plan = EditPlan.model_validate({"steps": spec.steps})
-        return [self._run(spec, plan, wait, "edit")]
+def wait_in_store(store, job_id: str, timeout: float | None = None, poll: float = 0.025):
+    """Follow a job in the store until it ends (or timeout); a job whose owner stopped
+    beating is interrupted on the way. Returns the last record."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        job = store.get_job(job_id)
+        if not job.active:
+            return job
+        if store.is_stale(job):
+            reap(store, job.conversation_id)
+            continue
+        if deadline is not None and time.monotonic() >= deadline:
+            return job
+        time.sleep(poll)

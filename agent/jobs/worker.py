@@ -27,7 +27,8 @@ def _start(settings: Settings) -> None:
     """Open the store and load the model (once per worker process)."""
     if "executor" in _STATE:
         return
-    from agent.jobs.executor import Executor, load_backend
+    from agent.jobs.backends import load_backend
+    from agent.jobs.executor import Executor
     from agent.jobs.recovery import reap
     from storage import Store
 

@@ -2,15 +2,13 @@
 
 A malformed or schema-breaking answer gets one retry that quotes the validation
 error; a second failure, a timeout or an unreachable server hands the request to
-the OfflinePlanner, and the result's notes say so. The providers' packages are the
-optional extra `llm` (pip install 'mtedit[llm]') and are imported only when used.
+the OfflinePlanner, and the result's notes say so. The chat model is made and asked
+by agent/planning/chat_model.py.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
-import os
 import re
 from collections.abc import Sequence
 from typing import Literal
@@ -19,14 +17,17 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.planning.chat_model import (
+    DEFAULT_MODELS,
+    PROVIDERS,
+    PlannerTimeout,
+    ask_with_timeout,
+    make_chat_model,
+)
 from agent.planning.offline import OfflinePlanner, PlanResult
 from agent.planning.plan import EditPlan, portable_schema
 from agent.prompts import load_text, load_yaml
 from mtedit.settings import Settings
-
-PROVIDERS = ("openai", "anthropic", "ollama")
-DEFAULT_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "ollama": "llama3.1"}
-_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="planner")
 
 
 class IntentChoice(BaseModel):
@@ -40,53 +41,6 @@ class IntentChoice(BaseModel):
                        description="for before / at / branch: the words naming the change")
     turn: int | None = Field(default=None, ge=0, le=1000,
                              description="for turn: the version number (0 = the original)")
-
-
-class PlannerConfigError(RuntimeError):
-    """The planner settings cannot work (unknown provider, missing package or key)."""
-
-
-class PlannerTimeout(TimeoutError):
-    pass
-
-
-def make_chat_model(settings: Settings) -> BaseChatModel:
-    """The chat model named by settings.planner / planner_model / planner_base_url / key."""
-    provider = (settings.planner or "").lower()
-    model = settings.planner_model or DEFAULT_MODELS.get(provider)
-    timeout = float(settings.planner_timeout)
-    try:
-        if provider == "openai":
-            from langchain_openai import ChatOpenAI
-
-            key = settings.planner_api_key or os.environ.get("OPENAI_API_KEY")
-            if not key and not settings.planner_base_url:
-                raise PlannerConfigError(
-                    "the openai planner needs MTEDIT_PLANNER_API_KEY (or OPENAI_API_KEY), or "
-                    "MTEDIT_PLANNER_BASE_URL for a local OpenAI-compatible server")
-            return ChatOpenAI(model=model, base_url=settings.planner_base_url,
-                              api_key=key or "not-needed", temperature=0, timeout=timeout,
-                              max_retries=0)
-        if provider == "anthropic":
-            from langchain_anthropic import ChatAnthropic
-
-            key = settings.planner_api_key or os.environ.get("ANTHROPIC_API_KEY")
-            if not key:
-                raise PlannerConfigError(
-                    "the anthropic planner needs MTEDIT_PLANNER_API_KEY (or ANTHROPIC_API_KEY)")
-            kw = {"base_url": settings.planner_base_url} if settings.planner_base_url else {}
-            return ChatAnthropic(model=model, api_key=key, temperature=0, timeout=timeout,
-                                 max_retries=0, **kw)
-        if provider == "ollama":
-            from langchain_ollama import ChatOllama
-
-            return ChatOllama(model=model, base_url=settings.planner_base_url, temperature=0,
-                              client_kwargs={"timeout": timeout})
-    except ImportError as exc:
-        raise PlannerConfigError(
-            f"the {provider} planner needs {exc.name}: pip install 'mtedit[llm]'") from exc
-    raise PlannerConfigError(
-        f"unknown planner {settings.planner!r}; choose offline, {', '.join(PROVIDERS)}")
 
 
 def build_messages(request: str, caption: str, history: Sequence[str] = ()) -> list[BaseMessage]:
@@ -109,15 +63,6 @@ def build_messages(request: str, caption: str, history: Sequence[str] = ()) -> l
 def _escape(text: str) -> str:
     # The request is wrapped in tags; a user cannot close them early.
     return text.replace("<", "(").replace(">", ")")
-
-
-def _call(runnable, messages, timeout: float):
-    future = _POOL.submit(runnable.invoke, messages)
-    try:
-        return future.result(timeout=timeout)
-    except concurrent.futures.TimeoutError:
-        future.cancel()
-        raise PlannerTimeout(f"no answer within {timeout:g} s") from None
 
 
 class LLMPlanner:
@@ -150,7 +95,7 @@ class LLMPlanner:
         error = ""
         for attempt in range(2):
             try:
-                out = _call(structured, messages, self.timeout)
+                out = ask_with_timeout(structured, messages, self.timeout)
             except PlannerTimeout as exc:
                 return self._fallback(request, caption, history,
                                       f"the LLM planner gave {exc}")
@@ -182,7 +127,7 @@ class LLMPlanner:
                 HumanMessage(f"Versions on the current branch after the original:\n{hist}\n\n"
                              f"The message:\n<message>{_escape(text)}</message>")]
         try:
-            out = _call(self.model.with_structured_output(IntentChoice, include_raw=True), msgs,
+            out = ask_with_timeout(self.model.with_structured_output(IntentChoice, include_raw=True), msgs,
                         self.timeout)
         except Exception:  # noqa: BLE001 - the rules' reading stands
             return None
@@ -200,7 +145,7 @@ class LLMPlanner:
                               "sentences. The conversation state:\n" + context),
                 HumanMessage(_escape(question))]
         try:
-            out = _call(self.model, msgs, self.timeout)
+            out = ask_with_timeout(self.model, msgs, self.timeout)
         except Exception:  # noqa: BLE001 - any failure means "no answer"
             return None
         text = out.content if isinstance(out.content, str) else str(out.content)

@@ -1,22 +1,21 @@
-"""Edit settings a user can change in the chat or the sidebar.
+"""Edit settings a user can change in the chat or the sidebar, and how they shape a plan.
 
 How a plan step's strength moves the method's knobs is method knowledge:
 editing_core.presets.strength_overrides. Values the user set explicitly
-(EditSettings.eta / stop / inject) win over that mapping (agent/executor.py).
+(EditSettings.eta / stop / inject) win over that mapping (agent/jobs/run.py).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, fields, replace
 from typing import ClassVar
 
-from agent.planning.plan import EditPlan
-from agent.reading.intents import PRESET_NAMES, is_setting_only, parse_setting
+from agent.planning.plan import EditPlan, clamp_strength
 from editing_core.limits import check_number
-from editing_core.presets import PRESETS as _CORE_PRESETS
+from editing_core.presets import PRESETS
 
-PRESETS: tuple[str, ...] = tuple(_CORE_PRESETS)  # the editing core's names, for the UI
+PRESET_CHOICES: tuple[str, ...] = tuple(PRESETS)  # the editing core's preset names, for the UI
+
 
 @dataclass(frozen=True)
 class EditSettings:
@@ -76,26 +75,9 @@ def shift_strength(plan: EditPlan, center: float | None) -> EditPlan:
     off each step's strength, 0.7 adds 0.2 (clamped to 0.05..1)."""
     if center is None or center == 0.5:
         return plan
-    def shifted(s):
-        return round(min(1.0, max(0.05, s.strength + center - 0.5)), 3)
-
-    steps = [s.model_copy(update={"strength": shifted(s)}) for s in plan.steps]
+    steps = [s.model_copy(update={"strength": clamp_strength(s.strength + center - 0.5)})
+             for s in plan.steps]
     return plan.model_copy(update={"steps": steps})
-
-
-def one_off_settings(request: str) -> tuple[str, dict]:
-    """'make the car red with 20 steps' -> ('make the car red', {'steps': 20}) for one edit."""
-    names = "|".join(re.escape(n) for n in sorted(PRESET_NAMES, key=len, reverse=True))
-    m = re.search(r"[,;]?\s+(?:with|using|at|in|and use|use)\s+(?P<s>[^,;]*?\b(?:steps?|guidance|"
-                  rf"cfg|seed|eta|lambda|stop|inject(?:ion)?|preset|solver|{names})\b[^,;]*)$",
-                  request, re.IGNORECASE)
-    if not m:
-        return request, {}
-    found = parse_setting(m.group(0).strip(" ,;"))
-    found.pop("strength", None)
-    if not found or not is_setting_only(m.group(0).strip(" ,;"), found):
-        return request, {}
-    return request[: m.start()].strip(), found
 
 
 def core_overrides(es: EditSettings) -> dict:

@@ -12,6 +12,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_STEPS = 4
+MIN_STRENGTH = 0.05  # a step weaker than this would change nothing one could see
+
+
+def clamp_strength(value: float, digits: int = 3) -> float:
+    """A step's strength kept within MIN_STRENGTH..1, rounded: the one clamp of the planner's
+    strengths, the recipes' scaled ones and the conversation's strength setting."""
+    return round(min(1.0, max(MIN_STRENGTH, float(value))), digits)
+
 # JSON-schema keywords that strict structured-output modes (OpenAI's) refuse; pydantic
 # still checks these limits when it parses the answer.
 _UNSENT = ("default", "minLength", "maxLength")

@@ -56,38 +56,3 @@ def plan_safely(planner, request: str, caption: str, history: Sequence[str] = ()
         reason = str(exc) if isinstance(exc, ValueError) and str(exc) else "I did not understand it"
         raise PlanningError(f"I did not understand {quote(request)} ({reason}). Try "
                             f"{EXAMPLES}.") from None
-
-
-def plan_in_worker(session, request: str, text: str | None, caption: str,
-                   history: Sequence[str], once: dict, base_node_id: str | None,
-                   after_job: str | None):
-    """Submit an edit whose plan is made in the executor's worker (stage "planning"), so a
-    slow LLM planner never blocks the page: the reply comes at once, the plan is stored
-    when it is ready and the edit runs right after it. Words no planner can use are
-    refused here, before anything is stored."""
-    from agent.chat.views import Reply
-    from agent.jobs.executor import JobSpec
-    from agent.planning.params import core_overrides, shift_strength
-
-    check_request(request)
-    es = session.edit_settings.updated(**once)  # ValueError: a bad one-off setting
-    cid = session.conversation_id
-    store = session.store
-    user = (store.add_message(cid, "user", text) if text is not None
-            else store.latest_message(cid))
-    planner = session.planner
-
-    def prepare(spec) -> None:
-        result = plan_safely(planner, request, caption, history)
-        plan = shift_strength(result.plan, es.strength)
-        store.add_plan(user.id, request, [s.model_dump() for s in plan.steps], result.planner)
-        spec.steps = [s.model_dump() for s in plan.steps]
-        spec.summary, spec.notes = plan.summary, list(result.notes)
-
-    spec = JobSpec("edit", cid, steps=[], base_node_id=base_node_id, after_job=after_job,
-                   base_caption=caption, preset=es.preset, overrides=core_overrides(es),
-                   seed=es.seed, request=request)
-    claim, session._claim = getattr(session, "_claim", None), None  # the conversation's
-    job_id = session.executor.submit(spec, prepare=prepare, job_id=claim)
-    name = getattr(planner, "name", "the planner")
-    return Reply(text=f"Planning with {name}...", kind="queued", job_id=job_id)

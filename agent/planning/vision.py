@@ -68,13 +68,13 @@ def describe_image(model, png: bytes, timeout: float) -> str | None:
     """The chat model's caption of the image, or None on any failure."""
     from langchain_core.messages import HumanMessage
 
-    from agent.planning.llm import _call
+    from agent.planning.chat_model import ask_with_timeout
     from agent.prompts import load_text
 
     try:
         message = HumanMessage(content=[{"type": "text", "text": load_text("caption_image.md")},
                                         image_block(png)])
-        out = _call(model, [message], timeout)
+        out = ask_with_timeout(model, [message], timeout)
     except Exception:
         log.info("the vision model gave no caption", exc_info=True)
         return None

@@ -4,15 +4,19 @@ parse_intent(text, n_files, has_image) -> Intent. The order of the checks matter
 requests to delete things are answered before anything else (user text is data:
 the chat has no way to delete), then uploads, navigation (undo / redo / rollback /
 branch), history, settings, generation, questions; everything else is an edit.
+The verbs and question words are word lists of prompts/vocabulary.yaml. Settings named
+in a message ("use 15 steps", "... with 20 steps") and "continue" are read here too.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agent.planning.offline import clean_request
+from agent.prompts import alternation, vocabulary
+from agent.reading.cleaning import clean_request
 from agent.reading.references import Target
 from agent.reading.references import read as read_navigation
 from editing_core.presets import PRESETS
@@ -85,10 +89,6 @@ _GENERATE = re.compile(
     r"(?:new\s+)?(?:image|picture|photo|drawing|painting|illustration)\s+(?:of|showing|with)\s+"
     r"|(?:generate|imagine|render)\s+(?:me\s+)?|(?:new image|start from(?: a)?(?: text)?"
     r"(?: prompt)?|prompt)\s*:\s*)(?P<p>.+)$", re.IGNORECASE)
-_QUESTION = re.compile(r"^(?:what|how|why|who|which|when|where|is|are|does|do|did|was|were|"
-                       r"should|explain|tell me)\b", re.IGNORECASE)
-_EDITISH = re.compile(r"^(?:(?:can|could|would|will) you\s+)?(?:please\s+)?(?:make|add|remove|"
-                      r"replace|change|turn|put|give|swap|move|paint|colou?r|erase|take)\b", re.IGNORECASE)
 _SUBTLER = re.compile(r"^(?:be|go|edit|change (?:it|things)|make (?:the )?(?:edits?|changes?))\s+"
                       r"(?:a (?:bit|little|lot)\s+|much\s+|even\s+)?(?P<w>subtler|more subtle|"
                       r"gentler|more gentle|softer|more conservative|less aggressive|bolder|"
@@ -96,11 +96,6 @@ _SUBTLER = re.compile(r"^(?:be|go|edit|change (?:it|things)|make (?:the )?(?:edi
                       r"|^(?P<w2>subtler|bolder|less aggressive|more aggressive) (?:edits?|changes?)"
                       r"(?:,? please)?$|^(?:that was|this is|it's|that's) (?P<w3>too (?:much|strong|"
                       r"weak|subtle|little))$", re.IGNORECASE)
-_ASKS_EDIT = re.compile(r"^(?:(?:is it possible|would it be possible|can (?:i|we)|could (?:i|we)|"
-                        r"i(?:'d| would) like|i want|please)\s+(?:to\s+)?(?:have you\s+)?"
-                        r"(?P<req>(?:make|add|remove|replace|change|turn|put|give|paint|colou?r)"
-                        r"\b.+)|(?:how|what) about\s+(?P<thing>(?:a|an|some)\s+.+))$",
-                        re.IGNORECASE)
 _DESCRIBES = re.compile(r"^(?:this is|here is|here's|it is|it's|these are|this shows|it shows|"
                         r"the image shows|a picture of me|caption:)\s*", re.IGNORECASE)
 
@@ -142,7 +137,7 @@ def parse_setting(text: str) -> dict:
 def is_setting_only(text: str, found: dict) -> bool:
     """True when the message is about settings, not an edit that mentions a number."""
     low = text.lower()
-    if _EDITISH.match(low) and not re.match(r"^(?:use|set|change|switch|turn)\b", low):
+    if _editish().match(low) and not re.match(r"^(?:use|set|change|switch|turn)\b", low):
         return False
     rest = re.sub(r"\b(?:use|set|change|switch|turn|try|please|to|the|with|and|a|an|of|on|off|"
                   r"preset|solver|method|steps?|sampling|guidance|scale|cfg|eta|lambda|lam|stop|"
@@ -153,20 +148,102 @@ def is_setting_only(text: str, found: dict) -> bool:
     return bool(found) and len(rest.split()) <= 2
 
 
-_THEN = re.compile(r"^(?P<nav>.+?)\s*(?:,\s*|\s+)(?:and\s+(?:then\s+)?|then\s+)(?P<edit>(?:try|make|"
-                   r"add|remove|replace|change|turn|put|give|paint|colou?r|swap)\b.+)$", re.IGNORECASE)
+def one_off_settings(request: str) -> tuple[str, dict]:
+    """'make the car red with 20 steps' -> ('make the car red', {'steps': 20}) for one edit."""
+    names = "|".join(re.escape(n) for n in sorted(PRESET_NAMES, key=len, reverse=True))
+    m = re.search(r"[,;]?\s+(?:with|using|at|in|and use|use)\s+(?P<s>[^,;]*?\b(?:steps?|guidance|"
+                  rf"cfg|seed|eta|lambda|stop|inject(?:ion)?|preset|solver|{names})\b[^,;]*)$",
+                  request, re.IGNORECASE)
+    if not m:
+        return request, {}
+    found = parse_setting(m.group(0).strip(" ,;"))
+    found.pop("strength", None)
+    if not found or not is_setting_only(m.group(0).strip(" ,;"), found):
+        return request, {}
+    return request[: m.start()].strip(), found
+
+
+# Words of a move that the rules may have read as an edit or a question; with an LLM
+# configured, such a message is read again by it (agent/chat/dispatch.py).
+_NAV_HINT = re.compile(r"\b(?:before|back|earlier|previous|undo|revert|history|branch|version|"
+                       r"turn|original|liked|prefer|preferred|again|redo|ago|nicer|better)\b",
+                       re.IGNORECASE)
+
+
+def sounds_like_navigation(text: str) -> bool:
+    return _NAV_HINT.search(text) is not None
+
+
+def from_choice(intent: Intent, choice) -> Intent:
+    """The intent an LLM's reading (an IntentChoice: intent, words, turn) names; the rules'
+    own reading when the LLM says edit or question, or answered nothing usable."""
+    if choice is None or choice.intent in ("edit", "question"):
+        return intent
+    kinds = {"undo": "undo", "redo": "redo", "branch": "branch", "history": "history"}
+    if choice.intent in kinds:
+        target = Target("at", choice.words) if choice.intent == "branch" and choice.words \
+            else None
+        return Intent(kinds[choice.intent], intent.text, target=target)
+    if choice.intent == "turn" and choice.turn is not None:
+        return Intent("goto", intent.text, target=Target("turn", number=choice.turn))
+    if choice.intent == "original":
+        return Intent("goto", intent.text, target=Target("original"))
+    if choice.intent in ("before", "at") and choice.words.strip():
+        return Intent("goto", intent.text, target=Target(choice.intent, choice.words))
+    return intent
+
+
+# "continue": run the rest of a plan that did not finish (agent/jobs/recovery.py).
+RESUME = re.compile(r"\s*(?:please\s+)?(?:continue|resume|go on|carry on|finish it|"
+                    r"run the rest|finish the rest|do the rest)(?:\s+please)?[.!]?\s*",
+                    re.IGNORECASE)
+
+
+@functools.cache
+def _verbs(name: str) -> str:
+    return alternation(vocabulary()[name])
+
+
+@functools.cache
+def _editish() -> re.Pattern:
+    """A message that starts with an edit verb ("make ...", "can you add ...")."""
+    return re.compile(rf"^(?:(?:can|could|would|will) you\s+)?(?:please\s+)?"
+                      rf"(?:{_verbs('message_verbs')})\b", re.IGNORECASE)
+
+
+@functools.cache
+def _asks_edit() -> re.Pattern:
+    """An edit asked as a wish or a question: "is it possible to add a hat?", "how about
+    a red scarf?"."""
+    return re.compile(
+        rf"^(?:(?:is it possible|would it be possible|can (?:i|we)|could (?:i|we)|"
+        rf"i(?:'d| would) like|i want|please)\s+(?:to\s+)?(?:have you\s+)?"
+        rf"(?P<req>(?:{_verbs('asked_verbs')})\b.+)|(?:how|what) about\s+"
+        rf"(?P<thing>(?:a|an|some)\s+.+))$", re.IGNORECASE)
+
+
+@functools.cache
+def _question() -> re.Pattern:
+    return re.compile(rf"^(?:{_verbs('question_words')})\b", re.IGNORECASE)
+
+
+@functools.cache
+def _then() -> re.Pattern:
+    """A move and then an edit: "go back to before the hat and try a scarf"."""
+    return re.compile(rf"^(?P<nav>.+?)\s*(?:,\s*|\s+)(?:and\s+(?:then\s+)?|then\s+)"
+                      rf"(?P<edit>(?:{_verbs('then_verbs')})\b.+)$", re.IGNORECASE)
 
 
 def parse_intent(text: str, n_files: int = 0, has_image: bool = False) -> Intent:
     """What the message asks for (see the module docstring for the order of the checks)."""
     raw = " ".join((text or "").split())
-    m = _THEN.match(clean_request(raw))
+    clean = clean_request(raw)
+    m = _then().match(clean)
     if m and not n_files and not _DELETE.search(raw):
         first = parse_intent(m.group("nav"), 0, has_image)
         if first.kind in ("undo", "goto", "branch"):
             return Intent(first.kind, first.text, target=first.target, count=first.count,
                           then=m.group("edit"))
-    clean = clean_request(raw)
     low = clean.lower()
 
     if _DELETE.search(raw):
@@ -199,18 +276,18 @@ def parse_intent(text: str, n_files: int = 0, has_image: bool = False) -> Intent
     m = _GENERATE.match(clean)
     if m:
         return Intent("generate", clean, caption=m.group("p").strip())
-    m = _ASKS_EDIT.match(low)
+    m = _asks_edit().match(low)
     if m:  # "is it possible to add a hat?", "how about a red scarf?"
         req = m.group("req") or f"add {m.group('thing')}"
         return Intent("edit", clean[len(clean) - len(req):] if m.group("req") else req)
-    if (_QUESTION.match(low) or raw.rstrip().endswith("?")) and not _EDITISH.match(low):
+    if (_question().match(low) or raw.rstrip().endswith("?")) and not _editish().match(low):
         return Intent("question", clean)
     if not has_image:
         m = re.match(r"^(?:draw|paint|create|sketch|make)\s+(?:me\s+)?(?P<p>(?:a|an|some)\s.+)$",
                      clean, re.IGNORECASE)
         if m:
             return Intent("generate", clean, caption=m.group("p"))
-        if _EDITISH.match(low):
+        if _editish().match(low):
             return Intent("edit", clean)  # the session asks for an image first
         return Intent("generate", clean, caption=clean)
     return Intent("edit", clean)
@@ -231,7 +308,7 @@ def _upload_intent(clean: str, n_files: int) -> Intent:
         sentence = sentence.strip(" .;")
         if not sentence:
             continue
-        if _EDITISH.match(sentence):
+        if _editish().match(sentence):
             instruction.append(sentence)
         else:
             caption.append(_DESCRIBES.sub("", sentence).strip())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from editing_core.limits import RANGES, check_number
+from editing_core.limits import check_number
 
 MAX_WORD = 100  # characters; longer "words" are pasted data, not language
 
@@ -55,11 +55,3 @@ def message_problem(text: str) -> str | None:
             except ValueError as exc:
                 return f"I could not use that: {exc}. Nothing was changed."
     return None
-
-
-def allowed_ranges() -> str:
-    """One line listing every range, for help texts."""
-    from editing_core.limits import allowed
-
-    return "; ".join(f"{k}: {allowed(k)}" for k in ("steps", "guidance", "eta", "lam", "stop",
-                                                    "strength", "inject", "seed") if k in RANGES)

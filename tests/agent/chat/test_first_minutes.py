@@ -10,7 +10,7 @@ import pytest
 
 from agent.chat import welcome
 from agent.jobs import timing
-from agent.jobs.executor import JobSpec
+from agent.jobs.spec import JobSpec
 from agent.lineage import labels
 from editing_core.grid import model_side, working_side
 from mtedit.settings import BUNDLED_MODEL, Settings

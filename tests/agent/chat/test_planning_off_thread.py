@@ -60,7 +60,7 @@ def test_send_returns_before_the_plan_and_the_edit_follows(session):
     assert done.status == "done", done.error
     (plan,) = session.store.plans(cid)
     assert "blue circle" in plan.steps[0]["target_prompt"]
-    head = session.store.get_node(session.head())
+    head = session.store.get_node(session.head_id())
     assert head.kind == "edit" and "blue circle" in head.caption
 
 

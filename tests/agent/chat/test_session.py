@@ -90,9 +90,9 @@ def test_vague_request_runs_a_multi_step_plan_as_chained_nodes(store, backend, m
     assert [c.parent_id for c in chain] == [root, *reply.node_ids[:-1]]
     assert [c.caption for c in chain] == [s.target_prompt for s in reply.plan.steps]
     assert all(c.params["preset"] == "mtc" and c.params["steps"] == 1 for c in chain)
-    assert session.head() == reply.node_ids[-1]
+    assert session.head_id() == reply.node_ids[-1]
     assert store.read_latent(root) is not None  # the upload was encoded once and kept
-    assert Image.open(io.BytesIO(session.image_bytes(session.head()))).size == (64, 64)
+    assert Image.open(io.BytesIO(session.image_bytes(session.head_id()))).size == (64, 64)
     views = session.messages()
     assert [m.role for m in views] == ["user", "assistant", "user", "assistant"]
     assert views[-1].kind == "edit" and views[-1].plan.steps == reply.plan.steps
@@ -107,7 +107,7 @@ def test_rollback_by_description_then_edit_starts_a_branch(store, backend, model
     assert "triangle" in store.get_node(hat.node_ids[0]).caption
 
     [back] = session.send("go back to before the triangle")
-    assert back.kind == "rollback" and session.head() == blue.node_ids[0]
+    assert back.kind == "rollback" and session.head_id() == blue.node_ids[0]
     [other] = session.send("make the square red with 2 steps")
     new = store.get_node(other.node_ids[0])
     assert new.params["steps"] == 2 and session.edit_settings.steps == 1  # for this edit only
@@ -117,13 +117,13 @@ def test_rollback_by_description_then_edit_starts_a_branch(store, backend, model
     assert hat.node_ids[0] in ids and len(ids) == 4  # nothing was deleted
 
     [sw] = session.send("switch to the branch with the triangle")
-    assert session.head() == hat.node_ids[0] and sw.kind == "rollback"
+    assert session.head_id() == hat.node_ids[0] and sw.kind == "rollback"
     session.send("switch branch")
-    assert session.head() == other.node_ids[0]
+    assert session.head_id() == other.node_ids[0]
     session.send("back to turn 1")
-    assert session.head() == blue.node_ids[0]
+    assert session.head_id() == blue.node_ids[0]
     session.send("the original")
-    assert session.head() == root
+    assert session.head_id() == root
     [hist] = session.send("show the history")
     assert hist.kind == "history" and hist.text.count("#1") == 1 and hist.text.count("#2") == 2
 
@@ -134,15 +134,15 @@ def test_undo_redo_and_click_rollback(store, backend, model_dir):
     [a] = session.send("make the circle blue and the square red")
     first, second = a.node_ids
     session.send("undo the last two edits")
-    assert session.head() == root
+    assert session.head_id() == root
     session.send("redo")
-    assert session.head() == first
+    assert session.head_id() == first
     session.send("redo")
-    assert session.head() == second
+    assert session.head_id() == second
     [none] = session.send("redo")
-    assert none.kind == "error" and session.head() == second
+    assert none.kind == "error" and session.head_id() == second
     note = session.set_head(first)
-    assert note.kind == "rollback" and session.head() == first
+    assert note.kind == "rollback" and session.head_id() == first
     [b] = session.send("make the background white")
     assert store.get_node(b.node_ids[0]).parent_id == first
     assert second in {n.id for n in session.lineage()}
@@ -190,7 +190,7 @@ def test_async_job_progress_survives_a_reload(store, backend, model_dir):
                                 backend=backend, executor=Executor(store, backend))
     job = reloaded.job(queued.job_id)
     assert job.status == "done" and job.node_ids == final.node_ids
-    assert reloaded.head() == final.node_ids[-1]
+    assert reloaded.head_id() == final.node_ids[-1]
     assert reloaded.messages()[-1].text.startswith("Done: 2 steps")
     assert reloaded.active_job() is None
 
@@ -208,7 +208,7 @@ def test_failed_step_keeps_finished_steps_and_explains(store, backend, model_dir
     assert "Step 2 of 2 failed" in reply.text and "fewer steps" in reply.text
     assert len(reply.node_ids) == 1 and len(session.lineage()) == nodes_before + 1
     assert store.get_node(reply.node_ids[0]).parent_id == root
-    assert session.head() == reply.node_ids[0]
+    assert session.head_id() == reply.node_ids[0]
     assert session.job(reply.job_id).status == "failed"
 
 
@@ -219,7 +219,7 @@ def test_cancel_stops_between_steps(store, backend, model_dir):
     [queued] = session.send("make it vintage", wait=False)
     assert session.active_job().id == queued.job_id
     [busy] = session.send("undo")
-    assert busy.kind == "error" and "still running" in busy.text and session.head() == root
+    assert busy.kind == "error" and "still running" in busy.text and session.head_id() == root
     assert session.cancel(queued.job_id)
     gate.set()
     job = session.wait(queued.job_id, timeout=60)
@@ -257,9 +257,9 @@ def test_several_uploads_choose_the_base(store, backend, model_dir):
     [up] = session.send("edit the second one, a large black triangle in the center, on a "
                         "white background", files=[("a.png", png()), ("b.png", png(other))])
     assert up.kind == "upload" and len(up.node_ids) == 2
-    assert session.head() == up.node_ids[1]
+    assert session.head_id() == up.node_ids[1]
     session.send("use the first image")
-    assert session.head() == up.node_ids[0]
+    assert session.head_id() == up.node_ids[0]
 
 
 def test_generate_settings_and_questions(store, backend, model_dir):
@@ -301,7 +301,7 @@ def test_missing_model_folder_is_explained_and_the_upload_kept(store, tmp_path):
     [reply] = session.send("make the circle blue")
     assert reply.kind == "error" and "could not be loaded" in reply.text
     assert "MTEDIT_MODEL" in reply.text or "no-model" in reply.text
-    assert [n.id for n in session.lineage()] == [root] and session.head() == root
+    assert [n.id for n in session.lineage()] == [root] and session.head_id() == root
 
 
 def test_conversations_rename_switch_delete(store, backend, model_dir):
@@ -313,10 +313,10 @@ def test_conversations_rename_switch_delete(store, backend, model_dir):
     session.rename("renamed")
     assert {c.title for c in session.conversations()} >= {"renamed"}
     session.switch(first)
-    assert session.head() is not None
+    assert session.head_id() is not None
     copy = session.import_zip(session.export_zip())
     session.switch(copy)
-    assert [n.caption for n in session.lineage()] == [CAPTION] and session.head() is not None
+    assert [n.caption for n in session.lineage()] == [CAPTION] and session.head_id() is not None
     session.delete(copy)
     session.switch(first)
     session.delete(second)
@@ -341,9 +341,9 @@ def test_undo_a_whole_request_by_its_words(store, backend, model_dir):
     [vintage] = session.send("make it more vintage")
     assert len(vintage.node_ids) == 2
     session.send("undo the vintage look")  # no step says "vintage": the request did
-    assert session.head() == blue.node_ids[0]
+    assert session.head_id() == blue.node_ids[0]
     session.send("I liked it better before the circle was blue")
-    assert session.head() == root
+    assert session.head_id() == root
 
 
 def test_an_llm_reads_navigation_the_rules_miss(store, backend, model_dir):
@@ -366,7 +366,7 @@ def test_an_llm_reads_navigation_the_rules_miss(store, backend, model_dir):
     [first] = session.send("make the circle blue")
     session.send("make the square red")
     [reply] = session.send("the earlier look with the blue circle had more charm")
-    assert reply.kind == "rollback" and session.head() == first.node_ids[0]
+    assert reply.kind == "rollback" and session.head_id() == first.node_ids[0]
 
 
 def test_an_edit_sent_while_one_runs_is_queued_behind_it(store, backend, model_dir):
@@ -383,7 +383,7 @@ def test_an_edit_sent_while_one_runs_is_queued_behind_it(store, backend, model_d
     one, two = session.wait(first.job_id, 60), session.wait(second.job_id, 60)
     assert one.status == two.status == "done"
     assert store.get_node(two.node_ids[0]).parent_id == one.node_ids[-1]
-    assert session.head() == two.node_ids[-1]
+    assert session.head_id() == two.node_ids[-1]
     assert len([m for m in session.messages() if m.kind == "edit"]) == 2
 
 

@@ -11,8 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from agent.jobs.executor import Executor, JobSpec
+from agent.jobs.executor import Executor
 from agent.jobs.job_text import result_text
+from agent.jobs.spec import JobSpec
 from storage import Store
 from storage.testing import make_png
 

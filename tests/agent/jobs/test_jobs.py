@@ -115,7 +115,7 @@ def test_a_plan_killed_between_steps_resumes_from_where_it_stopped(store, model_
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == -9, proc.stderr
     [step1] = [n for n in store.nodes(session.conversation_id) if n.parent_id == root]
-    assert session.head() == step1.id
+    assert session.head_id() == step1.id
     plan = store.plans(session.conversation_id)[-1].steps
     assert len(plan) == 2
     time.sleep(getattr(store, "stale_s", 0) + 0.5)
@@ -131,7 +131,7 @@ def test_a_plan_killed_between_steps_resumes_from_where_it_stopped(store, model_
     assert node.parent_id == step1.id and node.instruction == plan[1]["instruction"]
     assert node.caption == plan[1]["target_prompt"]
     assert len(store.nodes(session.conversation_id)) == 3
-    assert session.head() == step2
+    assert session.head_id() == step2
     [again] = session.send("continue")  # nothing left to continue: an ordinary request
     assert "interrupted" not in again.text
 

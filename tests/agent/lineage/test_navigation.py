@@ -71,23 +71,23 @@ def test_the_scripted_chat_returns_before_the_dog_and_branches_from_there(sessio
     [red] = session.send("make the bench red")
     [dog] = session.send("now add a dog next to him")
     [snow] = session.send("and make it snowy")
-    assert len(snow.node_ids) >= 1 and session.head() == snow.node_ids[-1]
+    assert len(snow.node_ids) >= 1 and session.head_id() == snow.node_ids[-1]
 
     [back] = session.send("hmm, can we return to the version before you added the dog?")
-    assert back.kind == "rollback" and session.head() == red.node_ids[0]
+    assert back.kind == "rollback" and session.head_id() == red.node_ids[0]
     [umbrella] = session.send("put a red umbrella in his hand")
     node = session.store.get_node(umbrella.node_ids[0])
     assert node.parent_id == red.node_ids[0] and "dog" not in node.caption
     assert "umbrella" in node.caption and "snow" not in node.caption
 
     [snowy] = session.send("actually the snowy one was nicer, go back to it")
-    assert snowy.kind == "rollback" and session.head() == snow.node_ids[-1]
+    assert snowy.kind == "rollback" and session.head_id() == snow.node_ids[-1]
     [brown] = session.send("the one where the bench was still brown")
-    assert session.head() == root and brown.kind == "rollback"
+    assert session.head_id() == root and brown.kind == "rollback"
     session.send("the branch with the umbrella")
-    assert session.head() == umbrella.node_ids[0]
+    assert session.head_id() == umbrella.node_ids[0]
     session.send("two edits ago")
-    assert session.head() == root
+    assert session.head_id() == root
     assert {n.id for n in session.lineage()} >= {*red.node_ids, *dog.node_ids, *snow.node_ids}
 
 
@@ -97,9 +97,9 @@ def test_ambiguous_asks_unknown_moves_nothing_and_a_following_edit_runs(session)
     [dog] = session.send("add a dog next to him")
     [straw] = session.send("give him a straw hat")
     session.send("go back to before the hat")
-    assert session.head() == dog.node_ids[0]
+    assert session.head_id() == dog.node_ids[0]
     [black] = session.send("give him a black hat")
-    head = session.head()
+    head = session.head_id()
     assert head == black.node_ids[0]
 
     [moved, edited] = session.send("go back to before the dog and make it sunny")
@@ -109,10 +109,10 @@ def test_ambiguous_asks_unknown_moves_nothing_and_a_following_edit_runs(session)
 
     [ask] = session.send("can we go back to the one with the hat?")
     assert ask.kind == "ask" and "straw hat" in ask.text and "black hat" in ask.text
-    assert session.head() == sunny  # nothing moved
+    assert session.head_id() == sunny  # nothing moved
     [none] = session.send("go back to before the giraffe")
-    assert none.kind == "error" and "giraffe" in none.text and session.head() == sunny
+    assert none.kind == "error" and "giraffe" in none.text and session.head_id() == sunny
     session.send("go back to the one with the straw hat")
-    assert session.head() == straw.node_ids[0]
+    assert session.head_id() == straw.node_ids[0]
     texts = [m.text for m in session.messages()]
     assert "go back to before the giraffe" not in texts  # the chat follows the head's branch

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.planning.params import EditSettings, core_overrides, one_off_settings
+from agent.planning.params import EditSettings, core_overrides
+from agent.reading.intents import one_off_settings
 
 
 def test_settings_inside_a_request_apply_to_that_edit_only():

@@ -12,7 +12,8 @@ from langchain_core.messages import AIMessage
 from pydantic import ValidationError
 
 from agent.planning.captions import split_items
-from agent.planning.llm import LLMPlanner, PlannerConfigError, make_chat_model, make_planner
+from agent.planning.chat_model import PlannerConfigError, make_chat_model
+from agent.planning.llm import LLMPlanner, make_planner
 from agent.planning.offline import OfflinePlanner
 from agent.planning.params import EditSettings
 from agent.planning.plan import EditPlan

@@ -117,7 +117,7 @@ def test_in_the_chat_an_upload_without_words_is_captioned_by_the_llm(server, tmp
         replies = session.send("", files=[("a.png", png())])
         assert replies[-1].kind == "upload", replies[-1].text
         assert "a red square on a white background" in replies[-1].text
-        head = session.store.get_node(session.head())
+        head = session.store.get_node(session.head_id())
         assert session.caption_of(head) == "a red square on a white background"
     finally:
         store.close()
