@@ -232,25 +232,28 @@ def _swap(scene: Scene, old: Obj | None, new: Obj | None) -> Scene:
     return replace(scene, objects=tuple(sorted(objs, key=lambda o: o.cell)))
 
 
+def _change(kind: str, scene: Scene, cell: int, instruction: str, **change) -> Edit:
+    """The object at `cell` with one attribute changed; its new value is the focus word."""
+    o = scene.at(cell)
+    return Edit(kind, scene, _swap(scene, o, replace(o, **change)), cell,
+                focus=tuple(change.values()), instruction=instruction)
+
+
 def recolor(scene: Scene, cell: int, colour: str) -> Edit:
     o = scene.at(cell)
-    new = replace(o, colour=colour)
-    return Edit("recolor", scene, _swap(scene, o, new), cell, focus=(colour,),
-                instruction=f"make the {o.shape} {POSITIONS[cell]} {colour}")  # fmt: skip
+    return _change("recolor", scene, cell, f"make the {o.shape} {POSITIONS[cell]} {colour}",
+                   colour=colour)
 
 
 def reshape(scene: Scene, cell: int, shape: str) -> Edit:
     o = scene.at(cell)
-    new = replace(o, shape=shape)
-    return Edit("reshape", scene, _swap(scene, o, new), cell, focus=(shape,),
-                instruction=f"turn the {o.colour} {o.shape} into a {shape}")  # fmt: skip
+    return _change("reshape", scene, cell, f"turn the {o.colour} {o.shape} into a {shape}",
+                   shape=shape)
 
 
 def resize(scene: Scene, cell: int, size: str) -> Edit:
     o = scene.at(cell)
-    new = replace(o, size=size)
-    return Edit("resize", scene, _swap(scene, o, new), cell, focus=(size,),
-                instruction=f"make the {o.colour} {o.shape} {size}")  # fmt: skip
+    return _change("resize", scene, cell, f"make the {o.colour} {o.shape} {size}", size=size)
 
 
 def move(scene: Scene, cell: int, to: int) -> Edit:
