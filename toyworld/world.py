@@ -233,27 +233,25 @@ def _swap(scene: Scene, old: Obj | None, new: Obj | None) -> Scene:
 
 
 def _change(kind: str, scene: Scene, cell: int, instruction: str, **change) -> Edit:
-    """The object at `cell` with one attribute changed; its new value is the focus word."""
+    """The object at `cell` with one attribute changed (the focus word); `instruction` is
+    formatted with the object `o`, its place `where` and the new value `new`."""
     o = scene.at(cell)
-    return Edit(kind, scene, _swap(scene, o, replace(o, **change)), cell,
-                focus=tuple(change.values()), instruction=instruction)
+    (new,) = change.values()
+    return Edit(kind, scene, _swap(scene, o, replace(o, **change)), cell, focus=(new,),
+                instruction=instruction.format(o=o, where=POSITIONS[cell], new=new))
 
 
 def recolor(scene: Scene, cell: int, colour: str) -> Edit:
-    o = scene.at(cell)
-    return _change("recolor", scene, cell, f"make the {o.shape} {POSITIONS[cell]} {colour}",
-                   colour=colour)
+    return _change("recolor", scene, cell, "make the {o.shape} {where} {new}", colour=colour)
 
 
 def reshape(scene: Scene, cell: int, shape: str) -> Edit:
-    o = scene.at(cell)
-    return _change("reshape", scene, cell, f"turn the {o.colour} {o.shape} into a {shape}",
+    return _change("reshape", scene, cell, "turn the {o.colour} {o.shape} into a {new}",
                    shape=shape)
 
 
 def resize(scene: Scene, cell: int, size: str) -> Edit:
-    o = scene.at(cell)
-    return _change("resize", scene, cell, f"make the {o.colour} {o.shape} {size}", size=size)
+    return _change("resize", scene, cell, "make the {o.colour} {o.shape} {new}", size=size)
 
 
 def move(scene: Scene, cell: int, to: int) -> Edit:

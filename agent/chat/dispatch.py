@@ -51,7 +51,7 @@ def answer(turn: Turn, intent: Intent, uploads: list[tuple[str, bytes]],
         case "generate":
             return submit.generate(turn, intent)
         case "edit":
-            return submit.edit(turn, intent.text, text)
+            return submit.edit(turn, intent.edit, intent.once, text)
         case "undo" | "redo" | "goto" | "branch":
             return head_moves.navigate(turn, intent, redo_hints)
         case "history":

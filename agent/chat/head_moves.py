@@ -40,7 +40,7 @@ def navigate(turn: Turn, intent: Intent, redo_hints: dict[str, str]) -> list[Rep
     verb = {"redo": "Forward to", "branch": "Switched to"}.get(intent.kind, "Back to")
     reply = move_head(turn, node, turn.text, verb=verb)
     if intent.then:
-        return [reply, *submit.edit(turn, intent.then, None)]
+        return [reply, *submit.edit(turn, intent.edit, intent.once, None)]
     return [reply]
 
 

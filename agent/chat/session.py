@@ -50,6 +50,7 @@ from agent.reading.intents import RESUME, parse_intent, sounds_like_navigation
 from agent.reading.uploads import read_upload
 from agent.reading.validate import message_problem
 from mtedit.settings import Settings
+from storage import ConversationBusy
 
 # An upload: a path, or (filename, bytes) as Streamlit's UploadedFile gives them.
 Upload = str | Path | tuple[str, bytes]
@@ -135,8 +136,6 @@ class ChatSession:
         Failures come back as kind="error" replies with a readable text, never as
         exceptions (except programming errors).
         """
-        from storage import ConversationBusy
-
         text = (text or "").strip()
         if len(text) > MAX_MESSAGE:
             return [Reply(text=f"That message is too long (over {MAX_MESSAGE} characters); "
@@ -175,8 +174,6 @@ class ChatSession:
     def set_head(self, node_id: str) -> Reply:
         """Rollback by click: the head moves to node_id (a node of this conversation);
         the next edit branches from it. Stores a short assistant note in the chat."""
-        from storage import ConversationBusy
-
         node = views.own_node(self.store, self._cid, node_id)
         try:
             with self.executor.claim(self._require()) as claim:

@@ -18,11 +18,12 @@ from agent.chat.views import Reply
 from agent.jobs import timing
 from agent.jobs.recovery import resume_spec
 from agent.jobs.spec import JobSpec
+from agent.jobs.view import job_state
 from agent.planning.offline import OfflinePlanner
 from agent.planning.params import EditSettings, core_overrides, shift_strength
 from agent.planning.plan import EditPlan
 from agent.planning.safe import check_request, plan_safely
-from agent.reading.intents import Intent, one_off_settings
+from agent.reading.intents import Intent
 
 
 def edit_job(conversation_id: str, settings: EditSettings, steps: list[dict], *,
@@ -51,10 +52,10 @@ def generate(turn: Turn, intent: Intent) -> list[Reply]:
     return [run(turn, spec, None, "generate")]
 
 
-def edit(turn: Turn, request: str, user_text: str | None) -> list[Reply]:
+def edit(turn: Turn, request: str, once: dict, user_text: str | None) -> list[Reply]:
     """Plan the request and run it from the head (or, while an edit of this conversation
-    runs in this process, queue it behind that edit). user_text None: the user message
-    is stored already."""
+    runs in this process, queue it behind that edit); `once`: settings for this edit
+    alone (Intent.once). user_text None: the user message is stored already."""
     store, cid = turn.store, turn.conversation_id
     after_job, base_node_id = None, None
     behind = turn.behind()
@@ -79,10 +80,9 @@ def edit(turn: Turn, request: str, user_text: str | None) -> list[Reply]:
             return [turn.say("Before I edit: what does the image show? Describe it in one "
                              "sentence (for example \"a dog on a beach\").", "ask",
                              user_text=user_text, node_ids=[head.id],
-                             meta=ask_meta(head.id, request))]
+                             meta=ask_meta(head.id, request, once))]
         base_node_id = head.id
         history = [n.instruction for n in store.path(head.id) if n.instruction][-6:]
-    request, once = one_off_settings(request)
     try:
         if not turn.wait and not isinstance(turn.planner, OfflinePlanner):  # never block
             return [plan_in_worker(turn, request, user_text, caption, history, once,
@@ -147,8 +147,6 @@ def resume(turn: Turn, job) -> list[Reply]:
 
 def run(turn: Turn, spec: JobSpec, plan: EditPlan | None, kind: str) -> Reply:
     """Submit the job; with wait, block until it ends and reply with its result."""
-    from agent.jobs.view import job_state
-
     executor = turn.executor
     job_id = turn.submit(spec)
     notes = tuple(spec.notes)

@@ -15,7 +15,7 @@ from agent.chat import submit, welcome
 from agent.chat.turn import Turn, ask_meta
 from agent.chat.views import Reply
 from agent.planning.vision import describe_upload
-from agent.reading.intents import Intent
+from agent.reading.intents import Intent, one_off_settings
 
 
 def upload(turn: Turn, intent: Intent, uploads: list[tuple[str, bytes]]) -> list[Reply]:
@@ -44,12 +44,13 @@ def upload(turn: Turn, intent: Intent, uploads: list[tuple[str, bytes]]) -> list
         return [turn.say(f"{lead} What does it show? Describe it in one sentence (for "
                          "example \"a dog on a beach\"): the description is the prompt "
                          "each edit starts from.", "ask", node_ids=[base_node.id],
-                         meta=ask_meta(base_node.id, intent.instruction), notes=notes)]
+                         meta=ask_meta(base_node.id, intent.edit, intent.once),
+                         notes=notes)]
     how = "The LLM describes it as" if seen else "I'll describe it as"
     replies = [turn.say(f"{lead} {how} \"{intent.caption}\".", "upload",
                         node_ids=[n.id for n in nodes], notes=notes)]
-    if intent.instruction:
-        replies += submit.edit(turn, intent.instruction, None)
+    if intent.edit:
+        replies += submit.edit(turn, intent.edit, intent.once, None)
     return replies
 
 
@@ -74,5 +75,8 @@ def caption_given(turn: Turn, caption: str, pending: dict) -> list[Reply]:
     replies = [turn.say(f"Thanks: I'll describe it as \"{caption}\".", "upload",
                         user_text=turn.text, node_ids=[node_id])]
     if pending.get("instruction"):
-        replies += submit.edit(turn, pending["instruction"], None)
+        request, once = pending["instruction"], pending.get("once")
+        if once is None:  # none given, or asked before they were kept with the question
+            request, once = one_off_settings(request)
+        replies += submit.edit(turn, request, once, None)
     return replies

@@ -66,7 +66,7 @@ def forget() -> None:
 
 
 def job_calls(spec) -> int:
-    """Model calls of a job spec (agent.jobs.executor.JobSpec): every step with its preset."""
+    """Model calls of a job spec (agent.jobs.spec.JobSpec): every step with its preset."""
     from editing_core.presets import edit_nfe, resolve_params
 
     try:

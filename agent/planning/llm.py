@@ -127,8 +127,8 @@ class LLMPlanner:
                 HumanMessage(f"Versions on the current branch after the original:\n{hist}\n\n"
                              f"The message:\n<message>{_escape(text)}</message>")]
         try:
-            out = ask_with_timeout(self.model.with_structured_output(IntentChoice, include_raw=True), msgs,
-                        self.timeout)
+            structured = self.model.with_structured_output(IntentChoice, include_raw=True)
+            out = ask_with_timeout(structured, msgs, self.timeout)
         except Exception:  # noqa: BLE001 - the rules' reading stands
             return None
         parsed = out.get("parsed") if isinstance(out, dict) else out

@@ -49,7 +49,8 @@ def split_clauses(text: str) -> list[str]:
             continue
         # "make the circle blue and the square red": the second clause borrows the verb.
         m = re.match(r"^((?:make|paint|colou?r|turn)\s+)(.+?)\s+and\s+(the\s+.+)$", part, re.IGNORECASE)
-        if m and re.search(rf"\b(?:{alternation(cap.colours())}|{alternation(cap.size_words())})$", m.group(3)):
+        last = alternation([*cap.colours(), *cap.size_words()])
+        if m and re.search(rf"\b(?:{last})$", m.group(3)):
             out += [m.group(1) + m.group(2), m.group(1) + m.group(3)]
         else:
             out.append(part)

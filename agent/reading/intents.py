@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from agent.prompts import alternation, vocabulary
@@ -49,6 +49,11 @@ class Intent:
     instruction: str = ""  # upload: an edit asked for with the upload
     base: int = 0  # upload: index of the base image among the files
     then: str = ""  # undo / goto / branch: an edit to run afterwards ("... and try a scarf")
+    # The edit this message carries (the request of an edit, `then`, or an upload's
+    # `instruction`) without the settings given for it alone, and those settings
+    # ("make the car red with 20 steps" -> "make the car red", {"steps": 20}).
+    edit: str = ""
+    once: dict = field(default_factory=dict)
 
 
 def _num(word: str) -> int | None:
@@ -235,12 +240,22 @@ def _then() -> re.Pattern:
 
 
 def parse_intent(text: str, n_files: int = 0, has_image: bool = False) -> Intent:
-    """What the message asks for (see the module docstring for the order of the checks)."""
+    """What the message asks for (see the module docstring for the order of the checks),
+    with the edit it carries and that edit's own settings."""
+    intent = _read(text, n_files, has_image)
+    carried = intent.text if intent.kind == "edit" else intent.then or intent.instruction
+    if not carried:
+        return intent
+    request, once = one_off_settings(carried)
+    return replace(intent, edit=request, once=once)
+
+
+def _read(text: str, n_files: int, has_image: bool) -> Intent:
     raw = " ".join((text or "").split())
     clean = clean_request(raw)
     m = _then().match(clean)
     if m and not n_files and not _DELETE.search(raw):
-        first = parse_intent(m.group("nav"), 0, has_image)
+        first = _read(m.group("nav"), 0, has_image)
         if first.kind in ("undo", "goto", "branch"):
             return Intent(first.kind, first.text, target=first.target, count=first.count,
                           then=m.group("edit"))

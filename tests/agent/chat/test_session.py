@@ -251,6 +251,16 @@ def test_upload_without_caption_asks_then_runs_the_pending_edit(store, backend, 
     assert again.node(root).caption == CAPTION and again.edit_settings.steps == 1
 
 
+def test_settings_for_one_edit_wait_with_it_for_the_caption(store, backend, model_dir):
+    session = open_session(store, backend, model_dir)
+    [ask] = session.send("make the circle blue with 2 steps", files=[("x.png", png())])
+    assert ask.kind == "ask"
+    [_, edit] = session.send(CAPTION)
+    node = store.get_node(edit.node_ids[0])
+    assert "small blue circle" in node.caption and node.instruction == "Make the circle blue"
+    assert node.params["steps"] == 2 and session.edit_settings.steps == 1  # for that edit only
+
+
 def test_several_uploads_choose_the_base(store, backend, model_dir):
     session = open_session(store, backend, model_dir)
     other = world.Scene("white", (world.Obj("triangle", "black", "large", 4),))

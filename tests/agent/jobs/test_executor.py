@@ -1,6 +1,6 @@
-"""agent/executor.py on its own: the job lifecycle over a real store with a scripted
-backend (no model), so what the executor itself decides is checked directly: chained
-nodes, progress, the result message and its kind, failures, cancel, queueing."""
+"""agent/jobs/executor.py and run.py on their own: the job lifecycle over a real store with
+a scripted backend (no model), so what the executor itself decides is checked directly:
+chained nodes, progress, the result message and its kind, failures, cancel, queueing."""
 
 from __future__ import annotations
 

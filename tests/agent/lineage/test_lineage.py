@@ -1,5 +1,5 @@
-"""agent/lineage.py: the walks behind undo, redo, "back to ...", branch switches and the
-history; agent/navigation.py's resolution over them. Plain node records (no store, no
+"""agent/lineage/walks.py: the walks behind undo, redo, "back to ...", branch switches and the
+history; agent/lineage/navigation.py's resolution over them. Plain node records (no store, no
 model)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""agent/captions.py: one concrete change rewrites only the item of the caption it is about."""
+"""agent/planning/captions.py: one concrete change rewrites only the caption item it is about."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""agent/params.py: the edit settings a user changes in the chat, and settings given for
-one edit inside the request."""
+"""agent/planning/params.py: the edit settings a user changes in the chat; settings given for
+one edit inside the request (agent/reading/intents.py)."""
 
 from __future__ import annotations
 
