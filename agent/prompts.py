@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
@@ -30,3 +32,9 @@ def vocabulary() -> dict:
 
 def recipes() -> dict:
     return load_yaml("recipes.yaml")
+
+
+def alternation(words: Iterable[str]) -> str:
+    """A word list as a regex alternation, longest first ("take off|take|make")."""
+    return "|".join(re.escape(str(w)) for w in sorted(words, key=lambda w: len(str(w)),
+                                                         reverse=True))

@@ -23,8 +23,8 @@ from PIL import Image
 
 def toy_agreement(n: int = 500, seed: int = 0) -> tuple[int, int, float]:
     """Unambiguous random toy-world edits whose planned caption equals the world's caption."""
-    from agent.captions import split_items
-    from agent.offline import OfflinePlanner
+    from agent.planning.captions import split_items
+    from agent.planning.offline import OfflinePlanner
     from toyworld import world
 
     rng, planner = random.Random(seed), OfflinePlanner()
@@ -43,7 +43,7 @@ def toy_agreement(n: int = 500, seed: int = 0) -> tuple[int, int, float]:
 
 
 def intent_speed(reps: int = 200) -> float:
-    from agent.intents import parse_intent
+    from agent.reading.intents import parse_intent
 
     texts = ["make it more vintage", "go back to before the hat", "use 15 steps",
              "switch to the branch with the scarf", "what is the caption?", "undo",

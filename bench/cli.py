@@ -19,14 +19,17 @@ from editing_core.cli import add_model_args, backend_from_args, fail, parse_over
 from editing_core.presets import PRESETS
 
 
+def _presets_and_chain(p: argparse.ArgumentParser, presets, chain: str, chain_help: str) -> None:
+    """--presets (comma-separated names) and --chain (how an image passes between turns)."""
+    p.add_argument("--presets", default=",".join(presets), help="comma-separated preset names")
+    p.add_argument("--chain", choices=("latent", "pixel", "both"), default=chain, help=chain_help)
+
+
 def _bench_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", help="source image (default: a generated test card)")
     p.add_argument("--size", type=int, default=128, help="side of the generated test card")
-    p.add_argument("--presets", default=",".join(PRESETS),
-                   help="comma-separated preset names")
-    p.add_argument("--chain", choices=("latent", "pixel", "both"), default="latent",
-                   help="pass clean latents between turns, or decode, save as JPEG quality 75 "
-                        "and encode again (pixel), or both")
+    _presets_and_chain(p, PRESETS, "latent", "pass clean latents between turns, or decode, "
+                       "save as JPEG quality 75 and encode again (pixel), or both")
     p.add_argument("--steps", type=int, help="solver steps for every preset")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--seed", type=int, default=0)
@@ -192,11 +195,8 @@ def register(subparsers) -> None:
         "toy", help="multi-turn edits and text-to-image on the toy world, scored by ground truth")
     p.add_argument("--scenes", type=int, default=64, help="held-out scenes (default 64)")
     p.add_argument("--turns", type=int, default=10, help="chained edits per scene (default 10)")
-    p.add_argument("--presets", default=",".join(DEFAULT_PRESETS),
-                   help="comma-separated preset names")
-    p.add_argument("--chain", choices=("latent", "pixel", "both"), default="both",
-                   help="pass clean latents between turns (latent, the app), decode + JPEG 75 + "
-                        "encode again (pixel), or run both (default)")
+    _presets_and_chain(p, DEFAULT_PRESETS, "both", "pass clean latents between turns (latent, "
+                       "the app), decode + JPEG 75 + encode again (pixel), or run both (default)")
     p.add_argument("--nfe", type=int, help="run every preset at about this many model calls "
                    "per turn (default: each preset's own steps)")
     p.add_argument("--split", choices=("heldout", "tuning"), default="heldout",

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         backend = chat.executor.backend()
         import torch
 
-        from agent.timing import configure_threads
+        from agent.jobs.timing import configure_threads
 
         threads = configure_threads(settings.threads)
         print(f"model: bundled, grid {backend.max_side} px, loaded in "

@@ -5,7 +5,7 @@ head must land: a version's label, "ask" (the reply names the candidates and ask
 "none" (nothing matches: the reply says so, nothing moves). The lineages are built in a
 real store (a temporary SQLite database) with the instructions, captions, focus words
 and edit requests the agent stores; the cases run through the same reading
-(agent.intents.parse_intent) and resolution (agent.navigation.navigate) as the chat.
+(agent.reading.intents.parse_intent) and resolution (agent.lineage.navigation.navigate) as the chat.
 A few controls (edits and questions that mention "back", "before", "version") must not
 be read as navigation.
 
@@ -353,9 +353,9 @@ def groups(store, cid: str) -> list[tuple[str, list[str]]]:
 
 
 def run(verbose: bool = False) -> dict:
-    from agent.intents import parse_intent
-    from agent.navigation import navigate
-    from agent.references import Nav
+    from agent.lineage.navigation import navigate
+    from agent.reading.intents import parse_intent
+    from agent.reading.references import Nav
     from storage import Store
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -61,7 +61,7 @@ def check(planner, caption: str, case: dict) -> Outcome:
 
 
 def run(planner=None, path: Path = CASES) -> list[Outcome]:
-    from agent.offline import OfflinePlanner
+    from agent.planning.offline import OfflinePlanner
 
     planner = planner or OfflinePlanner()
     captions, cases = load_cases(path)
@@ -76,11 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     planner = None
     if args.planner != "offline":
-        from agent.llm import LLMPlanner
+        from agent.planning.llm import LLMPlanner
         from mtedit.settings import Settings
 
         planner = LLMPlanner.from_settings(Settings.from_env(planner=args.planner))
-    from agent.offline import OfflinePlanner
+    from agent.planning.offline import OfflinePlanner
 
     planner = planner or OfflinePlanner()
     planner.plan("make it warmer", "a dog")  # imports and word lists load once, untimed

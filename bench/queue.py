@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     from agent import ChatSession
-    from agent.executor import Executor
+    from agent.jobs.executor import Executor
     from editing_core.testing import tiny_random_folder
     from mtedit.servers import ServerMissing, private_postgres, private_redis, stop
     from mtedit.settings import Settings

@@ -7,8 +7,8 @@ import importlib
 import sys
 
 # Each module has register(subparsers); a subcommand sets func=callable(args) -> int.
-ROOM_CLIS = ("editing_core.cli", "storage.cli", "agent.cli", "agent.worker", "toyworld.cli",
-             "bench.cli")
+ROOM_CLIS = ("editing_core.cli", "storage.cli", "agent.chat.cli", "agent.jobs.worker",
+             "toyworld.cli", "bench.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

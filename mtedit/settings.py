@@ -157,9 +157,7 @@ class Settings:
         values: dict[str, object] = {}
         sources: dict[str, str] = {}
         names = [f.name for f in dataclasses.fields(cls)]
-        config = env.get("MTEDIT_CONFIG")
-        data_dir = Path(env.get("MTEDIT_DATA_DIR") or _default_data_dir()).expanduser()
-        path = Path(config).expanduser() if config else data_dir / "settings.yaml"
+        path = settings_file(env)
         if path.is_file():
             values.update(read_settings_file(path, names))
             sources.update({k: str(path) for k in values})
@@ -195,6 +193,15 @@ class Settings:
         if d.get("planner_api_key"):
             d["planner_api_key"] = "***"
         return d
+
+
+def settings_file(env: dict[str, str] | None = None) -> Path:
+    """The settings file from_env reads (and the app's settings panel writes): the one named
+    by MTEDIT_CONFIG, else settings.yaml in the data folder."""
+    env = os.environ if env is None else env
+    if config := env.get("MTEDIT_CONFIG"):
+        return Path(config).expanduser()
+    return Path(env.get("MTEDIT_DATA_DIR") or _default_data_dir()).expanduser() / "settings.yaml"
 
 
 def read_settings_file(path: Path, names=()) -> dict:

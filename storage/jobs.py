@@ -224,10 +224,6 @@ class JobQueries:
                     found.append(job_id)
         return [self.get_job(i) for i in found]
 
-    def fail_orphaned_jobs(self) -> list[Job]:
-        """Former name of interrupt_stale_jobs (the heartbeat decides, not the PID)."""
-        return self.interrupt_stale_jobs()
-
     def _stale(self, row, now) -> bool:
         beat = row.heartbeat_at or row.updated_at
         if beat is not None and beat.tzinfo is None:

@@ -111,18 +111,25 @@ class Config:
 # ---------------------------------------------------------------- VAE
 
 
+def resume(path: Path, parts: dict, log: Log | None = None, what: str = "") -> int:
+    """Load a stage's checkpoint ({name: state dict, "step": n}) into `parts` (name ->
+    module or optimizer); the step it was saved at, 0 without a checkpoint."""
+    if not path.exists():
+        return 0
+    state = torch.load(path, weights_only=False)
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    if log is not None:
+        log(f"{what}: resumed at step {state['step']}")
+    return state["step"]
+
+
 def train_vae(cfg: Config, log: Log):
     path = cfg.work_dir / "vae.pt"
     torch.manual_seed(cfg.seed)
     vae = C.SPEC.vae()
     opt = torch.optim.AdamW(vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
-    step = 0
-    if path.exists():
-        state = torch.load(path, weights_only=False)
-        vae.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        step = state["step"]
-        log(f"vae: resumed at step {step}")
+    step = resume(path, {"model": vae, "opt": opt}, log, "vae")
     if step >= cfg.vae_steps:
         return vae
     scenes = training_scenes(cfg.vae_pool, cfg.seed + 1, max_objects=3, striped_p=0.3)
@@ -167,12 +174,7 @@ def finetune_decoder(cfg: Config, vae, log: Log):
     path = cfg.work_dir / "decoder.pt"
     params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.vae_lr / 2, weight_decay=0.0)
-    step = 0
-    if path.exists():
-        state = torch.load(path, weights_only=False)
-        vae.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        step = state["step"]
+    step = resume(path, {"model": vae, "opt": opt})
     if step >= cfg.decoder_steps:
         return vae
     vae.requires_grad_(False)
@@ -409,15 +411,9 @@ def train_transformer(cfg: Config, data: dict, log: Log, vae=None):
     model = torch.nn.ModuleDict({"transformer": transformer, "text": text})
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.AdamW(transformer.parameters(), lr=cfg.lr, weight_decay=0.0)
-    step = 0
-    if path.exists():
-        text_state = copy.deepcopy(text.state_dict())
-        state = torch.load(path, weights_only=False)
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["opt"])
-        step = state["step"]
-        log(f"transformer: resumed at step {step}")
+    text_state = copy.deepcopy(text.state_dict())
+    step = resume(path, {"model": model, "ema": ema, "opt": opt}, log, "transformer")
+    if step:
         # The text stage's encoders are the source of truth (they are frozen here).
         model.text.load_state_dict(text_state)
         ema.text.load_state_dict(text_state)

@@ -232,25 +232,26 @@ def _swap(scene: Scene, old: Obj | None, new: Obj | None) -> Scene:
     return replace(scene, objects=tuple(sorted(objs, key=lambda o: o.cell)))
 
 
-def recolor(scene: Scene, cell: int, colour: str) -> Edit:
+def _change(kind: str, scene: Scene, cell: int, instruction: str, **change) -> Edit:
+    """The object at `cell` with one attribute changed (the focus word); `instruction` is
+    formatted with the object `o`, its place `where` and the new value `new`."""
     o = scene.at(cell)
-    new = replace(o, colour=colour)
-    return Edit("recolor", scene, _swap(scene, o, new), cell, focus=(colour,),
-                instruction=f"make the {o.shape} {POSITIONS[cell]} {colour}")  # fmt: skip
+    (new,) = change.values()
+    return Edit(kind, scene, _swap(scene, o, replace(o, **change)), cell, focus=(new,),
+                instruction=instruction.format(o=o, where=POSITIONS[cell], new=new))
+
+
+def recolor(scene: Scene, cell: int, colour: str) -> Edit:
+    return _change("recolor", scene, cell, "make the {o.shape} {where} {new}", colour=colour)
 
 
 def reshape(scene: Scene, cell: int, shape: str) -> Edit:
-    o = scene.at(cell)
-    new = replace(o, shape=shape)
-    return Edit("reshape", scene, _swap(scene, o, new), cell, focus=(shape,),
-                instruction=f"turn the {o.colour} {o.shape} into a {shape}")  # fmt: skip
+    return _change("reshape", scene, cell, "turn the {o.colour} {o.shape} into a {new}",
+                   shape=shape)
 
 
 def resize(scene: Scene, cell: int, size: str) -> Edit:
-    o = scene.at(cell)
-    new = replace(o, size=size)
-    return Edit("resize", scene, _swap(scene, o, new), cell, focus=(size,),
-                instruction=f"make the {o.colour} {o.shape} {size}")  # fmt: skip
+    return _change("resize", scene, cell, "make the {o.colour} {o.shape} {new}", size=size)
 
 
 def move(scene: Scene, cell: int, to: int) -> Edit:

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from agent import ops
-from agent.offline import OfflinePlanner
+from agent.planning.offline import OfflinePlanner
 
 
 def picture(w=64, h=48) -> Image.Image:
@@ -104,7 +104,7 @@ def session(tmp_path, tiny_flux_dir, tiny_backend):
 def test_an_operation_is_a_lineage_node_and_the_next_edit_starts_from_it(session):
     img = picture()
     session.send("a red picture with a blue block on the left", files=[("p.png", png(img))])
-    root = session.head()
+    root = session.head_id()
     replies = session.send("flip it horizontally")
     assert replies[-1].kind == "edit", replies[-1].text
     assert "exact" in replies[-1].text.lower()
@@ -117,11 +117,11 @@ def test_an_operation_is_a_lineage_node_and_the_next_edit_starts_from_it(session
     assert not ImageChops.difference(out, ImageOps_mirror(img)).getbbox()  # pixel-exact
 
     session.send("crop it to a square")
-    square = session.store.get_node(session.head())
+    square = session.store.get_node(session.head_id())
     assert square.kind == "op" and (square.width, square.height) == (48, 48)
 
     session.send("make the picture blue")  # a diffusion edit, from the cropped image
-    edit = session.store.get_node(session.head())
+    edit = session.store.get_node(session.head_id())
     assert edit.kind == "edit" and edit.parent_id == square.id
     assert (edit.width, edit.height) == (48, 48)  # anchored to the operation's frame
 

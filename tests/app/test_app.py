@@ -348,6 +348,19 @@ def test_settings_are_saved_for_the_user(env):
     assert widget(again.number_input, "set-steps").value == 6
 
 
+def test_settings_are_saved_to_the_file_mtedit_config_names(env, monkeypatch, tmp_path):
+    config = tmp_path / "elsewhere" / "mtedit.yaml"
+    monkeypatch.setenv("MTEDIT_CONFIG", str(config))
+    at = open_app()
+    widget(at.text_input, "set-planner-model").set_value("llama3.2")
+    button(at, "save-settings").click().run()
+    assert not at.exception
+    assert yaml.safe_load(config.read_text())["planner_model"] == "llama3.2"
+    assert not (env / "settings.yaml").exists()  # not where it would never be read
+    again = open_app(c=conversation(at))  # a reload reads it back
+    assert widget(again.text_input, "set-planner-model").value == "llama3.2"
+
+
 def test_a_wrong_model_folder_in_settings_is_explained(env, tmp_path):
     at = open_app()
     widget(at.text_input, "set-model").set_value(str(tmp_path / "missing"))

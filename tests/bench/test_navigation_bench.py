@@ -1,9 +1,9 @@
 """The navigation benchmark: its phrasings land where they must (>= 95 %), its controls
 are not read as navigation, and a question's suggestions each find one version."""
 
-from agent.intents import parse_intent
-from agent.navigation import navigate
-from agent.references import Nav
+from agent.lineage.navigation import navigate
+from agent.reading.intents import parse_intent
+from agent.reading.references import Nav
 from bench import navigation as bench
 
 

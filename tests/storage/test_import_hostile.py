@@ -163,7 +163,7 @@ def test_walks_over_a_damaged_database_stop_and_doctor_names_the_cycle(store, ex
         store.path(nodes[1].id)
     with pytest.raises(StorageError, match="loop"):
         store.message_path(messages[0].id)
-    from agent import lineage
+    from agent.lineage import walks as lineage
 
     with pytest.raises(StorageError, match="loop"):
         lineage.path(store.nodes(conv.id), nodes[1].id)

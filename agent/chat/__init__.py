@@ -1,0 +1,1 @@
+"""The chat session: one message in, replies out, over the collaborators it is handed."""

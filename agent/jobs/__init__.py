@@ -1,0 +1,1 @@
+"""Jobs: the stored job contract, runners (in-process, Celery), recovery, wording, timing."""

@@ -1,0 +1,115 @@
+"""Jobs whose process stopped, and plans that did not finish.
+
+reap() interrupts the jobs whose heartbeat stopped (storage decides, atomically, so two
+processes never both report one) and tells the conversation which steps finished; jobs
+queued behind an interrupted one fail with a reason. A failed edit (interrupted, or a
+step that raised) is resumable: "continue" runs the steps it did not finish from its
+last stored node, with the same step keys, so no step is ever stored twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+
+from agent.jobs.job_text import NOT_RUN, interrupted_text
+from agent.jobs.spec import JobSpec, is_claim
+
+log = logging.getLogger(__name__)
+
+
+def finished_steps(store, job) -> list[str]:
+    """Node ids of the job's steps that are stored, in order (by step key)."""
+    spec = JobSpec.from_dict(job.request)
+    done = []
+    for k in range(len(spec.steps)):
+        node = store.node_by_step_key(spec.step_key(job.id, k))
+        if node is None:
+            break
+        done.append(node.id)
+    return done or list(job.result_node_ids)
+
+
+def reap(store, conversation_id: str | None = None) -> list:
+    """Interrupt the jobs nobody runs any more; write what happened to each conversation."""
+    try:
+        jobs = store.interrupt_stale_jobs(conversation_id)
+    except Exception:
+        log.warning("could not check for interrupted jobs", exc_info=True)
+        return []
+    for job in jobs:
+        if is_claim(job):
+            continue  # a reservation that never became a job: nothing to tell
+        done = finished_steps(store, job) if job.kind == "edit" else list(job.result_node_ids)
+        if tuple(done) != job.result_node_ids:
+            job = store.update_job(job.id, result_node_ids=done)
+        if job.conversation_id is None:
+            continue
+        try:
+            store.add_message(job.conversation_id, "assistant", interrupted_text(job),
+                              node_ids=done)
+        except Exception:
+            log.warning("could not report interrupted job %s", job.id, exc_info=True)
+        for follower in store.followers(job.id):
+            store.update_job(follower.id, status="failed", error=NOT_RUN)
+            request = follower.request.get("request") or "the next edit"
+            store.add_message(job.conversation_id, "assistant",
+                              f"\"{request}\" was queued behind that edit and did not run; "
+                              "send it again when the edit above is complete.")
+    return jobs
+
+
+def resumable(store, conversation_id: str):
+    """The conversation's latest edit that failed before its last step (jobs queued
+    behind it that never ran are passed over), or None."""
+    for job in store.list_jobs(conversation_id, limit=20):
+        if is_claim(job) or (job.status == "failed" and job.error == NOT_RUN):
+            continue
+        if job.kind != "edit" or job.status != "failed":
+            return None
+        steps = job.request.get("steps") or []
+        return job if len(finished_steps(store, job)) < len(steps) else None
+    return None
+
+
+def resume_spec(store, job) -> JobSpec:
+    """The rest of a failed edit's plan, from its last stored node."""
+    spec = JobSpec.from_dict(job.request)
+    done = finished_steps(store, job)
+    base = done[-1] if done else spec.base_node_id
+    if base is None and spec.after_job:  # queued behind another: start where that ended
+        prev = store.get_job(spec.after_job)
+        base = prev.result_node_ids[-1] if prev.result_node_ids else None
+    if base is None:
+        raise ValueError("there is nothing to continue from")
+    caption = store.get_node(base).caption if done else spec.base_caption
+    return replace(spec, conversation_id=job.conversation_id, steps=spec.steps[len(done):],
+                   base_node_id=base, after_job=None, base_caption=caption or "", notes=[],
+                   step_key_base=spec.step_key_base or job.id,
+                   step_offset=spec.step_offset + len(done))
+
+
+def stored_result(store, job_id: str) -> tuple[str, tuple[str, ...]]:
+    """(status, result node ids) of a stored job ("missing", () when it is gone)."""
+    try:
+        job = store.get_job(job_id)
+    except Exception:  # noqa: BLE001 - gone: treat as not finished
+        return "missing", ()
+    return job.status, job.result_node_ids
+
+
+def wait_in_store(store, job_id: str, timeout: float | None = None, poll: float = 0.025):
+    """Follow a job in the store until it ends (or timeout); a job whose owner stopped
+    beating is interrupted on the way. Returns the last record."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        job = store.get_job(job_id)
+        if not job.active:
+            return job
+        if store.is_stale(job):
+            reap(store, job.conversation_id)
+            continue
+        if deadline is not None and time.monotonic() >= deadline:
+            return job
+        time.sleep(poll)

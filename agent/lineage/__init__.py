@@ -1,0 +1,1 @@
+"""Lineage: walks over a conversation's image tree, labels, and finding a version by words."""

@@ -1,0 +1,1 @@
+"""Planning: a request and a caption in, an EditPlan out (rules, recipes, captions, LLM)."""

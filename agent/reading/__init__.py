@@ -1,0 +1,1 @@
+"""Reading a message: its intent, references to versions, words, checks, cleaning, uploads."""

@@ -1,0 +1,1 @@
+"""The Streamlit page's parts over agent.ChatSession: chat and job panel, lineage, sidebar."""
