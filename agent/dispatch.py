@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent import lineage
+from agent import lineage, nav_limits
 from agent.intents import Intent, Target, parse_intent
 from agent.llm import LLMPlanner
 from agent.resume import RESUME
@@ -64,6 +64,8 @@ class Dispatch:
             return [Reply(text="That message is too long (over 4000 characters); please "
                           "shorten it.", kind="error")]
         if problem := message_problem(text):  # numbers out of range, giant words: nothing stored
+            return [Reply(text=problem, kind="error")]
+        if problem := nav_limits.problem(text, self.store, self._cid):  # "back to turn -1"
             return [Reply(text=problem, kind="error")]
         if self._cid is None:
             self.new_conversation(_title(text) if text else "New conversation")

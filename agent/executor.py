@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from agent import damage, timing
+from agent import damage, shutdown, timing
 from agent.job_text import NOT_RUN, result_text
 from agent.views import JobView
 from editing_core.images import png_bytes
@@ -152,6 +152,7 @@ def _backend_lock(backend) -> threading.Lock:
 def explain_error(exc: BaseException) -> str:
     """A sentence a user can act on."""
     from editing_core import DeviceOutOfMemory, ImageInputError, ModelLoadError
+    from storage import StorageError
 
     name = type(exc).__name__
     text = " ".join(str(exc).split())
@@ -164,13 +165,15 @@ def explain_error(exc: BaseException) -> str:
         return f"{text[:1].upper()}{text[1:]}; edit another image, or roll back to one"
     if isinstance(exc, ImageInputError):
         return f"the image could not be used: {text}"
-    if isinstance(exc, ValueError):
+    if isinstance(exc, (ValueError, StorageError)):  # already a sentence
         return text
     return f"{name}: {text[:300]}"
 
 
 class Executor:
     """One worker thread running jobs for one store on one backend."""
+
+    stopping = False  # a polite stop was asked (agent/shutdown.py)
 
     def __init__(self, store, backend=None, *, settings: Settings | None = None,
                  loader: Callable[[], object] | None = None):
@@ -185,6 +188,7 @@ class Executor:
         self._held: set[str] = set()  # claims of sessions of this process
         self._beat: threading.Thread | None = None
         self._beat_lock = threading.Lock()
+        shutdown.watch(self)  # at exit, its jobs are marked interrupted at once
 
     @classmethod
     def shared(cls, store, settings: Settings, backend=None) -> Executor:
@@ -492,6 +496,8 @@ class Executor:
                 raise ValueError(NOT_RUN)
             spec.base_node_id = made[-1]
         cur = store.get_node(spec.base_node_id)
+        if problem := damage.image_problem(store, cur):  # never edited from its latent alone
+            raise damage.DamagedImage(cur.id, problem)
         anchor = self._anchor(cur)
         anchor_latent = cur_latent = None
         base = resolve_params(spec.preset, spec.overrides)
@@ -592,6 +598,8 @@ class Executor:
                       getattr(result, "nfe", 0))
 
     def _finish(self, state: _State, status: str, error: str | None) -> None:
+        if self.stopping and status != "done":  # stopped politely: interrupted, resumable
+            return shutdown.finish_stopped(self, state)
         state.status, state.error = status, error
         if status == "done":
             state.done = max(state.done, state.total)

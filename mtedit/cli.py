@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 # Each module has register(subparsers); a subcommand sets func=callable(args) -> int.
@@ -27,6 +28,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class OneLine(logging.Handler):
+    """Warnings a command logs without a logging setup of its own, as one line each (the
+    command says what failed and what to do; a traceback helps nobody at the prompt)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                line += f" ({' '.join(str(record.exc_info[1]).split())[:300]})"
+            sys.stderr.write(f"mtedit: {line}\n")
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -34,7 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from mtedit.settings import SettingsError
+    from mtedit.stopping import EXIT_STATUS, Terminated, exit_on_sigterm
+    from mtedit.text import CleanStream
 
+    exit_on_sigterm()  # SIGTERM: the cleanup runs (jobs are marked interrupted), then exit
+    logging.lastResort = OneLine()
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = CleanStream(out), CleanStream(err)  # no escape codes printed
     try:
         return int(args.func(args) or 0)
     except SettingsError as exc:  # a wrong setting: one line naming it, not a traceback
@@ -43,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("stopped (SIGTERM)", file=sys.stderr)
+        return EXIT_STATUS
+    finally:
+        sys.stdout, sys.stderr = out, err
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mtedit.text import clean
 from storage.blobs import BlobStore
 from storage.dbfile import FileWatch
 from storage.engine import (
@@ -178,7 +179,8 @@ class Store(MessageQueries, JobQueries):
 
     def create_conversation(self, title: str = "") -> Conversation:
         now = utcnow()
-        row = ConversationRow(id=new_id(), title=title[:200], created_at=now, updated_at=now)
+        row = ConversationRow(id=new_id(), title=clean(title)[:200], created_at=now,
+                              updated_at=now)
         with self.transaction() as s:
             s.add(row)
         return _conversation(row)
@@ -205,7 +207,7 @@ class Store(MessageQueries, JobQueries):
     def rename_conversation(self, conversation_id: str, title: str) -> Conversation:
         with self.transaction() as s:
             row = self._conv_row(s, conversation_id)
-            row.title = title[:200]
+            row.title = clean(title)[:200]
             row.updated_at = utcnow()
         return _conversation(row)
 
@@ -322,8 +324,10 @@ class Store(MessageQueries, JobQueries):
         if isinstance(focus_words, str):
             focus_words = [focus_words]
         fields = {
-            "caption": caption or "", "instruction": instruction, "target_prompt": target_prompt,
-            "focus_words": json_copy(list(focus_words), "focus_words"), "preset": preset,
+            "caption": clean(caption or ""), "instruction": clean(instruction),
+            "target_prompt": clean(target_prompt),
+            "focus_words": json_copy([clean(w) for w in focus_words], "focus_words"),
+            "preset": preset,
             "params": json_copy(params or {}, "params"),
             "seed": None if seed is None else int(seed), "model_id": model_id,
             "timings": json_copy(timings or {}, "timings"), "step_key": step_key,
@@ -387,7 +391,7 @@ class Store(MessageQueries, JobQueries):
         """Give a node its caption when it arrives late (an upload stored without one)."""
         with self.transaction() as s:
             row = self._node_row(s, node_id)
-            row.caption = caption
+            row.caption = clean(caption)
         return _node(row)
 
     def get_node(self, node_id: str) -> Node:

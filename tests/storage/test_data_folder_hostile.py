@@ -3,8 +3,10 @@ running process, a full disk, a bad database setting."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,136 @@ def test_doctor_grace_must_be_a_number_of_seconds(store, grace, capsys):
         mtedit(["doctor", "--db", store.url, "--fix", "--grace", grace])
     assert exit_.value.code == 2
     assert "not a number of seconds from 0" in capsys.readouterr().err
+
+
+# -- the database file deleted or replaced under a running process ------------------------
+
+
+def db_file(store: Store) -> Path:
+    return Path(store.url.removeprefix("sqlite:///"))
+
+
+def remove_database(store: Store) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_file(store)}{suffix}").unlink(missing_ok=True)
+
+
+def test_a_deleted_database_file_is_noticed_not_recreated(store):
+    conv = store.create_conversation("c")
+    store.add_upload(conv.id, make_png(8, 8, "a"), "a")
+    remove_database(store)
+    for write in (lambda: store.create_conversation("after"),
+                  lambda: store.add_message(conv.id, "user", "hello"),
+                  lambda: store.add_upload(conv.id, make_png(8, 8, "b"), "b")):
+        with pytest.raises(StorageError, match="was deleted while mtedit was using it"):
+            write()
+    with pytest.raises(StorageError, match="was deleted"):
+        store.list_conversations()
+    assert not db_file(store).exists()  # no fresh empty file hiding the history
+
+
+def test_a_database_replaced_by_another_store_is_refused(store, tmp_path):
+    store.create_conversation("mine")
+    with Store.open(data_dir=tmp_path / "other") as other:
+        other.create_conversation("theirs")
+        theirs = db_file(other)
+    remove_database(store)
+    shutil.copy(theirs, db_file(store))
+    with pytest.raises(StorageError, match="replaced by another database"):
+        store.create_conversation("lost")
+    con = sqlite3.connect(db_file(store))
+    assert [r[0] for r in con.execute("SELECT title FROM conversations")] == ["theirs"]
+    con.close()
+
+
+def test_a_backup_of_the_same_store_restored_in_place_is_used(store, tmp_path):
+    store.create_conversation("before the backup")
+    backup = tmp_path / "backup.db"
+    con = sqlite3.connect(db_file(store))
+    con.execute(f"VACUUM INTO '{backup}'")
+    con.close()
+    store.create_conversation("after the backup")
+    remove_database(store)
+    shutil.copy(backup, db_file(store))
+    store.create_conversation("after the restore")
+    assert sorted(c.title for c in store.list_conversations()) == [
+        "after the restore", "before the backup"]
+
+
+# -- a full disk --------------------------------------------------------------------------
+
+
+def full_database(monkeypatch, pages: int) -> None:
+    """New SQLite connections may grow the file to `pages` pages only: SQLite then answers
+    "database or disk is full" exactly as on a full disk."""
+    from storage import engine
+
+    real = engine._sqlite_connect
+
+    def connect(dbapi_connection, record):
+        real(dbapi_connection, record)
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    monkeypatch.setattr(engine, "_sqlite_connect", connect)
+
+
+def test_a_full_disk_at_start_is_said_in_words(tmp_path, monkeypatch, capsys):
+    full_database(monkeypatch, 2)
+    from storage.errors import StorageFullError
+
+    with pytest.raises(StorageFullError, match="disk holding the database .* is full"):
+        Store.open(data_dir=tmp_path / "data")
+    assert mtedit(["import", "--db", str(tmp_path / "data" / "x.db"), __file__]) == 1
+    err = capsys.readouterr().err
+    assert "is full" in err and "Free some space" in err and "Traceback" not in err
+
+
+def test_a_full_disk_during_writes_loses_nothing(store, monkeypatch):
+    from storage.errors import StorageFullError
+
+    conv = store.create_conversation("c")
+    root = store.add_upload(conv.id, make_png(8, 8, "a"), "a")
+    from sqlalchemy import event
+
+    pages = sqlite3.connect(db_file(store)).execute("PRAGMA page_count").fetchone()[0]
+
+    def limit(dbapi_connection, _record):
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages + 4}")
+
+    event.listen(store.engine, "connect", limit)
+    store.engine.dispose()  # connections opened from now on see the full disk
+    with pytest.raises(StorageFullError, match="the database"):
+        for i in range(200):
+            store.add_message(conv.id, "user", "x" * 4000 + str(i))
+    event.remove(store.engine, "connect", limit)
+    store.engine.dispose()
+    kept = len(store.messages(conv.id))
+    assert 0 < kept < 200  # what was committed before the disk filled is all there
+    # blobs: the data folder is full
+    real_open = os.open
+
+    def no_space(path, flags, *args, **kw):
+        if ".tmp-" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, flags, *args, **kw)
+
+    monkeypatch.setattr(os, "open", no_space)
+    with pytest.raises(StorageFullError, match=f"the data folder .*{store.data_dir.name}"):
+        store.add_edit(root.id, make_png(8, 8, "b"), None, caption="b")
+    monkeypatch.undo()
+    assert [n.id for n in store.nodes(conv.id)] == [root.id]
+    assert store.read_image(root) == make_png(8, 8, "a")
+    assert list(store.blobs.temp_files()) == []
+    assert check(store).ok
+
+
+def test_a_bad_database_setting_is_named_and_makes_no_data_folder(tmp_path, monkeypatch,
+                                                                   capsys):
+    data = tmp_path / "data"
+    monkeypatch.setenv("MTEDIT_DATA_DIR", str(data))
+    monkeypatch.setenv("MTEDIT_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert mtedit(["history"]) == 1
+    err = capsys.readouterr().err
+    assert "MTEDIT_DATABASE_URL" in err and "cannot open the database" in err
+    assert "OperationalError" not in err and "sqlalche.me" not in err
+    assert not data.exists()
