@@ -801,7 +801,7 @@ def run() -> None:
     except Exception as exc:  # the page must stay up
         log.exception("the page failed")
         st.error(
-            f"Something went wrong ({type(exc).__name__}: {exc}). Your conversations are "
+            f"Something went wrong ({explain_error(exc)}). Your conversations are "
             "stored; reload the page. If it persists, check the settings in the sidebar "
             "(model folder, device); the server log has the details."
         )

@@ -51,11 +51,12 @@ def stop(executor, wait: float = 0.0) -> list:
     returns the jobs marked. wait: seconds to let the running job reach its next model
     call and end (a process must not exit while a model call runs in a thread)."""
     with executor._lock:
-        states = [s for s in executor._jobs.values() if not s.finished.is_set()]
+        running = [s for s in executor._jobs.values()
+                   if s.status == "running" and not s.finished.is_set()]
     request(executor)
     jobs = interrupt(executor.store, executor._owned())
     deadline = time.monotonic() + wait
-    for state in states:
+    for state in running:
         state.finished.wait(max(0.0, deadline - time.monotonic()))
     return jobs
 

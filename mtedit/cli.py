@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -56,9 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     from mtedit.text import CleanStream
 
     exit_on_sigterm()  # SIGTERM: the cleanup runs (jobs are marked interrupted), then exit
+    out, err, last = sys.stdout, sys.stderr, logging.lastResort
     logging.lastResort = OneLine()
-    out, err = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = CleanStream(out), CleanStream(err)  # no escape codes printed
+    # no escape codes printed (stderr keeps "\r": progress bars redraw their line)
+    sys.stdout, sys.stderr = CleanStream(out), CleanStream(err, keep="\r")
     try:
         return int(args.func(args) or 0)
     except SettingsError as exc:  # a wrong setting: one line naming it, not a traceback
@@ -70,8 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         print("stopped (SIGTERM)", file=sys.stderr)
         return EXIT_STATUS
+    except OSError as exc:  # a full disk outside the store's own writes (a temp folder)
+        if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            raise
+        where = f" holding {exc.filename}" if exc.filename else ""
+        print(f"mtedit {args.command}: the disk{where} is full; free some space, then try "
+              "again", file=sys.stderr)
+        return 1
     finally:
-        sys.stdout, sys.stderr = out, err
+        sys.stdout, sys.stderr, logging.lastResort = out, err, last
 
 
 if __name__ == "__main__":

@@ -41,16 +41,19 @@ def _dropped(ch: str) -> bool:
     return unicodedata.category(ch) in ("Cc", "Cf", "Cs")
 
 
-def clean(text: str) -> str:
+def clean(text: str, keep: str = "") -> str:
     """`text` without escape sequences, control and format characters ("\\r\\n" and "\\r"
-    become "\\n"); None stays None."""
+    become "\\n"); None stays None. keep: control characters to leave (a progress bar's
+    "\\r" on a terminal)."""
     if text is None:
         return text
     text = str(text)
     if text.isascii() and text.isprintable():
         return text  # the common case costs one scan
-    text = _ESCAPES.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    return "".join(ch for ch in text if not _dropped(ch))
+    text = _ESCAPES.sub("", text)
+    if "\r" not in keep:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(ch for ch in text if ch in keep or not _dropped(ch))
 
 
 def has_controls(text: str) -> bool:
@@ -96,11 +99,12 @@ def unreadable(text: str) -> str | None:
 class CleanStream:
     """A text stream that cleans everything written to it (for printing stored text)."""
 
-    def __init__(self, stream: TextIO):
+    def __init__(self, stream: TextIO, keep: str = ""):
         self._stream = stream
+        self._keep = keep
 
     def write(self, text: str) -> int:
-        return self._stream.write(clean(text))
+        return self._stream.write(clean(text, self._keep))
 
     def flush(self) -> None:
         self._stream.flush()

@@ -320,3 +320,31 @@ def test_a_huge_png_gets_the_megapixel_message(chat, side, capfd):
 
     with pytest.raises(ImageInputError, match="the limit is 64 megapixels"):
         load_image(bomb(side, side))
+
+
+def test_a_full_disk_at_the_start_of_a_chat_is_said_in_words(tmp_path, monkeypatch, capfd):
+    from mtedit.cli import main
+    from storage import engine
+
+    real = engine._sqlite_connect
+
+    def full(dbapi_connection, record):  # SQLite's own "database or disk is full"
+        real(dbapi_connection, record)
+        dbapi_connection.execute("PRAGMA max_page_count = 2")
+
+    monkeypatch.setattr(engine, "_sqlite_connect", full)
+    db = tmp_path / "data" / "mtedit.db"
+    script = tmp_path / "one.yaml"
+    script.write_text("turns:\n  - generate a red circle on a green background\n")
+    assert main(["chat", "--db", str(db), "--script", str(script)]) == 1
+    err = capfd.readouterr().err
+    assert f"the disk holding the database (sqlite:///{db}) is full" in err
+    assert "Free some space" in err and "Traceback" not in err and "OperationalError" not in err
+
+    def no_space(*args, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "tmp"))
+
+    monkeypatch.setattr("tempfile.mkdtemp", no_space)
+    assert main(["chat", "--script", str(script)]) == 1
+    err = capfd.readouterr().err
+    assert "is full; free some space" in err and "Traceback" not in err
