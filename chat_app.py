@@ -17,7 +17,7 @@ import logging
 import streamlit as st
 
 try:
-    from agent import welcome
+    from agent import explain_error, welcome
     from app.chat_panel import IMAGE_TYPES, MAX_UPLOAD_MB, handle_input, render_chat
     from app.lineage_panel import render_lineage
     from app.sidebar import render_conversations, render_settings
@@ -104,7 +104,7 @@ def run() -> None:
     except Exception as exc:  # the page must stay up
         log.exception("the page failed")
         st.error(
-            f"Something went wrong ({type(exc).__name__}: {exc}). Your conversations are "
+            f"Something went wrong ({explain_error(exc)}). Your conversations are "
             "stored; reload the page. If it persists, check the settings in the sidebar "
             "(model folder, device); the server log has the details."
         )

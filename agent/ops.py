@@ -15,6 +15,7 @@ black and white"); `parse` checks a string; `apply` runs it on an image.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -96,7 +97,10 @@ def parse(text: str) -> Op:
                 raise OpError("flip direction must be horizontal or vertical")
             return Op("flip", {"direction": d})
         if name == "rotate":
-            deg = float(raw.get("degrees", 90)) % 360
+            deg = float(raw.get("degrees", 90))
+            if not math.isfinite(deg):
+                raise OpError("rotate degrees must be a finite number, e.g. 90")
+            deg %= 360
             return Op("rotate", {"degrees": deg})
         if name == "crop":
             if "ratio" in raw:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,9 +32,9 @@ def load_image(source, max_pixels: int = MAX_PIXELS) -> Image.Image:
     else:
         try:
             if isinstance(source, (bytes, bytearray, memoryview)):
-                img = Image.open(io.BytesIO(bytes(source)))
+                img = _open_quietly(io.BytesIO(bytes(source)))
             elif isinstance(source, (str, Path)):
-                img = Image.open(Path(source))
+                img = _open_quietly(Path(source))
             else:
                 raise ImageInputError(f"expected an image, a path or bytes, got {type(source).__name__}")
             check_pixels(img.width, img.height, max_pixels)
@@ -44,12 +46,29 @@ def load_image(source, max_pixels: int = MAX_PIXELS) -> Image.Image:
         except FileNotFoundError as exc:
             raise ImageInputError(f"image file not found: {source}") from exc
         except Image.DecompressionBombError as exc:
-            raise ImageInputError(f"image too large to open safely: {exc}") from exc
+            raise ImageInputError(f"the image has {bomb_megapixels(exc)} megapixels; the limit "
+                                  f"is {max_pixels / 1e6:g} megapixels") from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise ImageInputError(f"not a readable image: {exc}") from exc
     if img.width < 1 or img.height < 1:
         raise ImageInputError("the image is empty (zero width or height)")
     return img
+
+
+def _open_quietly(fp) -> Image.Image:
+    """Image.open without PIL's bomb warning: the pixel limit is said by check_pixels."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(fp)
+
+
+def bomb_megapixels(exc: BaseException) -> str:
+    """How many megapixels PIL's DecompressionBombError says the image has ("more than
+    178" when its message does not say)."""
+    m = re.search(r"\((\d+) pixels\)", str(exc))
+    if m:
+        return f"{int(m.group(1)) / 1e6:,.0f}"
+    return f"more than {2 * (Image.MAX_IMAGE_PIXELS or 0) // 1_000_000}"
 
 
 def check_pixels(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:

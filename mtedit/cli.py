@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import logging
 import sys
 
 # Each module has register(subparsers); a subcommand sets func=callable(args) -> int.
@@ -27,6 +29,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class OneLine(logging.Handler):
+    """Warnings a command logs without a logging setup of its own, as one line each (the
+    command says what failed and what to do; a traceback helps nobody at the prompt)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                line += f" ({' '.join(str(record.exc_info[1]).split())[:300]})"
+            sys.stderr.write(f"mtedit: {line}\n")
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -34,7 +53,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     from mtedit.settings import SettingsError
+    from mtedit.stopping import EXIT_STATUS, Terminated, exit_on_sigterm
+    from mtedit.text import CleanStream
 
+    exit_on_sigterm()  # SIGTERM: the cleanup runs (jobs are marked interrupted), then exit
+    out, err, last = sys.stdout, sys.stderr, logging.lastResort
+    logging.lastResort = OneLine()
+    # no escape codes printed (stderr keeps "\r": progress bars redraw their line)
+    sys.stdout, sys.stderr = CleanStream(out), CleanStream(err, keep="\r")
     try:
         return int(args.func(args) or 0)
     except SettingsError as exc:  # a wrong setting: one line naming it, not a traceback
@@ -43,6 +69,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("stopped (SIGTERM)", file=sys.stderr)
+        return EXIT_STATUS
+    except OSError as exc:  # a full disk outside the store's own writes (a temp folder)
+        if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            raise
+        where = f" holding {exc.filename}" if exc.filename else ""
+        print(f"mtedit {args.command}: the disk{where} is full; free some space, then try "
+              "again", file=sys.stderr)
+        return 1
+    finally:
+        sys.stdout, sys.stderr, logging.lastResort = out, err, last
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--fix", action="store_true", help="remove orphan blobs and stale temp files")
     p.add_argument(
-        "--grace", type=float, default=60.0, metavar="SECONDS",
+        "--grace", type=seconds, default=60.0, metavar="SECONDS",
         help="keep orphans younger than this: a running writer may be about to use them "
         "(default: 60)",
     )
@@ -55,6 +55,23 @@ def register(subparsers) -> None:
 
 class CommandError(Exception):
     pass
+
+
+MAX_GRACE_S = 10 * 365 * 86400.0  # ten years: more is a typo
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a number of seconds from 0 to ten years (no NaN, no infinity)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= MAX_GRACE_S):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds from 0 to {MAX_GRACE_S:.0f}")
+    return value
 
 
 def _open(args, create: bool = False):
@@ -175,7 +192,7 @@ def cmd_doctor(args) -> int:
         print(f"{len(left)} orphan blobs younger than {args.grace:g} s kept (use --grace 0)")
     elif not args.fix and (report.orphans or report.temp_files):
         print("run `mtedit doctor --fix` to remove orphan blobs and stale temp files")
-    return 1 if report.damaged else 0
+    return 1 if report.damaged or report.links else 0
 
 
 @_run

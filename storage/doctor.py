@@ -9,6 +9,9 @@ inside one write transaction that holds the blob-collection lock (storage.gc), a
 writer re-puts its blobs inside its own transaction under the same lock, so a node can
 never commit referring to a blob that is being deleted. The grace period only spares
 blobs a writer has put but not yet used (it would otherwise write them again).
+
+Nothing under the data folder is followed if it is a symbolic link (storage/paths.py):
+a link among the blobs is reported, never entered, and nothing it points to is removed.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class DoctorReport:
     removed_orphans: list[str] = field(default_factory=list)
     removed_temp: list[Path] = field(default_factory=list)
     database: list[str] = field(default_factory=list)  # integrity / foreign key problems
+    links: list[Path] = field(default_factory=list)  # symbolic links under the blob folder
     trees: list[str] = field(default_factory=list)  # cycles and dangling parents
 
     @property
@@ -45,7 +49,7 @@ class DoctorReport:
         """No missing or corrupt blob, and no orphan or temp file left on disk."""
         left = set(self.orphans) - set(self.removed_orphans)
         temp_left = set(self.temp_files) - set(self.removed_temp)
-        return not (self.damaged or left or temp_left)
+        return not (self.damaged or left or temp_left or self.links)
 
     def lines(self) -> list[str]:
         out = [f"{self.referenced} blobs referenced, {self.blobs} on disk"]
@@ -60,6 +64,9 @@ class DoctorReport:
         removed_tmp = set(self.removed_temp)
         for path in self.temp_files:
             out.append(f"temp file {path}" + (" removed" if path in removed_tmp else ""))
+        for path in self.links:
+            out.append(f"link {path} skipped: mtedit never follows links out of its data "
+                       "folder; remove it (what it points to is not touched)")
         if self.database:
             out.append("DAMAGED: the database file fails SQLite's own checks; restore it from "
                        "a backup, or export what still reads and import it into a new one")
@@ -90,11 +97,12 @@ def check(store: Store, fix: bool = False, grace: float = 60.0) -> DoctorReport:
             getattr(report, state)[sha] = sorted(nodes)
     report.orphans = sorted(on_disk - set(refs))
     report.temp_files = store.blobs.temp_files()
+    report.links = store.blobs.links()
     if fix:
         if report.orphans:
             report.removed_orphans = collect_orphans(store, report.orphans, grace)
         for path in report.temp_files:
             if store.blobs.stale_temp(path, older_than=max(grace, 3600.0)):
-                path.unlink(missing_ok=True)
+                store.blobs.remove_temp(path)
                 report.removed_temp.append(path)
     return report

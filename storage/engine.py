@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -18,9 +20,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from storage.errors import StorageError
+from storage.errors import StorageError, StorageFullError
+from storage.space import full_message, is_full, said_when_full
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
@@ -35,23 +38,64 @@ def normalize_url(db: str | Path) -> str:
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
+class DatabaseUnavailable(StorageError):
+    """The database cannot be opened: a bad URL, a missing driver, an unreachable server."""
+
+
 def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
         if parsed.get_backend_name() != "sqlite":
             return create_engine(url, pool_pre_ping=True)
     except ArgumentError as exc:
-        raise StorageError(f"not a database URL: {exc}") from None
+        raise DatabaseUnavailable(f"not a database URL: {exc}") from None
     except (NoSuchModuleError, ImportError) as exc:
         shown = parsed.render_as_string(hide_password=True)
-        raise StorageError(f"cannot use database {shown}: {exc} (is its driver installed?)") from None
+        raise DatabaseUnavailable(f"cannot use database {shown}: {exc} (is its driver "
+                                  "installed?)") from None
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        with said_when_full("the database", folder):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                if is_full(exc):
+                    raise
+                raise DatabaseUnavailable(f"cannot create the folder {folder} for the database "
+                                          f"file: {exc.strerror or exc}") from None
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+@contextmanager
+def opening(store) -> Iterator[None]:
+    """Open `store` (connect, migrate, check its identity) with failures said in words: a
+    full disk names the database, an unreachable or unusable database names its URL."""
+    shown = make_url(store.url).render_as_string(hide_password=True)
+    try:
+        yield
+    except StorageError:
+        store.engine.dispose()
+        raise
+    except Exception as exc:
+        store.engine.dispose()
+        if is_full(exc):
+            raise StorageFullError(full_message("the database", shown)) from None
+        if isinstance(exc, (DBAPIError, sqlite3.Error)):
+            orig = getattr(exc, "orig", None) or exc
+            reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+            raise DatabaseUnavailable(f"cannot open the database {shown}: {reason}") from None
+        raise
+
+
+def setting_named(exc: Exception, database_url: str | None) -> str:
+    """The error's text with the setting that chose the database."""
+    if database_url:
+        return f"{exc} (the database comes from the setting database_url, MTEDIT_DATABASE_URL)"
+    return f"{exc} (the database file in the data folder, setting data_dir, MTEDIT_DATA_DIR)"
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:

@@ -53,3 +53,19 @@ class ConversationBusy(StorageError):
 
 class StoreMismatchError(StorageError):
     """The blob folder given does not belong to the database (or the reverse)."""
+
+
+class StorageFullError(StorageError):
+    """The disk holding the data folder or the database is full: nothing was written."""
+
+
+class BlobLinkError(BlobMissingError):
+    """A blob path under the data folder is a symbolic link: never followed, so the blob
+    counts as missing."""
+
+    def __init__(self, sha256: str, path):
+        StorageError.__init__(
+            self, f"blob {sha256} is a symbolic link ({path}), which mtedit does not follow "
+            "out of its data folder; remove the link and run `mtedit doctor`")
+        self.sha256 = sha256
+        self.path = path

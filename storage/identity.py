@@ -15,6 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.errors import StoreMismatchError
 from storage.models import ImageNodeRow, StoreMetaRow
+from storage.paths import check_inside
+from storage.space import said_when_full
 
 if TYPE_CHECKING:
     from storage.repository import Store
@@ -27,7 +29,7 @@ def check_blob_folder(store: Store) -> str:
     """The store's id; writes it on first use. StoreMismatchError when the blob folder
     carries another store's id, or carries none while the database already holds images."""
     folder = store.blobs.root
-    marker = folder / MARKER
+    marker = check_inside(folder, folder / MARKER)  # a link is refused, never read
     on_disk = marker.read_text().strip() if marker.is_file() else None
     with store.reading() as s:
         in_db = s.scalar(select(StoreMetaRow.value).where(StoreMetaRow.key == KEY))
@@ -68,7 +70,15 @@ def _has_blobs(folder) -> bool:
 
 
 def _write_marker(folder, store_id: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".tmp-{MARKER}-{os.getpid()}"
-    tmp.write_text(store_id + "\n")
-    os.replace(tmp, folder / MARKER)
+    with said_when_full("the data folder", folder.parent):
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".tmp-{MARKER}-{os.getpid()}-{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                     0o644)
+        try:
+            with open(fd, "w") as f:
+                f.write(store_id + "\n")
+            os.replace(tmp, folder / MARKER)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise

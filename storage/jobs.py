@@ -207,16 +207,29 @@ class JobQueries:
         """Mark failed (error "interrupted: ...") the active jobs whose heartbeat is older
         than stale_s; returns them. Each job is returned by one caller only, so two
         processes reaping at once do not both report it."""
+        cutoff = utcnow() - timedelta(seconds=self.stale_s)
+        q = select(JobRow.id).where(JobRow.status.in_(JOB_ACTIVE),
+                                    JobRow.heartbeat_at.is_(None)
+                                    | (JobRow.heartbeat_at < cutoff))
+        if conversation_id is not None:
+            q = q.where(JobRow.conversation_id == conversation_id)
+        return self._interrupt(q)
+
+    def interrupt_jobs(self, job_ids: Iterable[str]) -> list[Job]:
+        """Mark failed (error "interrupted: ...") those of the given jobs that are still
+        active, now: their owner is stopping politely. Returns them; like
+        interrupt_stale_jobs, each job to one caller only."""
+        ids = list(job_ids)
+        if not ids:
+            return []
+        return self._interrupt(select(JobRow.id).where(JobRow.id.in_(ids),
+                                                       JobRow.status.in_(JOB_ACTIVE)))
+
+    def _interrupt(self, query) -> list[Job]:
         now = utcnow()
-        cutoff = now - timedelta(seconds=self.stale_s)
         found = []
         with self.transaction() as s:
-            q = select(JobRow.id).where(JobRow.status.in_(JOB_ACTIVE),
-                                        JobRow.heartbeat_at.is_(None)
-                                        | (JobRow.heartbeat_at < cutoff))
-            if conversation_id is not None:
-                q = q.where(JobRow.conversation_id == conversation_id)
-            for job_id in list(s.scalars(q)):
+            for job_id in list(s.scalars(query)):
                 res = s.execute(
                     update(JobRow).where(JobRow.id == job_id, JobRow.status.in_(JOB_ACTIVE))
                     .values(status="failed", error=INTERRUPTED, updated_at=now))

@@ -14,6 +14,10 @@ import struct
 from storage.errors import StorageError
 
 MAX_BLOB_BYTES = 64 * 2**20
+# The largest image anywhere in the project (uploads are refused above 64 megapixels from
+# their header, as editing_core.images.MAX_PIXELS); a PNG's side fits 16 bits here.
+MAX_IMAGE_PIXELS = 64_000_000
+MAX_IMAGE_SIDE = 65535
 MAX_MANIFEST_BYTES = 64 * 2**20
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SAFETENSORS_DTYPES = frozenset(
@@ -39,7 +43,8 @@ def check_png(data: bytes) -> str | None:
     if len(data) < 33 or data[12:16] != b"IHDR":
         return "a PNG without its IHDR header"
     width, height = struct.unpack(">II", data[16:24])
-    if not (0 < width <= 65535 and 0 < height <= 65535):
+    if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE) \
+            or width * height > MAX_IMAGE_PIXELS:
         return f"a PNG of impossible size {width}x{height}"
     return None
 

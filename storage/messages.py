@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mtedit.text import clean
 from storage.errors import StorageError
 from storage.ids import get_row, json_copy, new_id, root_first
 from storage.models import MessageRow, PlanRow, utcnow
@@ -66,7 +67,7 @@ class MessageQueries:
                 )
             row = MessageRow(
                 id=new_id(), conversation_id=conversation_id, parent_message_id=parent_id,
-                role=role, text=text, kind=kind or ("user" if role == "user" else "text"),
+                role=role, text=clean(text), kind=kind or ("user" if role == "user" else "text"),
                 meta=json_copy(meta or {}, "meta"), node_ids=[str(n) for n in node_ids],
                 created_at=utcnow(),
             )
@@ -112,7 +113,7 @@ class MessageQueries:
             msg = self._message_row(s, message_id)
             row = PlanRow(
                 id=new_id(), conversation_id=msg.conversation_id, message_id=message_id,
-                request=request, steps=json_copy(list(steps), "steps"), planner=planner,
+                request=clean(request), steps=json_copy(list(steps), "steps"), planner=planner,
                 created_at=utcnow(),
             )
             s.add(row)

@@ -11,6 +11,9 @@ from datetime import datetime
 from typing import Any
 
 NODE_KINDS = ("upload", "edit", "generate", "op")  # op: an exact operation (flip, crop ...)
+# What a message is: "user" for the user's, else what the assistant's reply was.
+MESSAGE_KINDS = ("user", "text", "edit", "queued", "upload", "generate", "ask", "rollback",
+                 "history", "settings", "error")
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 JOB_ACTIVE = ("queued", "running")
 

@@ -30,15 +30,27 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mtedit.text import clean
 from storage.blobs import BlobStore
-from storage.engine import WRITE, make_engine, normalize_url, upgrade
+from storage.dbfile import FileWatch
+from storage.engine import (
+    WRITE,
+    DatabaseUnavailable,
+    make_engine,
+    normalize_url,
+    opening,
+    setting_named,
+    upgrade,
+)
 from storage.errors import StorageError
 from storage.gc import hold_blobs
 from storage.ids import get_row, json_copy, new_id, png_size, root_first
 from storage.jobs import JobQueries
 from storage.messages import MessageQueries
 from storage.models import ConversationRow, ImageNodeRow, JobRow, MessageRow, PlanRow, utcnow
+from storage.paths import check_inside
 from storage.records import NODE_KINDS, Conversation, Node
+from storage.space import said_when_full
 
 if TYPE_CHECKING:
     from mtedit.settings import Settings
@@ -73,16 +85,21 @@ class Store(MessageQueries, JobQueries):
     def __init__(self, url: str, data_dir: Path, *, migrate: bool = True):
         self.url = url
         self.data_dir = Path(data_dir)
-        self.blobs = BlobStore(self.data_dir / "blobs")
+        self.blobs = BlobStore(check_inside(self.data_dir, self.data_dir / "blobs"))
         self.engine = make_engine(url)
-        if migrate:
-            upgrade(self.engine)
-        self._read = sessionmaker(self.engine, expire_on_commit=False)
-        self._write = sessionmaker(self.engine.execution_options(**WRITE), expire_on_commit=False)
-        if migrate:
-            from storage.identity import check_blob_folder
+        self.store_id: str | None = None
+        with opening(self):  # a full disk or an unreachable server: said in words
+            if migrate:
+                upgrade(self.engine)
+            self.data_dir.mkdir(parents=True, exist_ok=True)  # only once the database opened
+            self._read = sessionmaker(self.engine, expire_on_commit=False)
+            self._write = sessionmaker(self.engine.execution_options(**WRITE),
+                                       expire_on_commit=False)
+            self._file = FileWatch(self)  # a deleted or replaced SQLite file is noticed
+            if migrate:
+                from storage.identity import check_blob_folder
 
-            self.store_id = check_blob_folder(self)
+                self.store_id = check_blob_folder(self)
 
     # ------------------------------------------------------------------ opening
 
@@ -113,7 +130,6 @@ class Store(MessageQueries, JobQueries):
 
                 data_dir = Settings.from_env().data_dir
         data_dir = Path(data_dir).expanduser()
-        data_dir.mkdir(parents=True, exist_ok=True)
         if url is None:
             url = f"sqlite:///{data_dir.resolve() / 'mtedit.db'}"
         return cls(url, data_dir, migrate=migrate)
@@ -121,7 +137,10 @@ class Store(MessageQueries, JobQueries):
     @classmethod
     def from_settings(cls, settings: Settings, *, migrate: bool = True) -> Store:
         """The store named by settings.database_url (or the SQLite file) and settings.data_dir."""
-        store = cls.open(settings.database_url, settings.data_dir, migrate=migrate)
+        try:
+            store = cls.open(settings.database_url, settings.data_dir, migrate=migrate)
+        except DatabaseUnavailable as exc:
+            raise DatabaseUnavailable(setting_named(exc, settings.database_url)) from None
         store.stale_s = float(getattr(settings, "job_stale_s", store.stale_s))
         return store
 
@@ -140,21 +159,28 @@ class Store(MessageQueries, JobQueries):
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A read-only session (no transaction is committed)."""
+        self._file.check()
         with self._read() as s:
             yield s
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A write session in one transaction: committed when the block ends, rolled back
-        if it raises (on SQLite, BEGIN IMMEDIATE: writers queue for the lock)."""
-        with self._write() as s, s.begin():
+        if it raises (on SQLite, BEGIN IMMEDIATE: writers queue for the lock). DatabaseGone
+        when the SQLite file was deleted or replaced; StorageFullError on a full disk."""
+        self._file.check()
+        with said_when_full("the database", self._where()), self._write() as s, s.begin():
             yield s
+
+    def _where(self) -> str:
+        return str(self._file.path or make_url(self.url).render_as_string(hide_password=True))
 
     # ------------------------------------------------------------ conversations
 
     def create_conversation(self, title: str = "") -> Conversation:
         now = utcnow()
-        row = ConversationRow(id=new_id(), title=title[:200], created_at=now, updated_at=now)
+        row = ConversationRow(id=new_id(), title=clean(title)[:200], created_at=now,
+                              updated_at=now)
         with self.transaction() as s:
             s.add(row)
         return _conversation(row)
@@ -181,7 +207,7 @@ class Store(MessageQueries, JobQueries):
     def rename_conversation(self, conversation_id: str, title: str) -> Conversation:
         with self.transaction() as s:
             row = self._conv_row(s, conversation_id)
-            row.title = title[:200]
+            row.title = clean(title)[:200]
             row.updated_at = utcnow()
         return _conversation(row)
 
@@ -298,8 +324,10 @@ class Store(MessageQueries, JobQueries):
         if isinstance(focus_words, str):
             focus_words = [focus_words]
         fields = {
-            "caption": caption or "", "instruction": instruction, "target_prompt": target_prompt,
-            "focus_words": json_copy(list(focus_words), "focus_words"), "preset": preset,
+            "caption": clean(caption or ""), "instruction": clean(instruction),
+            "target_prompt": clean(target_prompt),
+            "focus_words": json_copy([clean(w) for w in focus_words], "focus_words"),
+            "preset": preset,
             "params": json_copy(params or {}, "params"),
             "seed": None if seed is None else int(seed), "model_id": model_id,
             "timings": json_copy(timings or {}, "timings"), "step_key": step_key,
@@ -363,7 +391,7 @@ class Store(MessageQueries, JobQueries):
         """Give a node its caption when it arrives late (an upload stored without one)."""
         with self.transaction() as s:
             row = self._node_row(s, node_id)
-            row.caption = caption
+            row.caption = clean(caption)
         return _node(row)
 
     def get_node(self, node_id: str) -> Node:

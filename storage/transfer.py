@@ -7,7 +7,10 @@ and `blobs/<sha256>` for every image and latent. Jobs are not exported.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
+import tempfile
 import zipfile
 import zlib
 from dataclasses import asdict
@@ -16,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storage.blobs import sha256_hex
-from storage.errors import StorageError
+from storage.errors import BlobCorruptError, BlobLinkError, BlobMissingError, StorageError
 from storage.gc import hold_blobs
-from storage.ids import new_id
+from storage.ids import new_id, png_size
 from storage.limits import (
     MAX_BLOB_BYTES,
     MAX_MANIFEST_BYTES,
@@ -27,14 +30,16 @@ from storage.limits import (
     check_png,
     check_safetensors,
 )
+from storage.manifest import FORMAT, Manifest, ManifestError, read_manifest
 from storage.models import ConversationRow, ImageNodeRow, MessageRow, PlanRow, utcnow
-from storage.walks import ancestors, find_cycles
+from storage.space import said_when_full
+from storage.walks import ancestors
 
 if TYPE_CHECKING:
     from storage.records import Conversation
     from storage.repository import Store
 
-FORMAT = "mtedit-conversation"
+log = logging.getLogger(__name__)
 VERSION = 2  # 2: messages carry kind and meta, the conversation its settings
 MANIFEST = "conversation.json"
 
@@ -50,7 +55,9 @@ def _plain(record) -> dict[str, Any]:
 
 
 def export_conversation(store: Store, conversation_id: str, path: Path | str) -> Path:
-    """Write the conversation (rows as JSON + its blobs) to a zip file."""
+    """Write the conversation (rows as JSON + its blobs) to a zip file. Every blob is
+    verified on the way: a missing or damaged one refuses the export (naming each, with
+    its node) and leaves no file behind, not even a partial one."""
     path = Path(path)
     conv = store.get_conversation(conversation_id)
     nodes = store.nodes(conversation_id)
@@ -63,32 +70,58 @@ def export_conversation(store: Store, conversation_id: str, path: Path | str) ->
         "messages": [_plain(m) for m in store.messages(conversation_id)],
         "plans": [_plain(p) for p in store.plans(conversation_id)],
     }
-    hashes = sorted({h for n in nodes for h in (n.image_sha256, n.latent_sha256) if h})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(MANIFEST, json.dumps(doc, indent=1, ensure_ascii=False))
-        for sha in hashes:
-            zf.writestr(f"blobs/{sha}", store.blobs.get(sha))  # verified: never export damage
-    tmp.replace(path)
+    users: dict[str, list[str]] = {}
+    for n in nodes:
+        for sha, what in ((n.image_sha256, "image"), (n.latent_sha256, "latent")):
+            if sha:
+                users.setdefault(sha, []).append(f"the {what} of node {n.id}")
+    problems: list[str] = []
+    with said_when_full("the export's folder", path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        tmp = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr(MANIFEST, json.dumps(doc, indent=1, ensure_ascii=False))
+                for sha in sorted(users):
+                    try:
+                        zf.writestr(f"blobs/{sha}", store.blobs.get(sha))  # verified
+                    except (BlobMissingError, BlobCorruptError) as exc:
+                        state = "corrupt" if isinstance(exc, BlobCorruptError) else "missing"
+                        if isinstance(exc, BlobLinkError):
+                            state = "a symbolic link (not followed)"
+                        problems.append(f"{' and '.join(users[sha])} (blob {sha[:12]}...) is "
+                                        f"{state}")
+            if problems:
+                raise StorageError(
+                    f"cannot export conversation {conversation_id}: "
+                    + "; ".join(problems[:10]) + (" ..." if len(problems) > 10 else "")
+                    + ". Nothing was written; run `mtedit doctor` to see what is damaged")
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return path
 
 
-def _time(value: str | None) -> datetime:
-    return datetime.fromisoformat(value) if value else utcnow()
+def _time(value: datetime | None) -> datetime:
+    return value if value is not None else utcnow()
 
 
 def import_conversation(store: Store, path: Path | str, max_bytes: int | None = None) -> Conversation:
-    """Import an export zip. Everything is checked before a row is written: sizes while
-    streaming (the archive and all it unpacks to at most `max_bytes`, default the
-    `import_max_mb` setting; each blob at most MAX_BLOB_BYTES), blob kinds (a PNG for an
-    image, safetensors for a latent) and the trees (no cycle, no dangling parent)."""
+    """Import an export zip. Everything is checked before a row is written: the manifest
+    against one schema (storage/manifest.py: types, ranges, known kinds, references),
+    sizes while streaming (the archive and all it unpacks to at most `max_bytes`, default
+    the `import_max_mb` setting; each blob at most MAX_BLOB_BYTES), blob kinds (a PNG for
+    an image, safetensors for a latent) and each image's size against its row. A refused
+    import writes no row and removes the blob files it wrote."""
     path = Path(path)
     limit = archive_limit() if max_bytes is None else int(max_bytes)
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise StorageError(f"{path}: cannot read ({exc})") from None
+        raise StorageError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if size > limit:
         raise LimitError(f"{path}: {_mb(size)} is larger than the import limit of {_mb(limit)} "
                          "(setting import_max_mb, MTEDIT_IMPORT_MAX_MB)")
@@ -104,39 +137,65 @@ def import_conversation(store: Store, path: Path | str, max_bytes: int | None = 
             raise StorageError(f"{path}: missing {MANIFEST} ({exc})") from None
         except (UnicodeDecodeError, ValueError) as exc:
             raise StorageError(f"{path}: unreadable {MANIFEST} ({exc})") from None
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(
-            doc.get("version", 0), int
-        ) or doc.get("version", 0) > VERSION:
-            raise StorageError(f"{path}: not a {FORMAT} file of version <= {VERSION}")
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise StorageError(f"{path}: not a {FORMAT} file")
         try:
-            plan = _check_manifest(doc, path)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise StorageError(
-                f"{path}: malformed {MANIFEST} ({type(exc).__name__}: {exc})"
-            ) from None
+            manifest = read_manifest(doc)
+        except ManifestError as exc:
+            raise ManifestError(f"{path}: malformed {MANIFEST}: {exc}") from None
         members = set(zf.namelist())
         for name in members:
             if name != MANIFEST and not re.fullmatch(r"blobs/[0-9a-f]{64}", name):
                 raise StorageError(f"{path}: unexpected member {name}")
-        for sha, kind in plan["blobs"].items():
-            if f"blobs/{sha}" not in members:
-                if store.blobs.exists(sha):
-                    continue
-                raise StorageError(f"{path}: a node needs blob {sha}, not in the archive")
-            data = _read(zf, f"blobs/{sha}", MAX_BLOB_BYTES, budget, path)
-            if sha256_hex(data) != sha:
-                raise StorageError(f"{path}: blob {sha} is damaged in the archive")
-            problem = check_png(data) if kind == "image" else check_safetensors(data)
-            if problem:
-                raise LimitError(f"{path}: blob {sha} should be the {kind} of a node but is "
-                                 f"{problem}")
-            store.blobs.put(data)
+        written: list[str] = []
         try:
-            return _insert(store, doc, plan, path, zf)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StorageError(
-                f"{path}: malformed {MANIFEST} ({type(exc).__name__}: {exc})"
-            ) from None
+            for sha, kind in manifest.blobs().items():
+                _take_blob(store, manifest, zf, members, sha, kind, budget, path, written)
+            return _insert(store, manifest, zf)
+        except BaseException:
+            _remove_written(store, written)
+            raise
+
+
+def _take_blob(store: Store, manifest: Manifest, zf: zipfile.ZipFile, members: set[str],
+               sha: str, kind: str, budget: list[int], path: Path, written: list[str]) -> None:
+    """Check one blob of the archive (or the store's copy) and store it if new."""
+    if f"blobs/{sha}" not in members:
+        if not store.blobs.exists(sha):
+            raise StorageError(f"{path}: a node needs blob {sha}, not in the archive")
+        data = store.blobs.get(sha) if kind == "image" else None
+    else:
+        data = _read(zf, f"blobs/{sha}", MAX_BLOB_BYTES, budget, path)
+        if sha256_hex(data) != sha:
+            raise StorageError(f"{path}: blob {sha} is damaged in the archive")
+        problem = check_png(data) if kind == "image" else check_safetensors(data)
+        if problem:
+            raise LimitError(f"{path}: blob {sha} should be the {kind} of a node but is "
+                             f"{problem}")
+    if kind == "image":
+        width, height = png_size(data)
+        for n in manifest.nodes:
+            if n.image_sha256 == sha and (n.width, n.height) != (width, height):
+                raise ManifestError(f"{path}: malformed {MANIFEST}: node {n.id} says "
+                                    f"{n.width}x{n.height} pixels, its image is "
+                                    f"{width}x{height}")
+    if data is not None and not store.blobs.exists(sha):
+        store.blobs.put(data)
+        written.append(sha)
+
+
+def _remove_written(store: Store, written: list[str]) -> None:
+    """Take back the blob files a refused import wrote (those no row uses: the same
+    collection doctor runs, under the blob lock)."""
+    if not written:
+        return
+    from storage.gc import collect_orphans
+
+    try:
+        collect_orphans(store, written, grace=0)
+    except Exception:
+        log.warning("could not remove the blobs of a refused import; `mtedit doctor --fix` "
+                    "will", exc_info=True)
 
 
 def _mb(n: int) -> str:
@@ -164,103 +223,57 @@ def _read(zf: zipfile.ZipFile, name: str, cap: int, budget: list[int], path: Pat
     return b"".join(chunks)
 
 
-def _check_manifest(doc: dict, path: Path) -> dict:
-    """Validate the trees of a manifest; returns the blobs it needs ({sha: kind}) and each
-    node's and message's depth (parents first)."""
-    nodes, messages = doc["nodes"], doc["messages"]
-    if not isinstance(nodes, list) or not isinstance(messages, list):
-        raise TypeError("nodes and messages must be lists")
-    result = {"blobs": {}}
-    for what, rows, parent_key in (("image node", nodes, "parent_id"),
-                                   ("message", messages, "parent_id")):
-        parents = {}
-        for row in rows:
-            ident = row["id"]
-            if not isinstance(ident, str) or ident in parents:
-                raise StorageError(f"{path}: {what} id {ident!r} is repeated or not a string")
-            parents[ident] = row.get(parent_key)
-        for ident, parent in parents.items():
-            if parent is not None and parent not in parents:
-                raise StorageError(f"{path}: {what} {ident} has a parent {parent} that is not "
-                                   "in the archive")
-        cycles = find_cycles(parents)
-        if cycles:
-            raise StorageError(f"{path}: {what}s {' -> '.join(cycles[0])} form a cycle; "
-                               "the archive is damaged")
-        depth: dict[str, int] = {}
-        for ident in parents:  # no cycle: each walk stops at a root or a known depth
-            chain = [ident]
-            while chain[-1] not in depth and parents[chain[-1]] is not None:
-                chain.append(parents[chain[-1]])
-            depth.setdefault(chain[-1], 0)
-            for i, node in enumerate(reversed(chain[:-1]), 1):
-                depth[node] = depth[chain[-1]] + i
-        result[what] = depth
-    for n in nodes:
-        for key, kind in (("image_sha256", "image"), ("latent_sha256", "latent")):
-            sha = n.get(key)
-            if sha is None and kind == "latent":
-                continue
-            if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
-                raise StorageError(f"{path}: malformed {MANIFEST}: node {n['id']} has a bad {key} {sha!r}")
-            if result["blobs"].get(sha, kind) != kind:
-                raise LimitError(f"{path}: blob {sha} is used both as an image and a latent")
-            result["blobs"][sha] = kind
-    return result
-
-
-def _insert(store: Store, doc: dict, plan: dict, path: Path, zf: zipfile.ZipFile) -> Conversation:
-    conv = doc["conversation"]
-    node_ids = {n["id"]: new_id() for n in doc["nodes"]}
-    message_ids = {m["id"]: new_id() for m in doc["messages"]}
-    depth, mdepth = plan["image node"], plan["message"]
-    by_old = {n["id"]: n for n in doc["nodes"]}
+def _insert(store: Store, manifest: Manifest, zf: zipfile.ZipFile) -> Conversation:
+    conv = manifest.conversation
+    node_ids = {n.id: new_id() for n in manifest.nodes}
+    message_ids = {m.id: new_id() for m in manifest.messages}
+    depth, mdepth = manifest.depths(manifest.nodes), manifest.depths(manifest.messages)
+    by_old = {n.id: n for n in manifest.nodes}
 
     def root_of(old_id: str) -> str:
-        return ancestors(old_id, lambda i: by_old[i]["parent_id"], "image node")[-1]
+        return ancestors(old_id, lambda i: by_old[i].parent_id, "image node")[-1]
 
     row_conv = ConversationRow(
-        id=new_id(), title=str(conv.get("title", ""))[:200], created_at=_time(conv.get("created_at")),
-        updated_at=utcnow(), head_node_id=node_ids.get(conv.get("head_node_id")),
-        settings=conv.get("settings") or {},
+        id=new_id(), title=conv.title, created_at=_time(conv.created_at),
+        updated_at=utcnow(), head_node_id=node_ids.get(conv.head_node_id),
+        settings=dict(conv.settings),
     )
     with store.transaction() as s:
         s.add(row_conv)
         s.flush()
-        for n in sorted(doc["nodes"], key=lambda n: depth[n["id"]]):  # parents first
+        for n in sorted(manifest.nodes, key=lambda n: depth[n.id]):  # parents first
             s.add(ImageNodeRow(
-                id=node_ids[n["id"]], conversation_id=row_conv.id,
-                parent_id=node_ids[n["parent_id"]] if n["parent_id"] else None,
-                root_id=node_ids[root_of(n["id"])], depth=depth[n["id"]], kind=n["kind"],
-                caption=n["caption"], instruction=n["instruction"],
-                target_prompt=n["target_prompt"], focus_words=n["focus_words"],
-                preset=n["preset"], params=n["params"], seed=n["seed"], model_id=n["model_id"],
-                image_sha256=n["image_sha256"], latent_sha256=n["latent_sha256"],
-                width=n["width"], height=n["height"], status=n["status"], timings=n["timings"],
-                created_at=_time(n["created_at"]),
+                id=node_ids[n.id], conversation_id=row_conv.id,
+                parent_id=node_ids[n.parent_id] if n.parent_id else None,
+                root_id=node_ids[root_of(n.id)], depth=depth[n.id], kind=n.kind,
+                caption=n.caption, instruction=n.instruction, target_prompt=n.target_prompt,
+                focus_words=list(n.focus_words), preset=n.preset, params=dict(n.params),
+                seed=n.seed, model_id=n.model_id, image_sha256=n.image_sha256,
+                latent_sha256=n.latent_sha256, width=n.width, height=n.height,
+                status=n.status, timings=dict(n.timings), created_at=_time(n.created_at),
             ))
             s.flush()
-        for m in sorted(doc["messages"], key=lambda m: mdepth[m["id"]]):  # parents first
+        for m in sorted(manifest.messages, key=lambda m: mdepth[m.id]):  # parents first
             s.add(MessageRow(
-                id=message_ids[m["id"]], conversation_id=row_conv.id,
-                parent_message_id=message_ids[m["parent_id"]] if m["parent_id"] else None,
-                role=m["role"], text=m["text"], kind=m.get("kind") or "text",
+                id=message_ids[m.id], conversation_id=row_conv.id,
+                parent_message_id=message_ids[m.parent_id] if m.parent_id else None,
+                role=m.role, text=m.text, kind=m.kind or "text",
                 meta={k: node_ids.get(v, v) if isinstance(v, str) else v  # node ids: new ones
-                      for k, v in (m.get("meta") or {}).items()},
-                node_ids=[node_ids[i] for i in m["node_ids"] if i in node_ids],
-                created_at=_time(m["created_at"]),
+                      for k, v in m.meta.items()},
+                node_ids=[node_ids[i] for i in m.node_ids],
+                created_at=_time(m.created_at),
             ))
             s.flush()
-        for p in doc["plans"]:
+        for p in manifest.plans:
             s.add(PlanRow(
                 id=new_id(), conversation_id=row_conv.id,
-                message_id=message_ids.get(p["message_id"]) if p["message_id"] else None,
-                request=p["request"], steps=p["steps"], planner=p["planner"],
-                created_at=_time(p["created_at"]),
+                message_id=message_ids[p.message_id] if p.message_id else None,
+                request=p.request, steps=[dict(step) for step in p.steps], planner=p.planner,
+                created_at=_time(p.created_at),
             ))
         s.flush()
         hold_blobs(s)  # a concurrent `doctor --fix` may have taken a blob: put it back
-        for sha in plan["blobs"]:
+        for sha in manifest.blobs():
             if not store.blobs.exists(sha):
                 store.blobs.put(zf.read(f"blobs/{sha}"))
     return store.get_conversation(row_conv.id)

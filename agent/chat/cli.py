@@ -201,6 +201,7 @@ def _interactive_turns():
 def cmd_chat(args) -> int:
     from agent.chat.session import ChatSession
     from mtedit.settings import Settings
+    from storage import StorageError
 
     try:
         turns, edit_settings, title = (load_script(args.script) if args.script
@@ -248,6 +249,9 @@ def cmd_chat(args) -> int:
     except (KeyError, ValueError) as exc:
         print(f"mtedit chat: {exc}", file=sys.stderr)
         return 2
+    except StorageError as exc:  # a full disk, a deleted database ...: said, not traced
+        print(f"mtedit chat: {exc}", file=sys.stderr)
+        return 1
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -43,6 +43,7 @@ from agent.chat.views import ConversationView, MessageView, NodeView, Reply
 from agent.jobs import recovery
 from agent.jobs.shared import make_executor
 from agent.jobs.view import JobView, active_job, job_state
+from agent.lineage import nav_limits
 from agent.planning.llm import make_planner
 from agent.planning.offline import OfflinePlanner
 from agent.planning.params import EditSettings
@@ -141,6 +142,8 @@ class ChatSession:
             return [Reply(text=f"That message is too long (over {MAX_MESSAGE} characters); "
                           "please shorten it.", kind="error")]
         if problem := message_problem(text):  # numbers out of range, giant words: nothing stored
+            return [Reply(text=problem, kind="error")]
+        if problem := nav_limits.problem(text, self.store, self._cid):  # "back to turn -1"
             return [Reply(text=problem, kind="error")]
         if self._cid is None:
             self.new_conversation(dispatch.title(text) if text else "New conversation")

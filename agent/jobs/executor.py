@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agent.jobs import timing
+from agent.jobs import shutdown, timing
 from agent.jobs.backends import backend_lock, load_backend
 from agent.jobs.claim import Claim
 from agent.jobs.heartbeat import Heartbeat
@@ -113,6 +113,8 @@ class LiveJob:
 class Executor:
     """One worker thread running jobs for one store on one backend."""
 
+    stopping = False  # a polite stop was asked (agent/jobs/shutdown.py)
+
     def __init__(self, store, backend=None, *, settings: Settings | None = None,
                  loader: Callable[[], object] | None = None):
         self.store = store
@@ -125,6 +127,7 @@ class Executor:
         self._thread: threading.Thread | None = None
         self._held: set[str] = set()  # claims of sessions of this process
         self._heartbeat = Heartbeat(store, self._owned, self._beaten)
+        shutdown.watch(self)  # at exit, its jobs are marked interrupted at once
 
     # -- the interface -----------------------------------------------------------------
 
@@ -339,6 +342,8 @@ class Executor:
             self._finish(live, "done", None)
 
     def _finish(self, live: LiveJob, status: str, error: str | None) -> None:
+        if self.stopping and status != "done":  # stopped politely: interrupted, resumable
+            return shutdown.finish_stopped(self, live)
         live.status, live.error = status, error
         if status == "done":
             live.done = max(live.done, live.total)

@@ -79,6 +79,7 @@ def interrupted_text(job) -> str:
 def explain_error(exc: BaseException) -> str:
     """A sentence a user can act on."""
     from editing_core import DeviceOutOfMemory, ImageInputError, ModelLoadError
+    from storage import StorageError
 
     name = type(exc).__name__
     text = " ".join(str(exc).split())
@@ -91,6 +92,6 @@ def explain_error(exc: BaseException) -> str:
         return f"{text[:1].upper()}{text[1:]}; edit another image, or roll back to one"
     if isinstance(exc, ImageInputError):
         return f"the image could not be used: {text}"
-    if isinstance(exc, ValueError):
+    if isinstance(exc, (ValueError, StorageError)):  # already a sentence
         return text
     return f"{name}: {text[:300]}"

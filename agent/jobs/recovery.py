@@ -38,6 +38,12 @@ def reap(store, conversation_id: str | None = None) -> list:
     except Exception:
         log.warning("could not check for interrupted jobs", exc_info=True)
         return []
+    report_interrupted(store, jobs)
+    return jobs
+
+
+def report_interrupted(store, jobs) -> None:
+    """Tell each interrupted job's conversation what finished; fail the jobs behind it."""
     for job in jobs:
         if is_claim(job):
             continue  # a reservation that never became a job: nothing to tell
@@ -57,7 +63,6 @@ def reap(store, conversation_id: str | None = None) -> list:
             store.add_message(job.conversation_id, "assistant",
                               f"\"{request}\" was queued behind that edit and did not run; "
                               "send it again when the edit above is complete.")
-    return jobs
 
 
 def resumable(store, conversation_id: str):

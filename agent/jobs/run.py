@@ -70,6 +70,8 @@ def edit(store, backend, spec: JobSpec, progress: Progress, start) -> None:
     from editing_core.presets import strength_overrides
 
     cur = start
+    if problem := damage.image_problem(store, cur):  # never edited from its latent alone
+        raise damage.DamagedImage(cur.id, problem)
     anchor = anchor_of(store, cur)
     anchor_latent = cur_latent = None
     base = resolve_params(spec.preset, spec.overrides)

@@ -16,6 +16,7 @@ import os
 import socket
 import sys
 
+from agent.jobs import shutdown
 from mtedit.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,11 @@ def make_worker_app(settings: Settings):
     @signals.worker_process_init.connect(weak=False)
     def _load(**_kw):
         _start(settings)
+
+    @signals.worker_shutting_down.connect(weak=False)
+    def _stop(**_kw):  # SIGTERM: the job stops at its next model call, marked interrupted
+        if (executor := _STATE.get("executor")) is not None:
+            shutdown.request(executor)
 
     return app
 

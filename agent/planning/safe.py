@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from agent.reading import op_limits
+
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_CHARS = 500
@@ -34,6 +36,8 @@ def check_request(request: str) -> None:
                             f"{MAX_REQUEST_CHARS}. Please say the change in a sentence or two.")
     if not re.search(r"[^\W\d_]", request):
         raise PlanningError(f"I found no words in {quote(request)}; try {EXAMPLES}.")
+    if refusal := op_limits.problem(request):  # "resize to 0x0", "rotate nan degrees"
+        raise PlanningError(refusal)
 
 
 def plan_safely(planner, request: str, caption: str, history: Sequence[str] = ()):

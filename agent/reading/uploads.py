@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from editing_core.images import png_bytes, reduce_large, to_rgb
+from editing_core.images import bomb_megapixels, png_bytes, reduce_large, to_rgb
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 64_000_000  # more is a decompression bomb, not a photo
@@ -20,7 +21,10 @@ def open_checked(name: str, data: bytes) -> Image.Image:
     if len(data) > MAX_UPLOAD_BYTES:
         raise ValueError(f"{name} is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
     try:
-        with Image.open(io.BytesIO(data)) as probe:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # said below
+            probe = Image.open(io.BytesIO(data))
+        with probe:
             w, h = probe.size
             if w * h > MAX_UPLOAD_PIXELS:
                 raise ValueError(f"{name} has {w}x{h} pixels; the limit is "
@@ -30,6 +34,9 @@ def open_checked(name: str, data: bytes) -> Image.Image:
         img.load()
     except ValueError:
         raise
+    except Image.DecompressionBombError as exc:  # larger than PIL opens at all
+        raise ValueError(f"{name} has {bomb_megapixels(exc)} megapixels; the limit is "
+                         f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels") from None
     except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for bad files
         raise ValueError(f"{name} is not a readable image ({type(exc).__name__})") from None
     return img

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from editing_core.limits import check_number
+from mtedit.text import unreadable
 
 MAX_WORD = 100  # characters; longer "words" are pasted data, not language
 
@@ -37,6 +38,8 @@ _SETTINGY = re.compile(
 
 def message_problem(text: str) -> str | None:
     """A reply explaining why `text` cannot be used, or None when it can."""
+    if why := unreadable(text):  # control characters, another script, no words
+        return why
     long = next((w for w in text.split() if len(w) > MAX_WORD), None)
     if long is not None:
         return (f"That message has a word of {len(long)} characters; words can be at most "

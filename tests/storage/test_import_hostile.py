@@ -172,3 +172,104 @@ def test_walks_over_a_damaged_database_stop_and_doctor_names_the_cycle(store, ex
     assert report.damaged and any("cycle" in line for line in report.trees)
     assert mtedit(["doctor", "--db", str(db)]) == 1
     assert "form a cycle" in capsys.readouterr().out
+
+
+# -- one schema for the whole document, checked before anything is written --------------
+
+
+def evil_node(doc):
+    doc["nodes"][1].update(width=-1, height=10**12, kind="evil")
+
+
+def huge_node(doc):
+    doc["nodes"][1].update(width=100_000, height=100_000)
+
+
+def wrong_size(doc):
+    doc["nodes"][1].update(width=16, height=16)  # its PNG is 8x8
+
+
+def set_(key, value, where="doc"):
+    def change(doc):
+        target = {"doc": doc, "conv": doc["conversation"], "msg": doc["messages"][0],
+                  "node": doc["nodes"][0]}[where]
+        target[key] = value
+
+    change.__name__ = f"{where}-{key}-{value!r}"[:40]
+    return change
+
+
+SCHEMA_CASES = [
+    (evil_node, r"nodes\[1\]\.kind"),
+    (huge_node, "width"),
+    (wrong_size, "its image is 8x8"),
+    (set_("conversation", [1, 2]), "conversation"),
+    (set_("meta", [1, 2], "msg"), r"messages\[0\]\.meta"),
+    (set_("version", True), "version must be a whole number"),
+    (set_("version", -7), "version"),
+    (set_("version", 3), "version"),
+    (set_("role", "root", "msg"), "role"),
+    (set_("kind", "shell", "msg"), r"messages\[0\]\.kind"),
+    (set_("seed", -1, "node"), "seed"),
+    (set_("seed", 1.5, "node"), "seed"),
+    (set_("timings", {"total": "soon"}, "node"), "timings"),
+    (set_("created_at", 12, "node"), "created_at"),
+    (set_("head_node_id", "0123456789abcdef", "conv"), "head"),
+    (set_("node_ids", ["0123456789abcdef"], "msg"), "not in the archive"),
+    (set_("nodes", {"a": 1}), "nodes"),
+    (set_("caption", 42, "node"), "caption"),
+]
+
+
+@pytest.mark.parametrize("change, match", SCHEMA_CASES,
+                         ids=[change.__name__ for change, _ in SCHEMA_CASES])
+def test_the_whole_document_is_checked_against_one_schema(store, export, tmp_path, change,
+                                                          match):
+    """Values of the wrong type or range, unknown kinds, a version that is a boolean:
+    refused with the field named, no traceback, no row, no blob left behind."""
+    other_dir = tmp_path / "fresh"
+    with Store.open(data_dir=other_dir) as fresh:
+        bad = rewrite(export, tmp_path / "bad.zip", change)
+        refused(fresh, bad, match)
+        assert list(fresh.blobs) == []  # nothing written, or everything taken back
+
+
+def test_a_refused_import_takes_back_every_blob_it_wrote(store, export, tmp_path):
+    """The archive's first blobs are good; the last is not what its row says: the good ones
+    written meanwhile are removed again."""
+    junk = b"not a latent at all" * 10
+    sha = hashlib.sha256(junk).hexdigest()
+
+    def swap(doc):
+        doc["nodes"][-1]["latent_sha256"] = sha
+
+    with Store.open(data_dir=tmp_path / "fresh") as fresh:
+        refused(fresh, rewrite(export, tmp_path / "late.zip", swap, {sha: junk}),
+                "should be the latent")
+        assert list(fresh.blobs) == []
+        assert check(fresh).ok
+
+
+def test_text_from_an_archive_is_cleaned_of_control_characters(store, export, tmp_path):
+    def escapes(doc):
+        doc["conversation"]["title"] = "\x1b[2J\x1b[31mowned\u202e"
+        doc["nodes"][0]["caption"] = "a cat\x1b]0;title\x07 on a mat\x00"
+        doc["messages"][0]["text"] = "hello \x1b[1mthere\x1b[0m"
+
+    conv = import_conversation(store, rewrite(export, tmp_path / "esc.zip", escapes))
+    assert conv.title == "owned"
+    assert store.nodes(conv.id)[0].caption == "a cat on a mat"
+    assert store.messages(conv.id)[0].text == "hello there"
+
+
+def test_an_export_with_a_missing_blob_refuses_clearly_and_leaves_nothing(store, tmp_path):
+    conv = store.create_conversation("c")
+    up = store.add_upload(conv.id, make_png(8, 8, "up"), "a cat")
+    edit = store.add_edit(up.id, make_png(8, 8, "e"), fake_latent(), caption="c")
+    store.blobs.path(edit.latent_sha256).unlink()
+    out = tmp_path / "out"
+    with pytest.raises(StorageError, match=f"latent of node {edit.id}.*missing.*mtedit doctor"):
+        export_conversation(store, conv.id, out / "X.zip")
+    assert list(out.iterdir()) == []  # no X.zip, no X.zip.part
+    assert mtedit(["export", "--db", store.url, conv.id, "-o", str(out / "X.zip")]) == 1
+    assert list(out.iterdir()) == []
