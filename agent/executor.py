@@ -596,15 +596,16 @@ class Executor:
         if status == "done":
             state.done = max(state.done, state.total)
         state.stage = ""
-        text = result_text(state)
-        try:
-            kind = state.spec.kind if status == "done" else "error"
-            msg = self.store.add_message(state.spec.conversation_id, "assistant", text,
-                                         node_ids=state.node_ids, kind=kind)
-            state.message_id = msg.id
+        said = {"text": result_text(state), "node_ids": state.node_ids,
+                "kind": state.spec.kind if status == "done" else "error"}
+        try:  # the end and its message in one transaction: never one without the other
+            ended = self.store.end_job(state.id, status, error=error, done=state.done,
+                                       total=state.total, result_node_ids=state.node_ids,
+                                       message=said)
+            if ended is not None and ended[1] is not None:
+                state.message_id = ended[1].id
         except Exception:
-            log.exception("could not store the result message of job %s", state.id)
-        self._write(state, force=True, status=status, error=error)
+            log.exception("could not store the end of job %s", state.id)
 
 
 def _stored_result(store, job_id: str) -> tuple[str, tuple[str, ...]]:

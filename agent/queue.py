@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from agent import broker
 from agent.executor import Executor, JobSpec, wait_in_store
 from agent.views import JobView
 from mtedit.settings import Settings
@@ -70,7 +71,7 @@ def send_ready(store, settings: Settings, job_id: str) -> None:
         prev = store.get_job(job.after_job)
         if prev.active:
             return  # the worker that ends it sends this one
-    send(settings, job_id)
+    broker.deliver(store, settings, job_id)  # never raises: unsent jobs are sent again
 
 
 def _no_model():
@@ -115,8 +116,8 @@ class QueueExecutor(Executor):
             prepare(spec)
         except Exception as exc:  # noqa: BLE001 - told in the chat, the job ends
             text = str(exc) if isinstance(exc, ValueError) else f"planning failed: {exc}"
-            self.store.update_job(job_id, status="failed", error=text)
-            self.store.add_message(spec.conversation_id, "assistant", text, kind="error")
+            self.store.end_job(job_id, "failed", error=text,
+                               message={"text": text, "kind": "error"})
             return
         self.store.update_job(job_id, request=spec.as_dict(), stage="queued")
         send_ready(self.store, self.settings, job_id)
@@ -154,4 +155,5 @@ class QueueExecutor(Executor):
         alive = self.store.heartbeat(ids, statuses=("queued",))
         with self._lock:
             self._mine &= set(alive)
+        broker.send_missing(self.store, self.settings, alive)
         return alive

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 
 from agent.executor import JobSpec
 from agent.job_text import NOT_RUN, interrupted_text
@@ -35,32 +36,42 @@ def finished_steps(store, job) -> list[str]:
     return done or list(job.result_node_ids)
 
 
-def reap(store, conversation_id: str | None = None) -> list:
-    """Interrupt the jobs nobody runs any more; write what happened to each conversation."""
+def _told(store, job) -> dict | None:
+    """What the chat says about a job interrupted now (stored with the interruption)."""
+    if job.request.get("claim"):
+        return None  # a reservation that never became a job: nothing to tell
+    if job.started_at is None and job.after_job and _unfinished(store, job.after_job):
+        return {"text": _not_run_text(job), "kind": "error", "error": NOT_RUN}  # never began
+    done = finished_steps(store, job) if job.kind == "edit" else list(job.result_node_ids)
+    return {"text": interrupted_text(replace(job, result_node_ids=tuple(done))),
+            "node_ids": done, "kind": "text"}
+
+
+def _unfinished(store, job_id: str) -> bool:
     try:
-        jobs = store.interrupt_stale_jobs(conversation_id)
+        return store.get_job(job_id).status != "done"
+    except Exception:  # noqa: BLE001 - gone
+        return True
+
+
+def _not_run_text(job) -> str:
+    request = job.request.get("request") or "the next edit"
+    return (f"\"{request}\" was queued behind that edit and did not run; send it again when "
+            "the edit above is complete.")
+
+
+def reap(store, conversation_id: str | None = None) -> list:
+    """Interrupt the jobs nobody runs any more; write what happened to each conversation
+    (with the interruption, in one transaction)."""
+    try:
+        jobs = store.interrupt_stale_jobs(conversation_id, tell=lambda j: _told(store, j))
     except Exception:
         log.warning("could not check for interrupted jobs", exc_info=True)
         return []
     for job in jobs:
-        if job.request.get("claim"):
-            continue  # a reservation that never became a job: nothing to tell
-        done = finished_steps(store, job) if job.kind == "edit" else list(job.result_node_ids)
-        if tuple(done) != job.result_node_ids:
-            job = store.update_job(job.id, result_node_ids=done)
-        if job.conversation_id is None:
-            continue
-        try:
-            store.add_message(job.conversation_id, "assistant", interrupted_text(job),
-                              node_ids=done)
-        except Exception:
-            log.warning("could not report interrupted job %s", job.id, exc_info=True)
         for follower in store.followers(job.id):
-            store.update_job(follower.id, status="failed", error=NOT_RUN)
-            request = follower.request.get("request") or "the next edit"
-            store.add_message(job.conversation_id, "assistant",
-                              f"\"{request}\" was queued behind that edit and did not run; "
-                              "send it again when the edit above is complete.")
+            store.end_job(follower.id, "failed", error=NOT_RUN,
+                          message={"text": _not_run_text(follower), "kind": "error"})
     return jobs
 
 
@@ -86,7 +97,8 @@ def resume_spec(store, job) -> JobSpec:
         prev = store.get_job(spec.after_job)
         base = prev.result_node_ids[-1] if prev.result_node_ids else None
     if base is None:
-        raise ValueError("there is nothing to continue from")
+        raise ValueError("the edit it was queued behind made no image, so there is nothing "
+                         "to continue from; send the request again")
     caption = store.get_node(base).caption if done else spec.base_caption
     return JobSpec("edit", job.conversation_id, steps=spec.steps[len(done):],
                    base_node_id=base, base_caption=caption or "", preset=spec.preset,
@@ -126,7 +138,10 @@ class ResumeFlow:
         """Run the steps of a failed plan that did not finish, from its last stored node."""
         from agent.plan import EditPlan
 
-        spec = resume_spec(self.store, job)
+        try:
+            spec = resume_spec(self.store, job)
+        except ValueError as exc:
+            return [self._say(f"I can't continue: {exc}.", "error", user_text=text)]
         user = self.store.add_message(self._require(), "user", text)
         self.store.add_plan(user.id, spec.request, spec.steps, "resume")
         plan = EditPlan.model_validate({"steps": spec.steps})
