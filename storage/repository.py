@@ -39,6 +39,7 @@ from storage.jobs import JobQueries
 from storage.messages import MessageQueries
 from storage.models import ConversationRow, ImageNodeRow, JobRow, MessageRow, PlanRow, utcnow
 from storage.records import NODE_KINDS, Conversation, Node
+from storage.retry import IN_DOUBT, retry_disconnects
 
 if TYPE_CHECKING:
     from mtedit.settings import Settings
@@ -63,6 +64,7 @@ def _node(row: ImageNodeRow) -> Node:
                    "params": dict(row.params or {}), "timings": dict(row.timings or {})})
 
 
+@retry_disconnects  # a database restart is waited out (storage/retry.py)
 class Store(MessageQueries, JobQueries):
     """Conversations, image lineage, message tree, plans and jobs; blobs on disk.
 
@@ -146,9 +148,21 @@ class Store(MessageQueries, JobQueries):
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A write session in one transaction: committed when the block ends, rolled back
-        if it raises (on SQLite, BEGIN IMMEDIATE: writers queue for the lock)."""
-        with self._write() as s, s.begin():
-            yield s
+        if it raises (on SQLite, BEGIN IMMEDIATE: writers queue for the lock). An error of
+        the COMMIT itself is marked in doubt (storage/retry.py: not run again)."""
+        with self._write() as s:
+            tx = s.begin()
+            try:
+                yield s
+                s.flush()
+            except BaseException:
+                tx.rollback()
+                raise
+            try:
+                tx.commit()
+            except Exception as exc:
+                setattr(exc, IN_DOUBT, True)
+                raise
 
     # ------------------------------------------------------------ conversations
 
