@@ -122,7 +122,7 @@ def run(args) -> dict:
 
         faults = schedule(args.seed, args.faults, args.duration, args.workers, args.apps)
         watch = checks.StuckWatch(store, args.stale)
-        runner = FaultRunner(cluster, faults)
+        runner = FaultRunner(cluster, faults, store)
         watch.start()
         runner.start()
         t0 = time.time()
@@ -142,6 +142,7 @@ def run(args) -> dict:
         result["chaos"] = checks.phase_figures(store, ledger.requests, "chaos", chaos_s)
         result["faults"] = [f.as_dict() for f in faults]
         result["fault_errors"] = runner.errors
+        result["user_errors"] = ledger.errors
         result["restarts"] = {p.name: p.starts - 1 for p in cluster.apps + cluster.workers}
         store.close()
     finally:
@@ -166,6 +167,7 @@ def _problems(r: dict) -> list[str]:
         out.append(f"fairness: the light conversations waited behind "
                    f"{r['fairness']['light_waited_behind']} of the heavy one's jobs")
     out += [f"fault not carried out: {e}" for e in r.get("fault_errors", [])]
+    out += [f"a user could not go on: {e}" for e in r.get("user_errors", [])]
     return out
 
 

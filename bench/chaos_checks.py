@@ -162,6 +162,9 @@ class Checker:
                                     f"({job.status if job else 'missing'}) has {n} outcome "
                                     "messages")
                     seen = "silent" if n == 0 else "twice"
+            for crash in r.poll_crashes:
+                problems.append(f"request {r.rid} ({r.text!r}): while it waited the page "
+                                f"showed an exception: {crash}")
             if len(jobs) > 1:
                 problems.append(f"request {r.rid} ({r.text!r}) made {len(jobs)} jobs: {jobs}")
             per_request[r.rid] = seen

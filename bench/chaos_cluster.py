@@ -44,6 +44,8 @@ class Proc:
     port: int = 0
     starts: int = 0
     up: threading.Event = field(default_factory=threading.Event)
+    sending: int = 0  # requests (/send) it is answering now
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def alive(self) -> bool:
@@ -193,6 +195,18 @@ def call(app: Proc, path: str, body: dict, timeout: float = 60.0) -> dict:
     """POST to an app server; AppDown when it is not there, AppCrash on an exception."""
     if not app.alive:
         raise AppDown(app.name)
+    if path == "/send":
+        with app.lock:
+            app.sending += 1
+    try:
+        return _post(app, path, body, timeout)
+    finally:
+        if path == "/send":
+            with app.lock:
+                app.sending -= 1
+
+
+def _post(app: Proc, path: str, body: dict, timeout: float) -> dict:
     req = urllib.request.Request(f"http://127.0.0.1:{app.port}{path}",
                                  data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"})

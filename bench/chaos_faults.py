@@ -56,8 +56,8 @@ def schedule(seed: int, count: int, seconds: float, workers: int, apps: int) -> 
 class FaultRunner:
     """Carries out a schedule from `start()` on, in one thread."""
 
-    def __init__(self, cluster: Cluster, faults: list[Fault]):
-        self.cluster, self.faults = cluster, faults
+    def __init__(self, cluster: Cluster, faults: list[Fault], store=None):
+        self.cluster, self.faults, self.store = cluster, faults, store
         self.errors: list[str] = []
         self._thread = threading.Thread(target=self._run, daemon=True, name="faults")
         self._t0 = 0.0
@@ -86,12 +86,31 @@ class FaultRunner:
         if f.kind in ("kill_worker", "kill_app"):
             procs = c.workers if f.kind == "kill_worker" else c.apps
             p = procs[f.target % len(procs)]
+            busy = self._wait_busy(p)
             c.kill(p)
-            f.note = p.name
+            f.note = f"{p.name} " + ("in the middle of work" if busy else "idle")
             time.sleep(f.down_s)
             c.restart(p)
         elif f.kind in ("redis_aof", "redis_lost"):
             c.restart_redis(keep_data=f.kind == "redis_aof", down_s=f.down_s)
-        elif f.kind == "pg_crash":
+        elif f.kind == "pg_crash":  # while a transaction is open
             caught = c.restart_postgres(f.down_s)
             f.note = "a transaction was open" if caught else "no transaction was open"
+
+    def _wait_busy(self, p, limit_s: float = 5.0) -> bool:
+        """Wait (up to limit_s) until the app server is answering a request, or the
+        worker is in the middle of a job (a model call done), so the kill hits work."""
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            if p.kind == "app" and p.sending > 0:
+                return True
+            if p.kind == "worker" and self.store is not None and p.proc is not None:
+                try:
+                    running = self.store.list_jobs(status="running")
+                except Exception:  # noqa: BLE001 - the database is restarting
+                    running = []
+                if any((j.worker or "").endswith(f":{p.proc.pid}") and j.done > 0
+                       for j in running):
+                    return True
+            time.sleep(0.01 if p.kind == "app" else 0.05)
+        return False

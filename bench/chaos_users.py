@@ -55,6 +55,7 @@ class Request:
     failure: str | None = None  # "down: ..." | "crash: ..."
     jobs: dict[str, dict] = field(default_factory=dict)  # job id -> its last view
     t_end: float | None = None  # when the person saw the request's outcome
+    poll_crashes: list[str] = field(default_factory=list)  # exceptions shown while waiting
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -65,6 +66,7 @@ class Ledger:
 
     def __init__(self):
         self.requests: list[Request] = []
+        self.errors: list[str] = []  # a user's script that could not go on
         self._lock = threading.Lock()
 
     def add(self, req: Request) -> Request:
@@ -152,8 +154,8 @@ class User:
                 try:
                     req.jobs[job_id] = self._call("/job", {"conversation_id": self.cid,
                                                            "job_id": job_id, "wait_s": 1.0})
-                except AppCrash as exc:
-                    req.jobs[job_id] = {**req.jobs[job_id], "crash": str(exc)}
+                except AppCrash as exc:  # the page showed an exception while it waited
+                    req.poll_crashes.append(str(exc)[:300])
                     time.sleep(0.5)
                 except AppDown:
                     time.sleep(0.5)
@@ -196,7 +198,12 @@ class User:
 
     def run(self, phase: str, until: float) -> None:
         while time.time() < until:
-            self.step(phase)
+            try:
+                self.step(phase)
+            except Exception as exc:  # noqa: BLE001 - reported as a problem of the run
+                self.ledger.errors.append(f"conversation {self.index} ({phase}): "
+                                          f"{type(exc).__name__}: {exc}")
+                time.sleep(1.0)
 
 
 def run_users(users: list[User], phase: str, seconds: float) -> None:
