@@ -44,13 +44,13 @@ def deliver(store, settings, job_id: str) -> bool:
         return False
     try:
         celery_app(settings.queue_url).send_task(TASK, args=[job_id], queue=settings.queue_name)
-    except Exception:  # noqa: BLE001 - same: sent again later
+    except Exception:
         log.warning("could not send job %s to the queue; it is sent again later", job_id,
                     exc_info=True)
         return False
     try:
         store.mark_sent(job_id, broker)
-    except Exception:  # noqa: BLE001 - unmarked: sent once more later, run once
+    except Exception:
         log.warning("could not record that job %s was sent", job_id, exc_info=True)
     return True
 
@@ -64,7 +64,7 @@ def send_missing(store, settings, job_ids) -> None:
         return
     try:
         jobs = store.jobs_to_send(job_ids, broker)
-    except Exception:  # noqa: BLE001 - the database is restarting: next heartbeat
+    except Exception:
         log.warning("could not read the jobs waiting for the queue", exc_info=True)
         return
     for job in jobs:

@@ -19,6 +19,7 @@ with p50 / p95 waits under faults against the baseline. Exit status 1 when a che
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -61,7 +62,7 @@ def _uptime() -> str:
         return subprocess.run(["uptime"], capture_output=True, text=True,
                               check=False).stdout.strip()
     except OSError:
-        return "load average %.2f %.2f %.2f" % os.getloadavg()
+        return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def _drain(store, limit_s: float) -> float:
@@ -71,12 +72,10 @@ def _drain(store, limit_s: float) -> float:
 
     t0 = time.time()
     while time.time() - t0 < limit_s:
-        try:
+        with contextlib.suppress(Exception):  # the database is coming back
             reap(store)
             if not store.list_jobs(status=("queued", "running")):
                 break
-        except Exception:  # noqa: BLE001 - the database is coming back
-            pass
         time.sleep(0.5)
     return time.time() - t0
 
@@ -103,7 +102,7 @@ def run(args) -> dict:
         store = Store.open(cluster.database_url, cluster.data_dir)
         store.stale_s = args.stale
         follow_s = 3 * args.stale + 180
-        mk = lambda i: User(cluster, ledger, i, args.seed, steps=args.steps,  # noqa: E731
+        mk = lambda i: User(cluster, ledger, i, args.seed, steps=args.steps,
                             interval_s=args.interval, follow_s=follow_s)
         users = [mk(i) for i in range(args.conversations)]
         probe = [mk(100 + i) for i in range(4)] if not args.no_fairness else []
@@ -177,9 +176,9 @@ def _fmt(v, unit="") -> str:
 
 def report(r: dict) -> str:
     o = r["options"]
-    lines = [f"chaos run: {o['conversations']} conversations, {o['workers']} workers, "
-             f"{o['apps']} app servers, rf {o['steps']} steps on the bundled model, "
-             f"stale time {o['stale']} s, seed {o['seed']}, one thread per process",
+    lines = [(f"chaos run: {o['conversations']} conversations, {o['workers']} workers, "
+              f"{o['apps']} app servers, rf {o['steps']} steps on the bundled model, "
+              f"stale time {o['stale']} s, seed {o['seed']}, one thread per process"),
              f"before: {r['uptime_before']}", f"after:  {r['uptime_after']}", ""]
     kinds: dict[str, int] = {}
     for f in r["faults"]:
@@ -194,12 +193,12 @@ def report(r: dict) -> str:
             ("duplicated nodes", r["duplicates"]["duplicated"]),
             ("stuck jobs", r["stuck"]["active_at_end"] + r["stuck"]["stuck_running"]),
             ("doctor", "clean" if not r["doctor"]["problems"] else "PROBLEMS"),
-            ("orphan blobs found / left", f"{r['doctor']['orphans_found']} / "
-                                          f"{r['doctor']['orphans_left']}")]
+            ("orphan blobs found / left", (f"{r['doctor']['orphans_found']} / "
+                                           f"{r['doctor']['orphans_left']}"))]
     if r.get("fairness"):
         rows.append(("fairness (heavy jobs each light one waited behind)",
-                     f"{r['fairness']['light_waited_behind']} "
-                     f"{'ok' if r['fairness']['ok'] else 'FAIL'}"))
+                     (f"{r['fairness']['light_waited_behind']} "
+                      f"{'ok' if r['fairness']['ok'] else 'FAIL'}")))
     lines += [f"  {k:<52}{v}" for k, v in rows]
     lines.append("")
     lines.append(f"{'phase':<10}{'seconds':>8}{'jobs':>6}{'done':>6}{'jobs/min':>10}"

@@ -82,7 +82,7 @@ def handle(sessions: Sessions, path: str, body: dict) -> dict:
 class Handler(BaseHTTPRequestHandler):
     sessions: Sessions
 
-    def do_POST(self):  # noqa: N802 - the http.server name
+    def do_POST(self):
         length = int(self.headers.get("Content-Length", 0))
         try:
             body = json.loads(self.rfile.read(length) or b"{}")

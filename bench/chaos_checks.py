@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -61,7 +62,7 @@ class StuckWatch:
             try:
                 jobs = self.store.list_jobs(status="running")
             except Exception:  # noqa: BLE001 - the database is restarting
-                continue
+                jobs = []
             now = time.time()
             for job in jobs:
                 mark = (job.done, job.stage, job.updated_at)
@@ -254,7 +255,7 @@ def doctor(env: dict, url: str, data_dir: str) -> dict:
         return p.returncode, (p.stdout + p.stderr).strip()
 
     rc, out = run()
-    fix_rc, fix_out = run("--fix", "--grace", "0")
+    fix_rc, _ = run("--fix", "--grace", "0")
     after_rc, after_out = run()
     orphans = sum("orphan blob" in line for line in out.splitlines())
     left = sum("orphan blob" in line for line in after_out.splitlines())
@@ -300,11 +301,8 @@ def phase_figures(store, requests: list[Request], phase: str, seconds: float) ->
             continue
         ready = j.created_at
         if j.after_job:
-            try:
-                prev = store.get_job(j.after_job)
-                ready = max(ready, prev.updated_at)
-            except Exception:  # noqa: BLE001
-                pass
+            with contextlib.suppress(Exception):  # the one before is gone
+                ready = max(ready, store.get_job(j.after_job).updated_at)
         waits.append(max(0.0, (j.started_at - ready).total_seconds()))
     lat = [r.t_end - r.t_sent for r in reqs if r.action in ("edit", "continue")
            and r.t_end is not None and r.jobs

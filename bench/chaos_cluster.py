@@ -4,6 +4,7 @@ be killed and started again; and the HTTP client the scripted users talk through
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -169,12 +170,10 @@ class Cluster:
         caught = False
         deadline = time.monotonic() + catch_s
         while time.monotonic() < deadline:
-            try:
-                if self.pg_transactions() > 0:
-                    caught = True
-                    break
-            except Exception:  # noqa: BLE001 - the server is busy or restarting
-                pass
+            with contextlib.suppress(Exception):  # the server is busy or restarting
+                caught = self.pg_transactions() > 0
+            if caught:
+                break
             time.sleep(0.005)
         self.pg.crash()
         time.sleep(down_s)

@@ -184,8 +184,8 @@ class User:
             self.upload(phase)
         elif roll < 0.3:
             text = rng.choice(("undo", "go back to the original", "redo",
-                               f"go back to before the {rng.choice(SHAPES[:2])} was "
-                               f"{rng.choice(COLOURS)}"))
+                               (f"go back to before the {rng.choice(SHAPES[:2])} was "
+                                f"{rng.choice(COLOURS)}")))
             self.follow(self.send(phase, "move", text))
         else:
             first = self.send(phase, "edit", rng.choice(EDITS))
