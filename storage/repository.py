@@ -39,7 +39,7 @@ from storage.jobs import JobQueries
 from storage.messages import MessageQueries
 from storage.models import ConversationRow, ImageNodeRow, JobRow, MessageRow, PlanRow, utcnow
 from storage.records import NODE_KINDS, Conversation, Node
-from storage.retry import IN_DOUBT, retry_disconnects
+from storage.retry import committed_after_all, retry_disconnects, transaction_id
 
 if TYPE_CHECKING:
     from mtedit.settings import Settings
@@ -148,11 +148,12 @@ class Store(MessageQueries, JobQueries):
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A write session in one transaction: committed when the block ends, rolled back
-        if it raises (on SQLite, BEGIN IMMEDIATE: writers queue for the lock). An error of
-        the COMMIT itself is marked in doubt (storage/retry.py: not run again)."""
+        if it raises (on SQLite, BEGIN IMMEDIATE: writers queue for the lock). When the
+        COMMIT itself fails, the server is asked whether it committed (storage/retry.py)."""
         with self._write() as s:
             tx = s.begin()
             try:
+                xid = transaction_id(s)
                 yield s
                 s.flush()
             except BaseException:
@@ -161,8 +162,8 @@ class Store(MessageQueries, JobQueries):
             try:
                 tx.commit()
             except Exception as exc:
-                setattr(exc, IN_DOUBT, True)
-                raise
+                if not committed_after_all(self, xid, exc):
+                    raise
 
     # ------------------------------------------------------------ conversations
 

@@ -7,9 +7,12 @@ back: a deadlock, a serialization failure) is run again, whole, until `reconnect
 passed since the first failure. Running it again is safe because nothing of the failed
 transaction was stored, and every call's other effects (blob files) are idempotent.
 
-Two cases are not retried: SQLite (a local file: its errors are not passing), and a
-connection lost during COMMIT itself, when the server may or may not have stored the
-transaction (in doubt): that error reaches the caller as it is.
+A connection lost during COMMIT itself leaves the outcome in doubt: on PostgreSQL every
+write transaction notes its id first (txid_current()), and once the server answers again
+txid_status() tells: committed (the block's work is stored: the call carries on as if
+the COMMIT had answered) or aborted (run again, as above). When that cannot be learnt in
+time, or on SQLite (a local file: its errors are not passing), the error reaches the
+caller as it is.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import logging
 import threading
 import time
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy import text
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,42 @@ def transient(store, exc: BaseException) -> bool:
     if isinstance(exc, (OperationalError, InterfaceError)):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def transaction_id(session) -> int | None:
+    """The id of the session's transaction (PostgreSQL; None elsewhere)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return int(session.execute(text("SELECT txid_current()")).scalar())
+
+
+def committed_after_all(store, xid: int | None, exc: BaseException) -> bool:
+    """After a failed COMMIT: did the server commit transaction `xid` anyway? Waits for
+    the server (up to reconnect_s). False marks `exc` for retrying when the server says
+    aborted, and as in doubt when it cannot tell."""
+    if xid is not None and transient(store, exc):
+        deadline = time.monotonic() + getattr(store, "reconnect_s", RECONNECT_S)
+        while time.monotonic() < deadline:
+            try:
+                with store.engine.connect() as conn:
+                    status = conn.execute(text("SELECT txid_status(:x)"), {"x": xid}).scalar()
+            except DataError as err:  # "transaction ID ... is in the future": the restarted
+                if "future" not in str(err):  # server never logged it, so never committed
+                    break
+                status = "aborted"
+            except DBAPIError:
+                time.sleep(0.2)
+                continue
+            if status == "committed":
+                log.warning("the database connection was lost at a commit that was stored")
+                return True
+            if status == "aborted":  # never stored: safe to run again
+                return False
+            if status != "in progress":  # too old to know
+                break
+            time.sleep(0.2)  # its backend is still finishing it
+    setattr(exc, IN_DOUBT, True)
+    return False
 
 
 def retrying(fn):

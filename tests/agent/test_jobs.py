@@ -136,7 +136,7 @@ def test_a_plan_killed_between_steps_resumes_from_where_it_stopped(store, model_
     assert "interrupted" not in again.text
 
 
-# argv: data_dir conversation_id model_dir go_file n ; prints one JSON line per reply
+# argv: database_url data_dir conversation_id model_dir go_file n ; one JSON line per reply
 RACER = r"""
 import json, sys, time
 from pathlib import Path
@@ -146,8 +146,8 @@ from editing_core import FluxBackend
 from mtedit.settings import Settings
 from storage import Store
 
-data, conv, model, go, n = sys.argv[1:6]
-store = Store.open(data_dir=data)
+url, data, conv, model, go, n = sys.argv[1:7]
+store = Store.open(url, data)
 backend = FluxBackend.from_pretrained(model, device="cpu", dtype="float32", max_side=64)
 settings = Settings(data_dir=store.data_dir, model=model, max_side=64)
 session = ChatSession.open(settings, conv, store=store, executor=Executor(store, backend))
@@ -161,12 +161,23 @@ for i in range(int(n)):
 """
 
 
-def test_two_processes_on_one_conversation_run_one_job_at_a_time(store, model_dir, tmp_path):
+@pytest.fixture
+def shared_store(db_url, tmp_path):
+    """The store two app servers share: a SQLite file, or a PostgreSQL database."""
+    s = Store.open(db_url, tmp_path / "shared")
+    s.stale_s = 3.0
+    yield s
+    s.close()
+
+
+def test_two_processes_on_one_conversation_run_one_job_at_a_time(shared_store, model_dir,
+                                                                  tmp_path):
+    store = shared_store
     session = open_session(store, model_dir)
     session.send(CAPTION, files=[("toy.png", png())])
     cid = session.conversation_id
     go = tmp_path / "go"
-    procs = [subprocess.Popen([sys.executable, "-c", RACER, str(store.data_dir), cid,
+    procs = [subprocess.Popen([sys.executable, "-c", RACER, store.url, str(store.data_dir), cid,
                                str(model_dir), str(go), "20"], cwd=ROOT, env=env(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
