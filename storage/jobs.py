@@ -37,6 +37,8 @@ Said = dict
 HEARTBEAT_S = 2.0  # how often an owner refreshes its active jobs
 STALE_S = 30.0  # a heartbeat older than this: nobody owns the job any more
 INTERRUPTED = "interrupted: the process running this job stopped"
+UNTOLD = "untold"  # the stage of a job interrupted where no message could be written: the
+# next interrupt_stale_jobs with a teller tells the chat (so none is ever silent)
 
 
 def job_record(row: JobRow) -> Job:
@@ -272,25 +274,34 @@ class JobQueries:
         (heartbeat older than stale_s, or owner process gone from this machine); returns
         them. Each job is returned by one caller only, so two processes reaping at once
         do not both report it. tell(job): the assistant's message about it, stored in the
-        same transaction (its node_ids become the job's results)."""
+        same transaction (its node_ids become the job's results); also told then: jobs
+        interrupted earlier without a teller (create_job's, stage UNTOLD)."""
         now = utcnow()
         cutoff = now - timedelta(seconds=self.stale_s)
         found = []
         with self.transaction() as s:
-            q = select(JobRow).where(JobRow.status.in_(JOB_ACTIVE),
-                                     JobRow.heartbeat_at.is_(None)
-                                     | (JobRow.heartbeat_at < cutoff)
-                                     | (JobRow.owner_host == owners.machine()))
+            q = select(JobRow).where(
+                (JobRow.status.in_(JOB_ACTIVE) & (JobRow.heartbeat_at.is_(None)
+                                                  | (JobRow.heartbeat_at < cutoff)
+                                                  | (JobRow.owner_host == owners.machine())))
+                | ((JobRow.status == "failed") & (JobRow.stage == UNTOLD)))
             if conversation_id is not None:
                 q = q.where(JobRow.conversation_id == conversation_id)
             rows = sorted(s.scalars(q), key=lambda r: (r.conversation_id or "", r.id))
             for row in rows:
-                if not self._abandoned(s, row, now):
+                if row.status in JOB_ACTIVE:
+                    if not self._abandoned(s, row, now):
+                        continue
+                    which = JobRow.status.in_(JOB_ACTIVE)
+                    values = {"status": "failed", "error": INTERRUPTED, "updated_at": now,
+                              "stage": "" if tell is not None else UNTOLD}
+                elif tell is None:
                     continue
+                else:
+                    which, values = JobRow.stage == UNTOLD, {"stage": ""}
                 self._lock_conversation(s, row.conversation_id)
-                res = s.execute(
-                    update(JobRow).where(JobRow.id == row.id, JobRow.status.in_(JOB_ACTIVE))
-                    .values(status="failed", error=INTERRUPTED, updated_at=now))
+                res = s.execute(update(JobRow).where(JobRow.id == row.id, which)
+                                .values(**values))
                 if res.rowcount == 1:
                     found.append(row.id)
                     s.refresh(row)  # a job queued behind it reads its new status
@@ -369,4 +380,4 @@ class JobQueries:
 
     @staticmethod
     def _interrupt_row(row: JobRow, now) -> None:
-        row.status, row.error, row.updated_at = "failed", INTERRUPTED, now
+        row.status, row.error, row.updated_at, row.stage = "failed", INTERRUPTED, now, UNTOLD

@@ -132,3 +132,16 @@ def test_the_jobs_a_broker_still_needs(store):
     store.start_job(first.id)
     store.end_job(first.id, "done")
     assert [j.id for j in store.jobs_to_send(ids, "run-2")] == [behind.id]  # its turn now
+
+
+def test_a_job_given_up_by_create_job_is_told_by_the_next_reaper_once(store):
+    conv = store.create_conversation()
+    dead = store.create_job("edit", {}, conv.id, exclusive=True)
+    set_owner(store, dead.id, owners.machine(), 999999, 1.0)
+    store.create_job("edit", {}, conv.id, exclusive=True)  # takes the conversation over
+    assert store.get_job(dead.id).status == "failed"
+    assert store.interrupt_stale_jobs() == []  # no teller: nothing said, nothing lost
+    tell = lambda j: {"text": f"{j.id} was interrupted"}
+    assert [j.id for j in store.interrupt_stale_jobs(conv.id, tell=tell)] == [dead.id]
+    assert store.interrupt_stale_jobs(conv.id, tell=tell) == []
+    assert [m.text for m in store.messages(conv.id)] == [f"{dead.id} was interrupted"]
