@@ -50,6 +50,7 @@ def _args(argv):
     ap.add_argument("--json", type=Path)
     ap.add_argument("--keep", type=Path, help="keep the logs in this folder")
     args = ap.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.baseline is None:
         args.baseline = args.duration / 2
     if args.faults is None:
@@ -92,9 +93,9 @@ def run(args) -> dict:
 
     folder = Path(tempfile.mkdtemp(prefix="mtedit-chaos-"))
     cluster = Cluster(folder, apps=args.apps, workers=args.workers, stale_s=args.stale)
-    result: dict = {"command": "python -m bench.chaos " + " ".join(sys.argv[1:]),
+    result: dict = {"command": "python -m bench.chaos " + " ".join(args.argv),
                     "options": {k: (str(v) if isinstance(v, Path) else v)
-                                for k, v in vars(args).items()},
+                                for k, v in vars(args).items() if k != "argv"},
                     "uptime_before": _uptime(), "threads_per_process": 1}
     ledger = Ledger()
     try:
