@@ -38,13 +38,24 @@ def finished_steps(store, job) -> list[str]:
 
 def _told(store, job) -> dict | None:
     """What the chat says about a job interrupted now (stored with the interruption)."""
-    if job.request.get("claim"):
-        return None  # a reservation that never became a job: nothing to tell
+    if job.request.get("claim"):  # a reservation that never became a job
+        return _unanswered(store, job)
     if job.started_at is None and job.after_job and _unfinished(store, job.after_job):
         return {"text": _not_run_text(job), "kind": "error", "error": NOT_RUN}  # never began
     done = finished_steps(store, job) if job.kind == "edit" else list(job.result_node_ids)
     return {"text": interrupted_text(replace(job, result_node_ids=tuple(done))),
             "node_ids": done, "kind": "text"}
+
+
+def _unanswered(store, claim) -> dict | None:
+    """A reservation's process stopped after storing the person's message and before
+    the job began: say so (else the message would stay without an answer)."""
+    last = store.latest_message(claim.conversation_id) if claim.conversation_id else None
+    if last is None or last.role != "user" or last.created_at < claim.created_at:
+        return None  # nothing of the request was stored: nothing to answer
+    return {"text": f"\"{last.text[:200]}\" was interrupted before it started (the server "
+                    "handling it stopped); nothing was changed. Send it again.",
+            "kind": "error"}
 
 
 def _unfinished(store, job_id: str) -> bool:

@@ -302,3 +302,24 @@ def test_continue_with_nothing_to_continue_from_answers_in_words(store, model_di
     store.update_job(second.id, status="failed", error="interrupted: gone")
     [reply] = session.send("continue")
     assert reply.kind == "error" and "nothing to continue from" in reply.text, reply.text
+
+
+def test_a_request_whose_server_stopped_before_its_job_began_is_answered(store, model_dir):
+    """The app server stored the person's message, then died holding the conversation
+    (before the job was recorded): the message gets an answer, not silence."""
+    from storage import owners
+
+    session = open_session(store, model_dir)
+    session.send(CAPTION, files=[("toy.png", png())])
+    cid = session.conversation_id
+    claim = store.create_job("edit", {"claim": True}, cid, exclusive=True)
+    store.add_message(cid, "user", "make the circle blue")
+    with store.transaction() as s:
+        row = s.get(JobRow, claim.id)
+        row.owner_host, row.owner_pid, row.owner_started = owners.machine(), 999999, 1.0
+    assert session.active_job() is None
+    last = session.messages()[-1]
+    assert last.role == "assistant" and "interrupted before it started" in last.text
+    assert "make the circle blue" in last.text
+    [reply] = session.send("make the circle blue")
+    assert reply.kind == "edit", reply.text
