@@ -121,7 +121,8 @@ def run(args) -> dict:
         _drain(store, follow_s)
 
         faults = schedule(args.seed, args.faults, args.duration, args.workers, args.apps)
-        watch = checks.StuckWatch(store, args.stale)
+        watch = checks.StuckWatch(store, args.stale,
+                                  lambda: sum(p.alive for p in cluster.workers))
         runner = FaultRunner(cluster, faults, store)
         watch.start()
         runner.start()
@@ -221,6 +222,9 @@ def report(r: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)  # the store's "waiting for the database" notes
     args = _args(argv)
     r = run(args)
     print(report(r))

@@ -39,13 +39,15 @@ def pct(values: list[float], q: float) -> float | None:
 
 
 class StuckWatch:
-    """Samples the active jobs every second while the run goes on: a running job whose
-    progress (done, stage, updated_at) does not move for longer than the stale time
-    plus a margin is stuck."""
+    """Samples the active jobs every second while the run goes on. Stuck: a running job
+    whose progress (done, stage, updated_at) does not move for longer than the stale time
+    plus a margin, or a queued job ready to run (planned, the one before it ended) that
+    waits that long in seconds when a worker was free (`workers_up()` more than running)."""
 
-    def __init__(self, store, stale_s: float, margin_s: float = 10.0):
-        self.store, self.limit = store, stale_s + margin_s
+    def __init__(self, store, stale_s: float, workers_up=lambda: 1, margin_s: float = 10.0):
+        self.store, self.limit, self.workers_up = store, stale_s + margin_s, workers_up
         self.seen: dict[str, tuple] = {}
+        self.idle_wait: dict[str, float] = {}  # queued job -> seconds a worker was free
         self.stuck: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="stuck-watch")
@@ -60,17 +62,29 @@ class StuckWatch:
     def _run(self) -> None:
         while not self._stop.wait(1.0):
             try:
-                jobs = self.store.list_jobs(status="running")
-            except Exception:  # noqa: BLE001 - the database is restarting
-                jobs = []
+                jobs = self.store.list_jobs(status=ACTIVE)
+                ended = {j.id for j in self.store.list_jobs(status=("done", "failed",
+                                                                    "cancelled"))}
+            except Exception:  # noqa: BLE001, S112 - the database is restarting
+                continue
             now = time.time()
-            for job in jobs:
+            running = [j for j in jobs if j.status == "running"]
+            free = self.workers_up() > len(running)
+            for job in running:
                 mark = (job.done, job.stage, job.updated_at)
                 first = self.seen.get(job.id)
                 if first is None or first[0] != mark:
                     self.seen[job.id] = (mark, now)
                 elif now - first[1] > self.limit:
                     self.stuck[job.id] = max(self.stuck.get(job.id, 0.0), now - first[1])
+            for job in jobs:
+                ready = (job.status == "queued" and not job.request.get("claim")
+                         and job.stage != "planning"
+                         and (job.after_job is None or job.after_job in ended))
+                if ready and free:
+                    waited = self.idle_wait[job.id] = self.idle_wait.get(job.id, 0.0) + 1.0
+                    if waited > self.limit:
+                        self.stuck[job.id] = waited
 
 
 def _ts(dt) -> float:
@@ -238,7 +252,8 @@ class Checker:
         active = [j for j in self.store.list_jobs(status=ACTIVE)]
         problems = [f"job {j.id} still {j.status} at the end ({j.stage})" for j in active]
         if watch is not None:
-            problems += [f"job {i} ran without progress for {s:.0f} s"
+            problems += [f"job {i} made no progress (running, or ready and waiting while a "
+                         f"worker was free) for {s:.0f} s"
                          for i, s in watch.stuck.items()]
         return {"active_at_end": len(active), "stuck_running": len(watch.stuck) if watch else 0,
                 "problems": problems}
