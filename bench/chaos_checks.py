@@ -204,6 +204,10 @@ class Checker:
                    and _ts(m.created_at) >= _ts(users[0].created_at)]
         if replies:
             return "reload: result"
+        claims = {j.id for j in self.jobs.values() if j.request.get("claim")
+                  and j.conversation_id == r.cid and lo <= _ts(j.created_at) < hi}
+        if any(m.meta.get("job") in claims for m in self.messages[r.cid]):
+            return "reload: interrupted"  # told when its reservation was given up, later
         problems.append(f"request {r.rid} ({r.text!r}): the stored message has no reply "
                         "(the app server died in the middle; nothing tells the person)")
         return "silent"
