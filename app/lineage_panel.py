@@ -19,16 +19,24 @@ def branches(nodes: list[NodeView]) -> list[list[NodeView]]:
     for n in nodes:
         children.setdefault(n.parent_id, []).append(n)
     paths: list[list[NodeView]] = []
-
-    def walk(node: NodeView, path: list[NodeView]) -> None:
-        kids = sorted(children.get(node.id, []), key=lambda k: k.created_at)
+    # depth first with an explicit stack (a chain thousands of edits deep is no problem);
+    # at a leaf, its path is read back through the parents
+    up: dict[str, NodeView | None] = {}
+    stack = [(root, None) for root in sorted(children.get(None, []), key=lambda n: n.created_at,
+                                             reverse=True)]
+    while stack:
+        node, parent = stack.pop()
+        if node.id in up:
+            continue
+        up[node.id] = parent
+        kids = sorted(children.get(node.id, []), key=lambda k: k.created_at, reverse=True)
         if not kids:
-            paths.append(path + [node])
-        for kid in kids:
-            walk(kid, path + [node])
-
-    for root in sorted(children.get(None, []), key=lambda n: n.created_at):
-        walk(root, [])
+            path, at = [], node
+            while at is not None:
+                path.append(at)
+                at = up[at.id]
+            paths.append(path[::-1])
+        stack += [(kid, node) for kid in kids]
     return paths
 
 def render_lineage(chat: ChatSession, nodes: list[NodeView]) -> None:

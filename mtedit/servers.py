@@ -6,6 +6,9 @@ to run as root, so as root it runs as the `postgres` system user (runuser).
     with private_redis(tmp) as url: ...        # redis://127.0.0.1:PORT/0
     with private_postgres() as pg:            # pg.url(): postgresql+psycopg://...
         url = pg.create_database("t1")
+
+Both can be stopped hard and started again on the same port (fault injection):
+`RedisServer.kill()` / `start()`, `PrivatePostgres.crash()` / `start()`.
 """
 
 from __future__ import annotations
@@ -65,24 +68,59 @@ def redis_binary() -> str | None:
     return shutil.which("redis-server")
 
 
+class RedisServer:
+    """A redis-server on a fixed loopback port and folder that can be killed and started
+    again. appendonly=True keeps an append-only file (fsync on every write), so what it
+    held survives a kill; `kill(keep_data=False)` also removes that file."""
+
+    def __init__(self, folder: Path | str, *, appendonly: bool = False):
+        exe = redis_binary()
+        if exe is None:
+            raise ServerMissing(f"redis-server is not installed; {INSTALL_HINT}")
+        self.exe, self.folder, self.appendonly = exe, Path(folder), appendonly
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.log = self.folder / "redis.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        aof = (["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly
+               else ["--appendonly", "no"])
+        self.proc = subprocess.Popen(
+            [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *aof,
+             "--dir", str(self.folder), "--logfile", str(self.log)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        _wait_port(self.port, self.proc, "redis-server", log=self.log)
+
+    def kill(self, keep_data: bool = True) -> None:
+        """SIGKILL; keep_data=False also deletes the append-only file (all is lost)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if not keep_data:
+            shutil.rmtree(self.folder / "appendonlydir", ignore_errors=True)
+            for name in ("appendonly.aof", "dump.rdb"):
+                (self.folder / name).unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+
+
 @contextmanager
-def private_redis(folder: Path | str) -> Iterator[str]:
-    """A redis-server on a free loopback port, no persistence; yields its URL."""
-    exe = redis_binary()
-    if exe is None:
-        raise ServerMissing(f"redis-server is not installed; {INSTALL_HINT}")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log = folder / "redis.log"
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(folder), "--logfile", str(log)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+def private_redis(folder: Path | str, *, appendonly: bool = False) -> Iterator[str]:
+    """A redis-server on a free loopback port (no persistence unless appendonly); yields
+    its URL."""
+    server = RedisServer(folder, appendonly=appendonly)
+    server.start()
     try:
-        _wait_port(port, proc, "redis-server", log=log)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.url
     finally:
-        stop(proc)
+        server.stop()
 
 
 def postgres_bindir() -> Path | None:
@@ -95,8 +133,10 @@ def postgres_bindir() -> Path | None:
 
 
 class PrivatePostgres:
-    def __init__(self, port: int, folder: Path):
+    def __init__(self, port: int, folder: Path, bindir: Path | None = None,
+                 as_user: list[str] | None = None):
         self.port, self.folder = port, folder
+        self.bindir, self.as_user = bindir, list(as_user or [])
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
@@ -109,6 +149,21 @@ class PrivatePostgres:
                              autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def _ctl(self, *args: str, check: bool = True) -> None:
+        subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "-D",
+                        str(self.folder / "pgdata"), *args], check=check, capture_output=True)
+
+    def start(self) -> None:
+        opts = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c max_connections=200")
+        self._ctl("-o", opts, "-l", str(self.folder / "postgres.log"), "-w", "start")
+        _wait_port(self.port, None, "PostgreSQL", log=self.folder / "postgres.log")
+
+    def crash(self) -> None:
+        """Stop at once, as a power cut would: open transactions are lost (rolled back
+        by the recovery at the next start), clients lose their connections."""
+        self._ctl("-m", "immediate", "stop", check=False)
 
 
 @contextmanager
@@ -125,18 +180,12 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(folder, "postgres")
-    port = free_port()
-    log = folder / "postgres.log"
     subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust",
                     "-U", "postgres", "--no-sync"], check=True, capture_output=True)
-    opts = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c max_connections=200")
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts,
-                    "-l", str(log), "-w", "start"], check=True, capture_output=True)
+    server = PrivatePostgres(free_port(), folder, bindir, as_user)
+    server.start()
     try:
-        _wait_port(port, None, "PostgreSQL", log=log)
-        yield PrivatePostgres(port, folder)
+        yield server
     finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "stop"], check=False, capture_output=True)
+        server.crash()
         shutil.rmtree(folder, ignore_errors=True)

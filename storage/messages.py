@@ -50,30 +50,40 @@ class MessageQueries:
         the message shows or produced. kind: what the message is ("user" for user
         messages, the default; else e.g. edit, ask, error; "text" by default). meta: a JSON
         object the writer needs back later (e.g. the upload an "ask" is about)."""
+        with self.transaction() as s:
+            row = self._insert_message(s, conversation_id, role, text, parent_id,
+                                       node_ids=node_ids, root=root, kind=kind, meta=meta)
+        return _message(row)
+
+    def _insert_message(
+        self, s: Session, conversation_id: str, role: str, text: str,
+        parent_id: str | None = None, *, node_ids: Sequence[str] = (), root: bool = False,
+        kind: str | None = None, meta: dict | None = None,
+    ) -> MessageRow:
+        """add_message inside the caller's transaction."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, got {role!r}")
-        with self.transaction() as s:
-            conv = self._conv_row(s, conversation_id)
-            if parent_id is not None:
-                parent = self._message_row(s, parent_id)
-                if parent.conversation_id != conversation_id:
-                    raise StorageError(f"message {parent_id} belongs to another conversation")
-            elif not root:
-                parent_id = s.scalar(
-                    select(MessageRow.id)
-                    .where(MessageRow.conversation_id == conversation_id)
-                    .order_by(MessageRow.created_at.desc(), MessageRow.id.desc())
-                    .limit(1)
-                )
-            row = MessageRow(
-                id=new_id(), conversation_id=conversation_id, parent_message_id=parent_id,
-                role=role, text=clean(text), kind=kind or ("user" if role == "user" else "text"),
-                meta=json_copy(meta or {}, "meta"), node_ids=[str(n) for n in node_ids],
-                created_at=utcnow(),
+        conv = self._conv_row(s, conversation_id)
+        if parent_id is not None:
+            parent = self._message_row(s, parent_id)
+            if parent.conversation_id != conversation_id:
+                raise StorageError(f"message {parent_id} belongs to another conversation")
+        elif not root:
+            parent_id = s.scalar(
+                select(MessageRow.id)
+                .where(MessageRow.conversation_id == conversation_id)
+                .order_by(MessageRow.created_at.desc(), MessageRow.id.desc())
+                .limit(1)
             )
-            s.add(row)
-            conv.updated_at = row.created_at
-        return _message(row)
+        row = MessageRow(
+            id=new_id(), conversation_id=conversation_id, parent_message_id=parent_id,
+            role=role, text=clean(text), kind=kind or ("user" if role == "user" else "text"),
+            meta=json_copy(meta or {}, "meta"), node_ids=[str(n) for n in node_ids],
+            created_at=utcnow(),
+        )
+        s.add(row)
+        conv.updated_at = row.created_at
+        return row
 
     def get_message(self, message_id: str) -> Message:
         with self.reading() as s:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -138,6 +139,12 @@ class JobRow(Base):
     started_at: Mapped[datetime | None] = mapped_column()
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False,
                                                    server_default="0")
+    # revision 0006: the owning process (storage/owners.py) and the broker it was sent to
+    owner_host: Mapped[str | None] = mapped_column(String(200))
+    owner_pid: Mapped[int | None] = mapped_column(Integer)
+    owner_started: Mapped[float | None] = mapped_column(Float)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    sent_to: Mapped[str | None] = mapped_column(String(64))
 
 
 class StoreMetaRow(Base):

@@ -103,6 +103,9 @@ class Job:
     heartbeat_at: datetime | None = None  # refreshed every few seconds while a process owns it
     cancel_requested: bool = False
     started_at: datetime | None = None  # when a runner took it
+    owner: tuple[str, int, float | None] | None = None  # (machine, pid, start) of its process
+    sent_at: datetime | None = None  # when its id was handed to the broker (queue mode)
+    sent_to: str | None = None  # that broker's run id
 
     @property
     def after_job(self) -> str | None:

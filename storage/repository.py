@@ -50,6 +50,7 @@ from storage.messages import MessageQueries
 from storage.models import ConversationRow, ImageNodeRow, JobRow, MessageRow, PlanRow, utcnow
 from storage.paths import check_inside
 from storage.records import NODE_KINDS, Conversation, Node
+from storage.retry import committed_after_all, retry_disconnects, transaction_id
 from storage.space import said_when_full
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ def _node(row: ImageNodeRow) -> Node:
                    "params": dict(row.params or {}), "timings": dict(row.timings or {})})
 
 
+@retry_disconnects  # a database restart is waited out (storage/retry.py)
 class Store(MessageQueries, JobQueries):
     """Conversations, image lineage, message tree, plans and jobs; blobs on disk.
 
@@ -167,10 +169,23 @@ class Store(MessageQueries, JobQueries):
     def transaction(self) -> Iterator[Session]:
         """A write session in one transaction: committed when the block ends, rolled back
         if it raises (on SQLite, BEGIN IMMEDIATE: writers queue for the lock). DatabaseGone
-        when the SQLite file was deleted or replaced; StorageFullError on a full disk."""
+        when the SQLite file was deleted or replaced; StorageFullError on a full disk. When
+        the COMMIT itself fails, the server is asked whether it committed (storage/retry.py)."""
         self._file.check()
-        with said_when_full("the database", self._where()), self._write() as s, s.begin():
-            yield s
+        with said_when_full("the database", self._where()), self._write() as s:
+            tx = s.begin()
+            try:
+                xid = transaction_id(s)
+                yield s
+                s.flush()
+            except BaseException:
+                tx.rollback()
+                raise
+            try:
+                tx.commit()
+            except Exception as exc:
+                if not committed_after_all(self, xid, exc):
+                    raise
 
     def _where(self) -> str:
         return str(self._file.path or make_url(self.url).render_as_string(hide_password=True))

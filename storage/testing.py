@@ -35,3 +35,50 @@ def make_latent(seed: int | str = 0, shape=(1, 4, 2, 2)) -> bytes:
     header = json.dumps({"latent": {"dtype": "F32", "shape": list(shape),
                                     "data_offsets": [0, len(body)]}}).encode()
     return struct.pack("<Q", len(header)) + header + body
+
+
+def deep_chain_zip(store, png: bytes, caption: str, depth: int) -> bytes:
+    """An export (storage.transfer's zip) of a conversation whose lineage is one chain of
+    `depth` edits on an upload of `png` (its blob reused), each with its user message and
+    the assistant's reply, as a very long chat would leave it."""
+    import io
+    import json
+    import tempfile
+    import zipfile
+    from datetime import datetime, timedelta
+    from pathlib import Path
+
+    from storage.transfer import export_conversation
+
+    conv = store.create_conversation("a long chat")
+    store.add_upload(conv.id, png, caption)
+    store.add_message(conv.id, "user", caption)
+    store.add_message(conv.id, "assistant", "Stored the image.", kind="upload")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = zipfile.ZipFile(io.BytesIO(export_conversation(
+            store, conv.id, Path(tmp) / "short.zip").read_bytes()))
+    doc = json.loads(src.read("conversation.json"))
+    root, last = doc["nodes"][0], doc["messages"][-1]
+    t0 = datetime.fromisoformat(last["created_at"])
+    parent, msg_parent = root["id"], last["id"]
+    for k in range(1, depth + 1):
+        at = lambda s: (t0 + timedelta(seconds=2 * k + s)).isoformat()  # noqa: B023
+        node = dict(root, id=f"n{k:08d}", parent_id=parent, kind="edit", depth=k,
+                    instruction=f"edit number {k}", caption=f"a picture after {k} edits",
+                    target_prompt=f"a picture after {k} edits", created_at=at(0))
+        doc["nodes"].append(node)
+        for i, role in enumerate(("user", "assistant")):
+            msg = dict(last, id=f"m{role[0]}{k:08d}", parent_id=msg_parent, role=role,
+                       text=f"edit number {k}" if role == "user" else f"Done: edit {k}.",
+                       node_ids=[node["id"]] if role == "assistant" else [],
+                       kind="user" if role == "user" else "edit", meta={}, created_at=at(i))
+            doc["messages"].append(msg)
+            msg_parent = msg["id"]
+        parent = node["id"]
+    doc["conversation"]["head_node_id"] = parent
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in src.namelist():
+            zf.writestr(name, json.dumps(doc) if name == "conversation.json" else src.read(name))
+    store.delete_conversation(conv.id)
+    return out.getvalue()

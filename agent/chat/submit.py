@@ -138,7 +138,10 @@ def plan_in_worker(turn: Turn, request: str, user_text: str | None, caption: str
 
 def resume(turn: Turn, job) -> list[Reply]:
     """Run the steps of a failed plan that did not finish, from its last stored node."""
-    spec = resume_spec(turn.store, job)
+    try:
+        spec = resume_spec(turn.store, job)
+    except ValueError as exc:
+        return [turn.say(f"I can't continue: {exc}.", "error", user_text=turn.text)]
     user = turn.store.add_message(turn.conversation_id, "user", turn.text)
     turn.store.add_plan(user.id, spec.request, spec.steps, "resume")
     plan = EditPlan.model_validate({"steps": spec.steps})

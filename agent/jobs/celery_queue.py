@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from agent.jobs import broker
 from agent.jobs.executor import Executor
 from agent.jobs.heartbeat import Heartbeat
 from agent.jobs.recovery import wait_in_store
@@ -33,35 +34,6 @@ from agent.jobs.view import JobView
 from mtedit.settings import Settings
 
 log = logging.getLogger(__name__)
-
-TASK = "mtedit.run_job"
-_APPS: dict[str, object] = {}
-_LOCK = threading.Lock()
-
-
-def celery_app(url: str):
-    """The Celery application for a broker URL (one per process and URL)."""
-    from celery import Celery
-
-    with _LOCK:
-        app = _APPS.get(url)
-        if app is None:
-            app = Celery("mtedit", broker=url, set_as_current=False)
-            app.conf.update(
-                task_serializer="json", accept_content=["json"], task_ignore_result=True,
-                task_acks_late=True,  # the running job holds the worker's one slot
-                task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
-                worker_disable_prefetch=True, broker_connection_retry_on_startup=True,
-                worker_hijack_root_logger=False, worker_send_task_events=False,
-                broker_transport_options={"visibility_timeout": 3600},
-            )
-            _APPS[url] = app
-        return app
-
-
-def send(settings: Settings, job_id: str) -> None:
-    celery_app(settings.queue_url).send_task(TASK, args=[job_id], queue=settings.queue_name)
-
 
 def send_ready(store, settings: Settings, job_id: str) -> None:
     """Send a queued job whose predecessor (if any) has ended."""
@@ -72,7 +44,7 @@ def send_ready(store, settings: Settings, job_id: str) -> None:
         prev = store.get_job(job.after_job)
         if prev.active:
             return  # the worker that ends it sends this one
-    send(settings, job_id)
+    broker.deliver(store, settings, job_id)  # never raises: unsent jobs are sent again
 
 
 def _no_model():
@@ -109,8 +81,8 @@ class QueueExecutor(Executor):
             prepare(spec)
         except Exception as exc:  # noqa: BLE001 - told in the chat, the job ends
             text = str(exc) if isinstance(exc, ValueError) else f"planning failed: {exc}"
-            self.store.update_job(job_id, status="failed", error=text)
-            self.store.add_message(spec.conversation_id, "assistant", text, kind="error")
+            self.store.end_job(job_id, "failed", error=text,
+                               message={"text": text, "kind": "error"})
             return
         self.store.update_job(job_id, request=spec.as_dict(), stage="queued")
         send_ready(self.store, self.settings, job_id)
@@ -148,4 +120,5 @@ class QueueExecutor(Executor):
         """A job that is not queued any more is a worker's to beat for."""
         with self._lock:
             self._mine &= set(alive)
+        broker.send_missing(self.store, self.settings, list(alive))
         super()._beaten(alive)

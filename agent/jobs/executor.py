@@ -348,12 +348,13 @@ class Executor:
         if status == "done":
             live.done = max(live.done, live.total)
         live.stage = ""
-        text = result_text(live)
-        try:
-            kind = live.spec.kind if status == "done" else "error"
-            msg = self.store.add_message(live.spec.conversation_id, "assistant", text,
-                                         node_ids=live.node_ids, kind=kind)
-            live.message_id = msg.id
+        said = {"text": result_text(live), "node_ids": live.node_ids,
+                "kind": live.spec.kind if status == "done" else "error"}
+        try:  # the end and its message in one transaction: never one without the other
+            ended = self.store.end_job(live.id, status, error=error, done=live.done,
+                                       total=live.total, result_node_ids=live.node_ids,
+                                       message=said)
+            if ended is not None and ended[1] is not None:
+                live.message_id = ended[1].id
         except Exception:
-            log.exception("could not store the result message of job %s", live.id)
-        live.write(force=True, status=status, error=error)
+            log.exception("could not store the end of job %s", live.id)

@@ -31,38 +31,67 @@ def finished_steps(store, job) -> list[str]:
     return done or list(job.result_node_ids)
 
 
-def reap(store, conversation_id: str | None = None) -> list:
-    """Interrupt the jobs nobody runs any more; write what happened to each conversation."""
+def _told(store, job) -> dict | None:
+    """What the chat says about a job interrupted now (stored with the interruption)."""
+    if is_claim(job):  # a reservation that never became a job
+        return _unanswered(store, job)
+    if job.started_at is None and job.after_job and _unfinished(store, job.after_job):
+        return {"text": _not_run_text(job), "kind": "error", "error": NOT_RUN}  # never began
+    done = finished_steps(store, job) if job.kind == "edit" else list(job.result_node_ids)
+    return {"text": interrupted_text(replace(job, result_node_ids=tuple(done))),
+            "node_ids": done, "kind": "text"}
+
+
+def _unanswered(store, claim) -> dict | None:
+    """A reservation's process stopped after storing the person's message and before
+    the job began: say so (else the message would stay without an answer)."""
+    last = store.latest_message(claim.conversation_id) if claim.conversation_id else None
+    if last is None or last.role != "user" or last.created_at < claim.created_at:
+        return None  # nothing of the request was stored: nothing to answer
+    return {"text": f"\"{last.text[:200]}\" was interrupted before it started (the server "
+                    "handling it stopped); nothing was changed. Send it again.",
+            "kind": "error"}
+
+
+def _unfinished(store, job_id: str) -> bool:
     try:
-        jobs = store.interrupt_stale_jobs(conversation_id)
+        return store.get_job(job_id).status != "done"
+    except Exception:  # noqa: BLE001 - gone
+        return True
+
+
+def _not_run_text(job) -> str:
+    request = job.request.get("request") or "the next edit"
+    return (f"\"{request}\" was queued behind that edit and did not run; send it again when "
+            "the edit above is complete.")
+
+
+def reap(store, conversation_id: str | None = None) -> list:
+    """Interrupt the jobs nobody runs any more; write what happened to each conversation
+    (with the interruption, in one transaction)."""
+    try:
+        jobs = store.interrupt_stale_jobs(conversation_id, tell=lambda j: _told(store, j))
     except Exception:
         log.warning("could not check for interrupted jobs", exc_info=True)
         return []
-    report_interrupted(store, jobs)
+    fail_followers(store, jobs)
     return jobs
 
 
-def report_interrupted(store, jobs) -> None:
-    """Tell each interrupted job's conversation what finished; fail the jobs behind it."""
+def interrupt(store, job_ids) -> list:
+    """Mark the given active jobs interrupted now (their owner is stopping politely) and
+    tell their conversations, each job once, whoever calls first."""
+    jobs = store.interrupt_jobs(list(job_ids), tell=lambda j: _told(store, j))
+    fail_followers(store, jobs)
+    return jobs
+
+
+def fail_followers(store, jobs) -> None:
+    """Jobs queued behind interrupted ones end: they did not run."""
     for job in jobs:
-        if is_claim(job):
-            continue  # a reservation that never became a job: nothing to tell
-        done = finished_steps(store, job) if job.kind == "edit" else list(job.result_node_ids)
-        if tuple(done) != job.result_node_ids:
-            job = store.update_job(job.id, result_node_ids=done)
-        if job.conversation_id is None:
-            continue
-        try:
-            store.add_message(job.conversation_id, "assistant", interrupted_text(job),
-                              node_ids=done)
-        except Exception:
-            log.warning("could not report interrupted job %s", job.id, exc_info=True)
         for follower in store.followers(job.id):
-            store.update_job(follower.id, status="failed", error=NOT_RUN)
-            request = follower.request.get("request") or "the next edit"
-            store.add_message(job.conversation_id, "assistant",
-                              f"\"{request}\" was queued behind that edit and did not run; "
-                              "send it again when the edit above is complete.")
+            store.end_job(follower.id, "failed", error=NOT_RUN,
+                          message={"text": _not_run_text(follower), "kind": "error"})
 
 
 def resumable(store, conversation_id: str):
@@ -87,7 +116,8 @@ def resume_spec(store, job) -> JobSpec:
         prev = store.get_job(spec.after_job)
         base = prev.result_node_ids[-1] if prev.result_node_ids else None
     if base is None:
-        raise ValueError("there is nothing to continue from")
+        raise ValueError("the edit it was queued behind made no image, so there is nothing "
+                         "to continue from; send the request again")
     caption = store.get_node(base).caption if done else spec.base_caption
     return replace(spec, conversation_id=job.conversation_id, steps=spec.steps[len(done):],
                    base_node_id=base, after_job=None, base_caption=caption or "", notes=[],

@@ -64,11 +64,9 @@ def stop(executor, wait: float = 0.0) -> list:
 def interrupt(store, job_ids) -> list:
     """Mark the given active jobs interrupted and report them in their conversations (each
     job once, whoever calls first)."""
-    from agent.jobs.recovery import report_interrupted
+    from agent.jobs.recovery import interrupt as interrupt_now
 
-    jobs = store.interrupt_jobs(list(job_ids))
-    report_interrupted(store, jobs)
-    return jobs
+    return interrupt_now(store, job_ids)
 
 
 def finish_stopped(executor, state) -> None:

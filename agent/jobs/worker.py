@@ -60,7 +60,7 @@ def run_job(job_id: str) -> str:
 def make_worker_app(settings: Settings):
     from celery import signals
 
-    from agent.jobs.celery_queue import TASK, celery_app
+    from agent.jobs.broker import TASK, celery_app
 
     app = celery_app(settings.queue_url)
     app.task(name=TASK)(run_job)

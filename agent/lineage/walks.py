@@ -20,6 +20,14 @@ def children(nodes, node_id: str) -> list:
     return sorted((n for n in nodes if n.parent_id == node_id), key=lambda n: (n.created_at, n.id))
 
 
+def kids_of(nodes) -> dict:
+    """{parent id: its children, oldest first} in one pass (walks of any depth stay linear)."""
+    out: dict = {}
+    for n in sorted(nodes, key=lambda n: (n.created_at, n.id)):
+        out.setdefault(n.parent_id, []).append(n)
+    return out
+
+
 def path(nodes, node_id: str) -> list:
     """Root first."""
     index = by_id(nodes)  # a cycle or a dangling parent raises BrokenTreeError, never hangs
@@ -32,10 +40,11 @@ def leaves(nodes) -> list:
 
 
 def subtree(nodes, node_id: str) -> list:
+    index = kids_of(nodes)
     out, frontier, seen = [], [node_id], {node_id}
     while frontier:
         nid = frontier.pop()
-        kids = [n for n in nodes if n.parent_id == nid and n.id not in seen]  # cycle-safe
+        kids = [n for n in index.get(nid, ()) if n.id not in seen]  # cycle-safe
         seen.update(k.id for k in kids)
         out += kids
         frontier += [k.id for k in kids]
@@ -44,7 +53,8 @@ def subtree(nodes, node_id: str) -> list:
 
 def branch_leaf(nodes, head_id: str):
     """The most recent leaf at or below the head (the tip of the current branch)."""
-    below = [n for n in subtree(nodes, head_id) if n in leaves(nodes)]
+    tips = {n.id for n in leaves(nodes)}
+    below = [n for n in subtree(nodes, head_id) if n.id in tips]
     if not below:
         return by_id(nodes)[head_id]
     return max(below, key=lambda n: (n.created_at, n.id))
@@ -80,20 +90,28 @@ def history_text(nodes, head_id: str | None, caption_of=lambda n: n.caption) -> 
     if not nodes:
         return "No images yet."
     lines = ["History (#n = turn n of its branch; <- marks the head):"]
-    roots = sorted((n for n in nodes if n.parent_id is None), key=lambda n: (n.created_at, n.id))
-
-    def walk(node, indent: int, label: str) -> None:
-        mark = "  <- head" if node.id == head_id else ""
-        if node.parent_id is None:
-            text = f"{label} {node.kind}: \"{caption_of(node) or '(no caption yet)'}\""
+    index = kids_of(nodes)
+    roots = index.get(None, [])
+    # depth first with an explicit stack (a chain thousands of edits deep is no problem);
+    # a line past the 80 shown is only counted
+    stack = [(root, 0, f"Image {i} #0" if len(roots) > 1 else "#0")
+             for i, root in reversed(list(enumerate(roots, 1)))]
+    seen: set = set()
+    while stack:
+        node, indent, label = stack.pop()
+        if node.id in seen:  # a damaged tree: each node once
+            continue
+        seen.add(node.id)
+        if len(lines) < 80:
+            mark = "  <- head" if node.id == head_id else ""
+            if node.parent_id is None:
+                text = f"{label} {node.kind}: \"{caption_of(node) or '(no caption yet)'}\""
+            else:
+                text = f"#{node.depth} {node.instruction or node.caption}"
+            lines.append("  " * indent + text + mark)
         else:
-            text = f"#{node.depth} {node.instruction or node.caption}"
-        lines.append("  " * indent + text + mark)
-        for kid in children(nodes, node.id):
-            walk(kid, indent + 1, "")
-
-    for i, root in enumerate(roots, 1):
-        walk(root, 0, f"Image {i} #0" if len(roots) > 1 else "#0")
+            lines.append("")
+        stack += [(kid, indent + 1, "") for kid in reversed(index.get(node.id, []))]
     if len(lines) > 80:
         lines = lines[:79] + [f"... and {len(lines) - 79} more"]
     return "\n".join(lines)

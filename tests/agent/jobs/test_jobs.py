@@ -136,7 +136,7 @@ def test_a_plan_killed_between_steps_resumes_from_where_it_stopped(store, model_
     assert "interrupted" not in again.text
 
 
-# argv: data_dir conversation_id model_dir go_file n ; prints one JSON line per reply
+# argv: database_url data_dir conversation_id model_dir go_file n ; one JSON line per reply
 RACER = r"""
 import json, sys, time
 from pathlib import Path
@@ -146,8 +146,8 @@ from editing_core import FluxBackend
 from mtedit.settings import Settings
 from storage import Store
 
-data, conv, model, go, n = sys.argv[1:6]
-store = Store.open(data_dir=data)
+url, data, conv, model, go, n = sys.argv[1:7]
+store = Store.open(url, data)
 backend = FluxBackend.from_pretrained(model, device="cpu", dtype="float32", max_side=64)
 settings = Settings(data_dir=store.data_dir, model=model, max_side=64)
 session = ChatSession.open(settings, conv, store=store, executor=Executor(store, backend))
@@ -161,12 +161,23 @@ for i in range(int(n)):
 """
 
 
-def test_two_processes_on_one_conversation_run_one_job_at_a_time(store, model_dir, tmp_path):
+@pytest.fixture
+def shared_store(db_url, tmp_path):
+    """The store two app servers share: a SQLite file, or a PostgreSQL database."""
+    s = Store.open(db_url, tmp_path / "shared")
+    s.stale_s = 3.0
+    yield s
+    s.close()
+
+
+def test_two_processes_on_one_conversation_run_one_job_at_a_time(shared_store, model_dir,
+                                                                  tmp_path):
+    store = shared_store
     session = open_session(store, model_dir)
     session.send(CAPTION, files=[("toy.png", png())])
     cid = session.conversation_id
     go = tmp_path / "go"
-    procs = [subprocess.Popen([sys.executable, "-c", RACER, str(store.data_dir), cid,
+    procs = [subprocess.Popen([sys.executable, "-c", RACER, store.url, str(store.data_dir), cid,
                                str(model_dir), str(go), "20"], cwd=ROOT, env=env(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
@@ -195,3 +206,120 @@ def test_two_processes_on_one_conversation_run_one_job_at_a_time(store, model_di
                     and set(job.result_node_ids) & set(m.node_ids)]
         parent = msgs[result.parent_id]
         assert parent.role == "user" and parent.text == job.request["request"]
+
+
+# argv: data_dir conversation_id model_dir ; prints "editing" in its first model call, then
+# hangs there until it is killed
+HANGS = r"""
+import sys, time
+from agent import ChatSession
+from agent.jobs.executor import Executor
+from editing_core import FluxBackend
+from mtedit.settings import Settings
+from storage import Store
+
+data, conv, model = sys.argv[1:4]
+store = Store.open(data_dir=data)
+backend = FluxBackend.from_pretrained(model, device="cpu", dtype="float32", max_side=64)
+class Hangs:
+    def __getattr__(self, name):
+        return getattr(backend, name)
+    def edit(self, *a, **kw):
+        print("editing", flush=True)
+        time.sleep(600)
+settings = Settings(data_dir=store.data_dir, model=model, max_side=64)
+session = ChatSession.open(settings, conv, store=store, executor=Executor(store, Hangs()))
+session.send("make it vintage")
+"""
+
+
+def test_after_the_app_process_is_killed_the_next_edit_runs_at_once(store, model_dir):
+    """Its host is this host: the process is known to be gone, no waiting for the
+    heartbeat to grow old (30 s by default)."""
+    store.stale_s = 30.0
+    session = open_session(store, model_dir)
+    session.send(CAPTION, files=[("toy.png", png())])
+    proc = subprocess.Popen([sys.executable, "-c", HANGS, str(store.data_dir),
+                             session.conversation_id, str(model_dir)], cwd=ROOT, env=env(),
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "editing"
+    proc.kill()
+    proc.wait()
+    t0 = time.monotonic()
+    [reply] = session.send("make the circle blue")
+    assert reply.kind == "edit", reply.text  # not "An edit is still running"
+    assert time.monotonic() - t0 < store.stale_s / 2
+    said = [m.text for m in session.messages() if m.role == "assistant"]
+    assert any("interrupted after step 0 of 2" in t for t in said), said
+
+
+def make_job(store, cid, steps, *, base=None, after=None, owner_gone=True):
+    from agent.jobs.spec import JobSpec
+    from storage import owners
+
+    spec = JobSpec("edit", cid, steps=[{"instruction": s, "target_prompt": f"a scene, {s}"}
+                                       for s in steps], base_node_id=base, after_job=after,
+                   request=" and ".join(steps))
+    job = store.create_job("edit", spec.as_dict(), cid, exclusive=True, after=after)
+    if owner_gone:
+        with store.transaction() as s:
+            row = s.get(JobRow, job.id)
+            row.owner_host, row.owner_pid, row.owner_started = owners.machine(), 999999, 1.0
+    return job
+
+
+def test_an_edit_queued_behind_an_interrupted_one_says_it_did_not_run(store, model_dir):
+    from agent.jobs.job_text import NOT_RUN
+
+    session = open_session(store, model_dir)
+    [up] = session.send(CAPTION, files=[("toy.png", png())])
+    cid = session.conversation_id
+    first = make_job(store, cid, ["make it warm", "add grain"], base=up.node_ids[0])
+    store.update_job(first.id, status="running")
+    behind = make_job(store, cid, ["make the circle blue"], after=first.id)
+    assert session.active_job() is None  # both owners are gone: both end now
+    told = {j: [m.text for m in store.messages(cid) if m.meta.get("job") == j]
+            for j in (first.id, behind.id)}
+    assert len(told[first.id]) == 1 and "interrupted after step 0 of 2" in told[first.id][0]
+    assert len(told[behind.id]) == 1 and "did not run" in told[behind.id][0], told
+    assert "continue" not in told[behind.id][0]
+    assert store.get_job(behind.id).error == NOT_RUN
+    [reply] = session.send("continue")  # runs the first edit's steps, from the upload
+    assert reply.kind == "edit", reply.text
+    made = [n.instruction for n in store.nodes(cid) if n.parent_id is not None]
+    assert made == ["make it warm", "add grain"]
+
+
+def test_continue_with_nothing_to_continue_from_answers_in_words(store, model_dir):
+    session = open_session(store, model_dir)
+    session.send(CAPTION, files=[("toy.png", png())])
+    cid = session.conversation_id
+    # as an older version left them: an edit that made nothing, and one queued behind it
+    # told "interrupted" instead of "did not run"
+    first = make_job(store, cid, ["make it warm"], base=None, owner_gone=False)
+    store.update_job(first.id, status="failed", error="interrupted: gone")
+    second = make_job(store, cid, ["make the circle blue"], after=first.id, owner_gone=False)
+    store.update_job(second.id, status="failed", error="interrupted: gone")
+    [reply] = session.send("continue")
+    assert reply.kind == "error" and "nothing to continue from" in reply.text, reply.text
+
+
+def test_a_request_whose_server_stopped_before_its_job_began_is_answered(store, model_dir):
+    """The app server stored the person's message, then died holding the conversation
+    (before the job was recorded): the message gets an answer, not silence."""
+    from storage import owners
+
+    session = open_session(store, model_dir)
+    session.send(CAPTION, files=[("toy.png", png())])
+    cid = session.conversation_id
+    claim = store.create_job("edit", {"claim": True}, cid, exclusive=True)
+    store.add_message(cid, "user", "make the circle blue")
+    with store.transaction() as s:
+        row = s.get(JobRow, claim.id)
+        row.owner_host, row.owner_pid, row.owner_started = owners.machine(), 999999, 1.0
+    assert session.active_job() is None
+    last = session.messages()[-1]
+    assert last.role == "assistant" and "interrupted before it started" in last.text
+    assert "make the circle blue" in last.text
+    [reply] = session.send("make the circle blue")
+    assert reply.kind == "edit", reply.text
