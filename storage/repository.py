@@ -25,7 +25,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,6 +46,7 @@ from storage.errors import StorageError
 from storage.gc import hold_blobs
 from storage.ids import get_row, json_copy, new_id, png_size, root_first
 from storage.jobs import JobQueries
+from storage.maintenance import Maintenance
 from storage.messages import MessageQueries
 from storage.models import ConversationRow, ImageNodeRow, JobRow, MessageRow, PlanRow, utcnow
 from storage.paths import check_inside
@@ -71,11 +72,13 @@ def _conversation(row: ConversationRow) -> Conversation:
 def _node(row: ImageNodeRow) -> Node:
     """The row's values (Node's fields are the row's columns), JSON values copied."""
     values = {f.name: getattr(row, f.name) for f in fields(Node)}
+    check = dict(row.check_result) if row.check_result is not None else None
     return Node(**{**values, "focus_words": tuple(row.focus_words or ()),
-                   "params": dict(row.params or {}), "timings": dict(row.timings or {})})
+                   "params": dict(row.params or {}), "timings": dict(row.timings or {}),
+                   "check_result": check})
 
 
-class Store(MessageQueries, JobQueries):
+class Store(MessageQueries, JobQueries, Maintenance):
     """Conversations, image lineage, message tree, plans and jobs; blobs on disk.
 
     Use `Store.open(...)` or `Store.from_settings(settings)`; close with `close()` or a
@@ -394,6 +397,13 @@ class Store(MessageQueries, JobQueries):
             row.caption = clean(caption)
         return _node(row)
 
+    def set_check(self, node_id: str, check: dict | None) -> Node:
+        """Record what came back for a node (a JSON object: the check of its result)."""
+        with self.transaction() as s:
+            row = self._node_row(s, node_id)
+            row.check_result = None if check is None else json_copy(check, "check")
+        return _node(row)
+
     def get_node(self, node_id: str) -> Node:
         with self.reading() as s:
             return _node(self._node_row(s, node_id))
@@ -466,27 +476,6 @@ class Store(MessageQueries, JobQueries):
         if isinstance(node, str):
             node = self.get_node(node)
         return self.blobs.get(node.latent_sha256) if node.latent_sha256 else None
-
-    # -------------------------------------------------------------- maintenance
-
-    def referenced_blobs(self) -> dict[str, list[str]]:
-        """sha256 -> ids of the nodes using it (as image or latent)."""
-        refs: dict[str, list[str]] = {}
-        q = select(ImageNodeRow.id, ImageNodeRow.image_sha256, ImageNodeRow.latent_sha256)
-        with self.reading() as s:
-            for node_id, image, latent in s.execute(q):
-                for sha in (image, latent):
-                    if sha:
-                        refs.setdefault(sha, []).append(node_id)
-        return refs
-
-    def counts(self) -> dict[str, int]:
-        """Rows per table."""
-        with self.reading() as s:
-            return {
-                m.__tablename__: s.scalar(select(func.count()).select_from(m))
-                for m in (ConversationRow, ImageNodeRow, MessageRow, PlanRow, JobRow)
-            }
 
     # ----------------------------------------------------------------- helpers
 
