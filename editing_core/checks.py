@@ -157,6 +157,7 @@ def check_result(after: Image.Image, prompt: str, *, before: Image.Image | None 
         verdict = "changed_more"
     else:
         verdict = "unchecked"
-    return {"verdict": verdict, "reader": reader[0] if reading is not None else None,
+    return {"verdict": verdict, "reader": reader[0] if reader is not None else None,
+            "read": reading is not None,
             "asked": asked, "kept": kept, "seen": (reading or {}).get("seen"),
             "change": change, "hardly_changed": hardly}

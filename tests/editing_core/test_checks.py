@@ -94,7 +94,7 @@ def test_verdicts():
     assert more["verdict"] == "changed_more"
     # No reader: only the pixels. A change is unchecked, no change at all a miss.
     plain = checks.check_result(W.render(add.after), prompt, before=before)
-    assert plain["verdict"] == "unchecked" and plain["reader"] is None
+    assert plain["verdict"] == "unchecked" and plain["reader"] is None and not plain["read"]
     assert checks.check_result(before, prompt, before=before)["verdict"] == "missed"
     # A reader that fails leaves the result unchecked, never fails the edit.
     broken = ("broken", lambda *a: 1 / 0)
