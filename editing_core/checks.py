@@ -107,7 +107,7 @@ def _load_reader(folder: str, name: str) -> Reader | None:
         return None
     try:
         module = importlib.import_module(name)
-    except Exception:  # noqa: BLE001 - a missing reader only means results go unread
+    except Exception:
         log.warning("the reader %s of model folder %s cannot be imported", name, folder,
                     exc_info=True)
         return None
@@ -141,7 +141,7 @@ def check_result(after: Image.Image, prompt: str, *, before: Image.Image | None 
     if reader is not None:
         try:
             reading = reader[1](after, prompt, source_prompt)
-        except Exception:  # noqa: BLE001 - a reader's failure leaves the result unread
+        except Exception:
             log.warning("the reader %s failed", reader[0], exc_info=True)
     asked = list((reading or {}).get("asked") or [])
     kept = list((reading or {}).get("kept") or [])

@@ -30,7 +30,7 @@ def _lineage(store):
 
 
 def test_a_check_is_stored_on_the_node_and_read_back(store):
-    conv, up, edit = _lineage(store)
+    conv, _up, edit = _lineage(store)
     assert edit.check_result is None  # unchecked until the runner says what came back
     stored = store.set_check(edit.id, CHECK)
     assert stored.check_result == CHECK
@@ -67,7 +67,7 @@ def _rewritten(path, tmp_path, change) -> object:
 
 
 def test_an_imported_check_is_cleaned_and_bounded(tmp_path, store):
-    conv, _, edit = _lineage(store)
+    conv, _, _edit = _lineage(store)
     path = export_conversation(store, conv.id, tmp_path / "shapes.zip")
 
     def hostile(doc):
