@@ -178,7 +178,6 @@ def explain_error(exc: BaseException) -> str:
     from editing_core import DeviceOutOfMemory, ImageInputError, ModelLoadError
     from storage import StorageError
 
-    name = type(exc).__name__
     text = " ".join(str(exc).split())
     if isinstance(exc, DeviceOutOfMemory) or "out of memory" in text.lower():
         return (f"the GPU ran out of memory ({text[:200]}). Try fewer steps (\"use 8 steps\"), a "
@@ -191,4 +190,8 @@ def explain_error(exc: BaseException) -> str:
         return f"the image could not be used: {text}"
     if isinstance(exc, (ValueError, StorageError)):  # already a sentence
         return text
-    return f"{name}: {text[:300]}"
+    if isinstance(exc, (MemoryError, OSError)) and not text:
+        return "the machine ran out of memory" if isinstance(exc, MemoryError) else (
+            "a file could not be read or written")
+    return (f"an unexpected error: {text[:300]}" if text
+            else "an unexpected error (the server log has the details)")
