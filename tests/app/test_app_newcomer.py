@@ -143,7 +143,7 @@ def test_titles_and_a_sidebar_without_look_alikes(env):
     buf = io.BytesIO()
     Image.new("RGB", (80, 60), (200, 120, 40)).save(buf, "PNG")
     send(at, "", [("beach.png", buf.getvalue())])
-    assert [b.label for b in keyed(at, "conv-")][0] == "beach.png"
+    assert next(b.label for b in keyed(at, "conv-")) == "beach.png"
     # Leaving an empty conversation lets it go.
     next(b for b in at.button if b.key == "new-conversation").click()
     run(at)
@@ -181,7 +181,7 @@ def test_a_click_on_the_tree_opens_the_actions_and_undone_turns_stay_greyed(env)
     send(at, "make the circle blue")
     wait_idle(at)
     send(at, "undo")
-    root, blue = (n["id"] for n in tree(at))
+    _root, blue = (n["id"] for n in tree(at))
     assert [n["left_behind"] for n in tree(at)] == [False, True]
     # The undone turn is still in the chat, under a note (greyed on the page: browser test).
     text = shown(at)
