@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import argparse
 import io
-import re
 import os
+import re
 import sys
 import tempfile
 import time
