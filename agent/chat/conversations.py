@@ -43,10 +43,14 @@ def new_conversation(store, title: str | None = None) -> str:
     return store.create_conversation(title or "").id
 
 
+def title(text: str) -> str:
+    """A conversation's title from a message."""
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def title_from(text: str, files=()) -> str:
     """A conversation's title from its first request, or its first upload's file name."""
-    from agent.chat.dispatch import title
-
     if text.strip():
         return title(text)
     for item in files:
