@@ -17,6 +17,7 @@ from agent import (
     MessageView,
     NodeView,
     check_upload,
+    explain_error,
     node_labels,
     say_seconds,
     welcome,
@@ -52,17 +53,17 @@ def handle_input(chat: ChatSession, value) -> None:
     background). A refusal is said, and the text goes back into the box."""
     text = (getattr(value, "text", None) or "").strip()
     files = list(getattr(value, "files", None) or [])
+    if not text and not files:
+        return
+    clear_notices()
     problems = [f"{p}." for f in files if (p := check_upload(f.name, f.getvalue()))]
     if problems:
         refused(text, " ".join(problems) + " Upload PNG, JPEG or WebP photos.")
         st.rerun()
-    if not text and not files:
-        return
-    clear_notices()
     try:
         replies = chat.send(text, [(f.name, f.getvalue()) for f in files], wait=False)
     except Exception as exc:  # noqa: BLE001 - the agent answers failures as replies; last resort
-        refused(text, f"that message could not be handled ({exc}).")
+        refused(text, f"that message could not be handled ({explain_error(exc)}).")
         st.rerun()
     # A reply the agent did not store was a refusal (too long, a number out of range, an
     # edit still running): nothing was sent, so the words go back to the box.
@@ -98,7 +99,7 @@ def render_starters(chat: ChatSession, starters, key: str) -> None:
             try:
                 welcome.start(chat, starter)
             except Exception as exc:  # noqa: BLE001 - say it, keep the page
-                notice(f"That did not start: {exc}")
+                notice(f"That did not start: {explain_error(exc)}.")
             leave(chat, before)
             if chat.conversation_id:
                 st.query_params["c"] = chat.conversation_id

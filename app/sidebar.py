@@ -7,7 +7,7 @@ import re
 
 import streamlit as st
 
-from agent import PRESET_CHOICES, ChatSession
+from agent import PRESET_CHOICES, ChatSession, explain_error
 from app.settings_file import save_user_settings
 from app.state import app_settings, backend_for, clear_notices, leave
 
@@ -93,7 +93,7 @@ def render_import(chat: ChatSession) -> None:
         try:
             conv_id = chat.import_zip(upload.getvalue())
         except Exception as exc:  # noqa: BLE001 - a bad zip must not break the page
-            st.error(f"Could not import {upload.name}: {exc}")
+            st.error(f"Could not import {upload.name}: {explain_error(exc)}")
             return
         before = chat.conversation_id
         chat.switch(conv_id)
