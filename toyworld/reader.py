@@ -124,7 +124,9 @@ def read(image: Image.Image, prompt: str, source_prompt: str | None = None) -> d
         changed = tuple(a for a in ("colour", "shape", "size") if getattr(o, a) != getattr(before, a))
         moved = before.cell != o.cell
         left = reading.at(before.cell) if moved and before.cell is not None else None
-        ok = o.fits(d, changed or ("colour", "shape")) and left is None
+        # A move asks for the object (known by its colour) at its new place, gone from the
+        # old one; a shape it lost on the way is a change beyond what was asked.
+        ok = o.fits(d, changed or ("colour",)) and left is None
         seen = _seen(d, o.cell) + (f", and {_seen(left, before.cell)} still" if left else "")
         asked.append(_claim(o.phrase(), ok, seen))
         if ok and not o.fits(d):  # what was asked is there, but not as it was
