@@ -85,3 +85,25 @@ def test_the_runner_records_a_check_on_every_node_and_the_reply_offers_the_ways_
         assert text.startswith("Done: 2 steps")
         assert text.count("Not checked (this model has no reader for its pictures)") == 2
         assert text.endswith("Try again (another seed), or go back to #0, the image before it.")
+
+
+def test_a_step_with_a_region_is_measured_inside_and_outside_it(tmp_path):
+    import base64
+    import io
+
+    mask = Image.new("L", (8, 8), 0)
+    mask.paste(255, (0, 0, 4, 8))  # the left half may change
+    buf = io.BytesIO()
+    mask.save(buf, "PNG")
+    step = {**steps("a blue circle")[0], "region": base64.b64encode(buf.getvalue()).decode()}
+    with Store.open(data_dir=tmp_path) as store:
+        cid = store.create_conversation("t").id
+        base = store.add_upload(cid, make_png(8, 8, "base"), "a red circle")
+        ex = Executor(store, FlatBackend())
+        view = ex.wait(ex.submit(JobSpec("edit", cid, steps=[step], base_node_id=base.id,
+                                         preset="rf")), timeout=30)
+        check = store.get_node(view.node_ids[0]).check_result
+        assert check["change"]["region"] == 0.5
+        assert check["verdict"] == "changed_more"  # a flat new image changed outside it too
+        text = store.get_message(view.message_id).text
+        assert "of the region changed" in text and "outside it" in text
