@@ -7,18 +7,26 @@ job) and forwards what the user does; its parts are in app/ (the chat and job pa
 the lineage panel, the sidebar). Job state lives in the agent's executor and the store,
 never in st.session_state, so a reload finds a running edit and its result.
 session_state holds only UI things: the ChatSession object of this browser tab, the
-selected lineage node and transient notices.
+selected lineage node, transient notices and refused text to give back to the chat box.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import streamlit as st
 
 try:
     from agent import explain_error, welcome
-    from app.chat_panel import IMAGE_TYPES, MAX_UPLOAD_MB, handle_input, render_chat
+    from app.chat_panel import (
+        IMAGE_TYPES,
+        INPUT,
+        MAX_UPLOAD_MB,
+        handle_input,
+        render_chat,
+        restore_input,
+    )
     from app.lineage_panel import render_lineage
     from app.sidebar import render_conversations, render_settings
     from app.state import follow_url, session
@@ -30,33 +38,18 @@ except ImportError as exc:  # a broken install: say how to repair it, not a stac
 
 log = logging.getLogger("mtedit.app")
 
+FAVICON = Path(__file__).resolve().parent / "app" / "assets" / "favicon.png"  # served here
 CSS = """
 <style>
-div[class*="st-key-node-"] { padding: 0.3rem; gap: 0.2rem; position: relative; }
-div[class*="st-key-node-"] .mt-thumb { width: 100%; border-radius: 4px; display: block; }
-div[class*="st-key-node-"] .mt-missing { aspect-ratio: 1; background: #eee; font-size: 0.7rem; }
-div[class*="st-key-node-"]:hover { outline: 2px solid #999; outline-offset: 1px; border-radius: 8px; }
-div.st-key-node-head, div.st-key-node-head:hover {
-  outline: 3px solid #ff4b4b; outline-offset: 1px; border-radius: 8px;
-}
-/* The whole cell (thumbnail and label) is the node's button: the button lies over it. */
-div[class*="st-key-pick-"] { position: absolute; inset: 0; z-index: 2; margin: 0; }
-div[class*="st-key-pick-"] :is(.stButton, .stButton > div, .stTooltipIcon,
-    .stTooltipHoverTarget, button) { width: 100% !important; height: 100% !important; }
-div[class*="st-key-pick-"] button { background: transparent !important; border: none !important; }
-div[class*="st-key-pick-"] button * { visibility: hidden; }
-div[class*="st-key-node-"] p { font-size: 0.75rem; line-height: 1.15; margin: 0; }
-div[class*="st-key-node-"] .stHtml { margin-bottom: 0; }
-div[class*="st-key-node-"] .mt-what {
-  display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden;
-  color: #666;
-}
 /* The lineage column stays in view while the chat scrolls. */
 div[data-testid="stColumn"]:has(div.st-key-lineage) {
   position: sticky; top: 3.5rem; align-self: flex-start;
   max-height: calc(100vh - 9rem); overflow-y: auto;
 }
 div.st-key-lineage { padding: 5px; }
+/* Turns an undo left after the head: still there, greyed. */
+div[class*="st-key-left-behind-"] { opacity: 0.55; border-left: 3px dashed #bbb;
+  padding-left: 0.6rem; }
 </style>
 """
 
@@ -65,14 +58,17 @@ div.st-key-lineage { padding: 5px; }
 
 
 def main() -> None:
-    st.set_page_config(page_title="mtedit", page_icon=":material/auto_fix_high:", layout="wide")
+    # A path, not a ":material/..." name: that one the browser would fetch from a public
+    # font server, and the page must need nothing from outside the machine.
+    st.set_page_config(page_title="mtedit", page_icon=str(FAVICON), layout="wide")
     st.html(CSS)
     chat = session()
     follow_url(chat)
+    restore_input()  # refused words go back into the box
     value = st.chat_input(
         "Describe an edit, or upload photos with +",
         accept_file="multiple", file_type=IMAGE_TYPES, max_upload_size=MAX_UPLOAD_MB,
-        key="chat-input",
+        key=INPUT,
     )
     if value is not None:
         handle_input(chat, value)

@@ -8,7 +8,7 @@ from agent.chat.views import ConversationView, MessageView, NodeView, Reply
 from agent.jobs.backends import load_backend
 from agent.jobs.damage import DamagedImage, placeholder_png
 from agent.jobs.executor import Executor
-from agent.jobs.job_text import explain_error
+from agent.jobs.job_text import check_text, explain_error
 from agent.jobs.spec import JobSpec
 from agent.jobs.timing import say_seconds
 from agent.jobs.view import JobView
@@ -37,6 +37,7 @@ __all__ = [
     "OfflinePlanner",
     "PlanResult",
     "Reply",
+    "check_text",
     "check_upload",
     "explain_error",
     "load_backend",

@@ -1,5 +1,10 @@
-"""The chat column: the conversation's messages (edits as before | after), the welcome and
-its starters, notices, and the running job's plan, progress and cancel button."""
+"""The chat column: the conversation's messages (edits as before | after; a result that
+missed with its try again / go back buttons; turns an undo left, greyed), the welcome
+and its starters, notices, and the running job's plan, progress and cancel button.
+
+A message the agent refuses (or an upload the page refuses) is never shown as sent: the
+refusal is said and the text goes back into the chat box (st.chat_input takes a value
+set in session_state before it is drawn)."""
 
 from __future__ import annotations
 
@@ -12,47 +17,66 @@ from agent import (
     MessageView,
     NodeView,
     check_upload,
+    explain_error,
     node_labels,
     say_seconds,
     welcome,
 )
 from app.nodes import tag, thumb
-from app.state import clear_notices, move_head, notice, session
+from app.state import clear_notices, leave, move_head, notice, session
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 # The chat box refuses larger files and the agent's check_upload the rest before
 # anything is sent (the agent checks the same again when it reads them).
 MAX_UPLOAD_MB = MAX_UPLOAD_BYTES // 2**20
 POLL_S = 0.5  # how often the progress panel asks the executor
+INPUT = "chat-input"  # the chat box's key
+RESTORE = "restore_input"  # session_state: text to put back into the box on the next run
+
+
+def restore_input() -> None:
+    """Put refused text back into the chat box (call before the box is drawn)."""
+    if (text := st.session_state.pop(RESTORE, None)) is not None:
+        st.session_state[INPUT] = text
+
+
+def refused(text: str, problem: str) -> None:
+    """Say why nothing was sent and give the words back to the box."""
+    back = " Your text is back in the box below." if text else ""
+    notice(f"Nothing was sent: {problem}{back}")
+    if text:
+        st.session_state[RESTORE] = text
 
 
 def handle_input(chat: ChatSession, value) -> None:
-    """Validate the uploads, then hand the message to the agent (edits run in the background)."""
+    """Validate the uploads, then hand the message to the agent (edits run in the
+    background). A refusal is said, and the text goes back into the box."""
     text = (getattr(value, "text", None) or "").strip()
     files = list(getattr(value, "files", None) or [])
-    shown = text or ", ".join(f.name for f in files)
-    problems = [f"{p}." for f in files if (p := check_upload(f.name, f.getvalue()))]
-    if problems:
-        notice(
-            "Nothing was sent. " + " ".join(problems) + " Upload PNG, JPEG or WebP photos.",
-            user=shown,
-        )
-        return
     if not text and not files:
         return
     clear_notices()
+    problems = [f"{p}." for f in files if (p := check_upload(f.name, f.getvalue()))]
+    if problems:
+        refused(text, " ".join(problems) + " Upload PNG, JPEG or WebP photos.")
+        st.rerun()
     try:
         replies = chat.send(text, [(f.name, f.getvalue()) for f in files], wait=False)
     except Exception as exc:  # noqa: BLE001 - the agent answers failures as replies; last resort
-        notice(f"That message could not be handled: {exc}", user=shown)
-        return
-    # Replies the agent did not store (e.g. "an edit is still running") are shown once.
+        refused(text, f"that message could not be handled ({explain_error(exc)}).")
+        st.rerun()
+    # A reply the agent did not store was a refusal (too long, a number out of range, an
+    # edit still running): nothing was sent, so the words go back to the box.
     for reply in replies:
-        if reply.message_id is None and reply.kind != "queued":
-            notice(reply.text, kind="error" if reply.kind == "error" else "info", user=shown)
-            shown = None
+        if reply.message_id is None and reply.kind == "error":
+            refused(text, reply.text)
+            text = ""
+        elif reply.message_id is None and reply.kind != "queued":
+            notice(reply.text, kind="info")
     if chat.conversation_id:
         st.query_params["c"] = chat.conversation_id
+    if RESTORE in st.session_state:
+        st.rerun()
 
 def render_welcome(chat: ChatSession) -> None:
     """What the model can do, in one sentence, and one-click starters."""
@@ -71,10 +95,12 @@ def render_starters(chat: ChatSession, starters, key: str) -> None:
                       icon=":material/category:" if scene else None):
             clear_notices()
             st.session_state.pop("selected", None)
+            before = chat.conversation_id
             try:
                 welcome.start(chat, starter)
             except Exception as exc:  # noqa: BLE001 - say it, keep the page
-                notice(f"That did not start: {exc}")
+                notice(f"That did not start: {explain_error(exc)}.")
+            leave(chat, before)
             if chat.conversation_id:
                 st.query_params["c"] = chat.conversation_id
             st.rerun()
@@ -84,11 +110,15 @@ def markdown_lines(text: str) -> str:
     return "  \n".join(text.splitlines())
 
 def render_message(chat: ChatSession, msg: MessageView, nodes: dict[str, NodeView],
-                   labels: dict[str, str]) -> None:
+                   labels: dict[str, str], head: str | None) -> None:
     error = msg.kind == "error"
+    checks = [nodes[i].check for i in msg.node_ids if i in nodes and nodes[i].check]
+    missed = any(c.get("verdict") == "missed" for c in checks)
     with st.chat_message(msg.role, avatar=":material/error:" if error else None):
         if error:
             st.error(markdown_lines(msg.text))
+        elif missed:
+            st.warning(markdown_lines(msg.text), icon=":material/report:")
         elif msg.text:
             st.markdown(markdown_lines(msg.text))
         shown = [nodes[i] for i in msg.node_ids if i in nodes]
@@ -103,6 +133,40 @@ def render_message(chat: ChatSession, msg: MessageView, nodes: dict[str, NodeVie
             render_edit(chat, node, nodes, labels)
         if roots:
             render_roots(chat, roots, msg.id, pick=msg.role == "user", said=msg.text)
+        if (shown and shown[-1].id == head and not msg.left_behind
+                and any(c.get("verdict") != "hit" for c in checks)):
+            ways_on(chat, msg, nodes, labels)
+
+def ways_on(chat: ChatSession, msg: MessageView, nodes: dict[str, NodeView],
+            labels: dict[str, str]) -> None:
+    """Under a result that missed (or was not checked): try again, or go back."""
+    base = nodes.get(nodes[msg.node_ids[0]].parent_id or "")
+    row = st.container(horizontal=True, gap="small", key=f"ways-{msg.id}")
+    if row.button("Try again", key=f"retry-{msg.id}", icon=":material/refresh:",
+                  help="The same edit from the same image, with another seed"):
+        clear_notices()
+        for reply in chat.try_again(msg.id):
+            if reply.kind == "error":
+                notice(reply.text)
+        st.rerun()
+    if base is not None and row.button(f"Go back to {tag(base, labels)}", key=f"back-{msg.id}",
+                                       icon=":material/undo:",
+                                       help="Make the image before it the head again"):
+        clear_notices()
+        move_head(chat, base.id)
+        st.rerun()
+
+def render_left_behind(msgs: list[MessageView], nodes: dict[str, NodeView],
+                       labels: dict[str, str], head: str | None, chat: ChatSession) -> None:
+    """Turns an undo left after the head: greyed, with a note saying how to get them back."""
+    made = [nodes[i] for m in msgs for i in m.node_ids if i in nodes]
+    names = ", ".join(tag(n, labels) for n in made) or "these turns"
+    now = tag(nodes[head], labels) if head in nodes else "the head"
+    with st.container(key=f"left-behind-{msgs[0].id}"):
+        st.caption(f"Undone: {names} left behind (the head is {now}). They stay in the "
+                   "lineage; click one there, or say \"redo\", to go back to them.")
+        for msg in msgs:
+            render_message(chat, msg, nodes, labels, head)
 
 def render_edit(chat: ChatSession, node: NodeView, nodes: dict[str, NodeView],
                 labels: dict[str, str]) -> None:
@@ -135,10 +199,8 @@ def render_roots(
                 st.rerun()
 
 def render_notices() -> None:
+    """What the page says once (refusals, failed calls): never shown as a sent message."""
     for n in st.session_state.get("notices", []):
-        if n.get("user"):
-            with st.chat_message("user"):
-                st.markdown(n["user"])
         error = n["kind"] == "error"
         with st.chat_message("assistant", avatar=":material/error:" if error else None):
             (st.error if error else st.info)(n["text"])
@@ -152,10 +214,19 @@ def render_chat(chat: ChatSession) -> list[NodeView]:
     lineage = chat.lineage() if chat.conversation_id else []
     nodes = {n.id: n for n in lineage}
     labels = node_labels(lineage)
+    head = next((n.id for n in lineage if n.is_head), None)
     if not messages:
         render_welcome(chat)
-    for msg in messages:
-        render_message(chat, msg, nodes, labels)
+    behind: list[MessageView] = []
+    for msg in [*messages, None]:
+        if msg is not None and msg.left_behind:
+            behind.append(msg)
+            continue
+        if behind:
+            render_left_behind(behind, nodes, labels, head, chat)
+            behind = []
+        if msg is not None:
+            render_message(chat, msg, nodes, labels, head)
     if job is None and messages and messages[-1].role == "user" and not st.session_state.get(
         "notices"
     ):

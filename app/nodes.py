@@ -1,18 +1,15 @@
 """How a lineage node is shown: thumbnails (made once per process; a placeholder saying
-what doctor would say for a damaged image), data URIs for lineage cells, and labels."""
+what doctor would say for a damaged image), data URIs for the lineage tree, and labels."""
 
 from __future__ import annotations
 
-import base64
-import io
-
 import streamlit as st
-from PIL import Image
 
 from agent import ChatSession, DamagedImage, NodeView, placeholder_png
+from app.lineage_tree import THUMB as TREE_THUMB
+from app.lineage_tree import thumbnail_uri
 
-THUMB = 160  # long side of lineage thumbnails, pixels
-CELL = 92  # width of a lineage cell on the page, pixels (three to a row)
+THUMB = 160  # long side of thumbnails, pixels
 
 
 def thumb(chat: ChatSession, node_id: str, size: int = THUMB) -> bytes | None:
@@ -36,20 +33,21 @@ def _thumbnail(_chat: ChatSession, db_url: str, node_id: str, size: int) -> byte
     """Node images never change, so their thumbnails are made once per process."""
     return _chat.thumbnail(node_id, size)
 
-def cell_image(chat: ChatSession, node_id: str) -> str | None:
-    """A small JPEG thumbnail as a data URI, for a lineage cell (one element per cell, no
-    media request per image: a tree of hundreds of images stays quick to draw)."""
+def tree_image(chat: ChatSession, node_id: str) -> str | None:
+    """A small JPEG thumbnail as a data URI, for the lineage tree (inside its one element:
+    no media request per image, so a tree of hundreds of images is quick to draw); a
+    placeholder for a damaged image; None if unknown."""
     try:
-        return _cell_image(chat, str(chat.settings.db_url), node_id)
+        return _tree_image(chat, str(chat.settings.db_url), node_id)
+    except DamagedImage as exc:
+        return thumbnail_uri(placeholder_png(2 * TREE_THUMB, exc.problem))
     except (KeyError, OSError, ValueError):
         return None
 
-@st.cache_data(max_entries=2000, show_spinner=False)
-def _cell_image(_chat: ChatSession, db_url: str, node_id: str) -> str:
-    img = Image.open(io.BytesIO(_chat.thumbnail(node_id, 2 * CELL))).convert("RGB")
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=85)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+@st.cache_data(max_entries=5000, show_spinner=False)
+def _tree_image(_chat: ChatSession, db_url: str, node_id: str) -> str:
+    """Node images never change: made once per process."""
+    return thumbnail_uri(_chat.thumbnail(node_id, 2 * TREE_THUMB))
 
 def tag(node: NodeView, labels: dict[str, str]) -> str:
     """The node's label, unique in the conversation: "#2", "#2b" ..."""

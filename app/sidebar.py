@@ -7,34 +7,46 @@ import re
 
 import streamlit as st
 
-from agent import PRESET_CHOICES, ChatSession
+from agent import PRESET_CHOICES, ChatSession, explain_error
 from app.settings_file import save_user_settings
-from app.state import app_settings, backend_for, clear_notices
+from app.state import app_settings, backend_for, clear_notices, leave
 
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 PLANNERS = ["offline", "openai", "anthropic", "ollama"]
 
 
+UNTITLED = "Untitled (empty)"  # how the list shows a conversation nothing was sent in yet
+
+
 def render_conversations(chat: ChatSession) -> None:
+    """The "New conversation" button, then the list: titles from each conversation's first
+    request or upload, so the list never reads like the button. An empty conversation is
+    reused rather than repeated, and let go once the user leaves it."""
     st.header("Conversations", anchor=False)
     if st.button("New conversation", icon=":material/add:", width="stretch",
-                 key="new-conversation"):
+                 key="new-conversation", type="secondary"):
+        before = chat.conversation_id
         carried = {k: v for k, v in chat.edit_settings.as_dict().items() if v is not None}
-        st.query_params["c"] = chat.new_conversation()
+        st.query_params["c"] = chat.start_fresh()
         defaults = chat.default_edit_settings.as_dict()
-        if carried != {k: v for k, v in defaults.items() if v is not None}:
+        if chat.conversation_id != before and carried != {
+                k: v for k, v in defaults.items() if v is not None}:
             chat.update_settings(**carried)  # the edit settings carry over
         clear_notices()
         st.session_state.pop("selected", None)
         st.rerun()
     convs = chat.conversations()
+    if convs:
+        st.caption("Recent")
     for conv in convs[:50]:
         current = conv.id == chat.conversation_id
         if st.button(
-            conv.title or "untitled", key=f"conv-{conv.id}", width="stretch",
-            type="primary" if current else "tertiary",
+            conv.title or UNTITLED, key=f"conv-{conv.id}", width="stretch",
+            type="primary" if current else "tertiary", icon=":material/chat_bubble:",
         ) and not current:
+            before = chat.conversation_id
             chat.switch(conv.id)
+            leave(chat, before)
             st.query_params["c"] = conv.id
             clear_notices()
             st.session_state.pop("selected", None)
@@ -81,9 +93,11 @@ def render_import(chat: ChatSession) -> None:
         try:
             conv_id = chat.import_zip(upload.getvalue())
         except Exception as exc:  # noqa: BLE001 - a bad zip must not break the page
-            st.error(f"Could not import {upload.name}: {exc}")
+            st.error(f"Could not import {upload.name}: {explain_error(exc)}")
             return
+        before = chat.conversation_id
         chat.switch(conv_id)
+        leave(chat, before)
         st.query_params["c"] = conv_id
         st.session_state["import_n"] = n + 1
         st.rerun()
@@ -152,7 +166,7 @@ def save_settings(chat: ChatSession, app: dict, edit: dict) -> None:
     try:
         app_settings(**{k: v for k, v in app.items() if v not in (None, "")})  # valid first
         if chat.conversation_id is None:
-            st.query_params["c"] = chat.new_conversation()
+            st.query_params["c"] = chat.start_fresh()
         chat.update_settings(**edit, **{k: app[k] for k in app if k.startswith("planner")})
         path = save_user_settings(app)
     except (ValueError, OSError) as exc:

@@ -53,11 +53,13 @@ def follow_url(chat: ChatSession) -> None:
     """Keep the current conversation in the URL (?c=...), so a reload returns to it."""
     wanted = st.query_params.get("c")
     if wanted and wanted != chat.conversation_id:
+        before = chat.conversation_id
         try:
             chat.switch(wanted)
         except KeyError:
             del st.query_params["c"]
             notice("That conversation no longer exists.", kind="error")
+        leave(chat, before)
     if chat.conversation_id is None:
         convs = chat.conversations()
         if convs:
@@ -69,11 +71,17 @@ def follow_url(chat: ChatSession) -> None:
 # -- transient notices (UI only: refused uploads, failed calls) -------------------------
 
 
-def notice(text: str, kind: str = "error", user: str | None = None) -> None:
-    st.session_state.setdefault("notices", []).append({"text": text, "kind": kind, "user": user})
+def notice(text: str, kind: str = "error") -> None:
+    st.session_state.setdefault("notices", []).append({"text": text, "kind": kind})
 
 def clear_notices() -> None:
     st.session_state["notices"] = []
+
+def leave(chat: ChatSession, before: str | None) -> None:
+    """The user left the conversation `before` for the current one: an empty one is not
+    kept (it would sit in the sidebar as a look-alike)."""
+    if before and before != chat.conversation_id:
+        chat.discard_if_empty(before)
 
 def move_head(chat: ChatSession, node_id: str) -> bool:
     """Make node_id the head; False (and a notice) when the agent refuses, e.g. mid-edit."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import re
 import sys
 import tempfile
 import time
@@ -42,8 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     sys.path.insert(0, str(ROOT / "tests" / "app"))
+    from offline import CHROMIUM, FLAGS, OfflineGuard
     from playwright.sync_api import sync_playwright
-    from test_browser import CHROMIUM, FLAGS, _send, _serve  # the browser test's helpers
+    from test_browser import _send, _serve  # the browser test's helpers
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -67,24 +69,28 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                context = browser.new_context(viewport={"width": 1400, "height": 1000},
+                                              service_workers="block")
+                guard = OfflineGuard()  # nothing may come from outside the machine
+                guard.install(context)
+                page = context.new_page()
                 page.set_default_timeout(300_000)
                 page.goto(url)
                 page.get_by_test_id("stChatInputTextArea").wait_for()
                 _send(page, caption, [("scene.png", _image(side))])
-                page.locator('[class*="st-key-node-"]').first.wait_for()
+                page.locator(".lt-node[data-id]").first.wait_for()
                 _send(page, f"use {args.steps} steps")
                 page.get_by_text("From now on").first.wait_for()
                 started = time.monotonic()
                 _send(page, request)
                 page.locator('[class*="st-key-cancel-"]').wait_for()
                 page.get_by_text(" s left").first.wait_for()  # the model is running
-                other = browser.new_page(viewport={"width": 1400, "height": 1000})
+                other = context.new_page()
                 other.set_default_timeout(300_000)
                 t0 = time.monotonic()
                 other.goto(url)
                 other.get_by_test_id("stChatInputTextArea").wait_for()
-                other.locator('[class*="st-key-node-"]').first.wait_for()
+                other.locator(".lt-node[data-id]").first.wait_for()
                 load_s = time.monotonic() - t0
                 t0 = time.monotonic()
                 _send(other, "show the history")
@@ -93,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                 running = other.locator('[class*="st-key-cancel-"]').count() > 0
                 page.locator('[class*="st-key-cancel-"]').wait_for(state="detached")
                 edit_s = time.monotonic() - started
-                done = page.get_by_text("Done:").last.inner_text()
+                done = page.get_by_text(re.compile(r"^(Done|Missed):")).last.inner_text()
+                guard.assert_offline()
                 browser.close()
         finally:
             server.close()

@@ -32,6 +32,12 @@ Per preset and turn (means over scenes):
 - seconds: wall time of one turn (with the re-encoding in pixel mode); nfe: model calls.
 
 `nfe=N` runs every preset at (as near as its solver allows) N model calls per turn.
+
+Scoring is on ground truth only. The chat's check of a result (toyworld/reader.py, the
+bundled model's reader, which reads the target caption) shares one piece of code with
+this scorer, the detector `world.detect`; the decision is its own (caption against
+reading) where this file's is `world.edit_succeeded` against the true `Edit`. Nothing
+here calls the reader, and no edit is retried until either of them agrees.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ a message's images) must point inside the archive.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -80,6 +81,29 @@ When = Annotated[datetime | None, BeforeValidator(_when)]
 Side = Annotated[StrictInt, Field(ge=1, le=MAX_IMAGE_SIDE)]
 Seconds = Annotated[float, BeforeValidator(_finite), Field(strict=False, allow_inf_nan=False)]
 JSONObject = dict[StrictStr, Any]
+MAX_CHECK = 20_000  # characters of a node's check as JSON
+
+
+def _check_doc(value: dict | None) -> dict | None:
+    """A node's check: a small JSON object whose text is cleaned like every other."""
+    if value is None:
+        return None
+    if len(json.dumps(value, default=str)) > MAX_CHECK:
+        raise ValueError(f"longer than {MAX_CHECK} characters as JSON")
+
+    def cleaned(v: Any) -> Any:
+        if isinstance(v, str):
+            return clean(v)
+        if isinstance(v, dict):
+            return {clean(str(k)): cleaned(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [cleaned(x) for x in v]
+        return _finite(v)
+
+    return cleaned(value)
+
+
+Check = Annotated[JSONObject | None, AfterValidator(_check_doc)]
 
 
 class _Row(BaseModel):
@@ -112,6 +136,7 @@ class NodeDoc(_Row):
     status: Literal["ready"] = "ready"
     timings: dict[StrictStr, Seconds] = Field(default_factory=dict)
     created_at: When = None
+    check_result: Check = None  # what came back (revision 0007); older exports have none
 
     @model_validator(mode="after")
     def _shape(self) -> NodeDoc:

@@ -87,6 +87,7 @@ class ImageNodeRow(Base):
     step_key: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
     timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    check_result: Mapped[dict[str, Any] | None] = mapped_column()  # revision 0007
 
 
 class MessageRow(Base):

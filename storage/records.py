@@ -53,6 +53,9 @@ class Node:
     status: str = "ready"
     timings: dict[str, float] = field(default_factory=dict, hash=False)
     created_at: datetime | None = None
+    # What came back, checked once the node was stored (agent/jobs/checking.py): the
+    # verdict, what the model's reader saw, the share of pixels changed. None: unchecked.
+    check_result: dict[str, Any] | None = field(default=None, hash=False)
 
 
 @dataclass(frozen=True)

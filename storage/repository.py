@@ -1,7 +1,7 @@
 """The repository API the agent uses: conversations, image lineage, the message tree,
 plans and jobs over SQLAlchemy, with images and latents in a content-addressed blob store.
-The message and plan calls are in storage/messages.py, the job calls in storage/jobs.py
-(both mixed into `Store`); ids and small helpers in storage/ids.py.
+The conversation calls are in storage/conversations.py, the message and plan calls in
+storage/messages.py, the job calls in storage/jobs.py (all mixed into `Store`); ids and small helpers in storage/ids.py.
 
     store = Store.open(data_dir=Path("~/.local/share/mtedit"))   # or Store.from_settings(s)
     conv = store.create_conversation("cat")
@@ -25,13 +25,14 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mtedit.text import clean
 from storage.blobs import BlobStore
+from storage.conversations import ConversationQueries, _conversation
 from storage.dbfile import FileWatch
 from storage.engine import (
     WRITE,
@@ -46,8 +47,9 @@ from storage.errors import StorageError
 from storage.gc import hold_blobs
 from storage.ids import get_row, json_copy, new_id, png_size, root_first
 from storage.jobs import JobQueries
+from storage.maintenance import Maintenance
 from storage.messages import MessageQueries
-from storage.models import ConversationRow, ImageNodeRow, JobRow, MessageRow, PlanRow, utcnow
+from storage.models import ConversationRow, ImageNodeRow, utcnow
 from storage.paths import check_inside
 from storage.records import NODE_KINDS, Conversation, Node
 from storage.retry import committed_after_all, retry_disconnects, transaction_id
@@ -62,22 +64,17 @@ def _words(words: str | Iterable[str]) -> list[str]:
     return [w.lower().strip() for w in words if w and w.strip()]
 
 
-def _conversation(row: ConversationRow) -> Conversation:
-    return Conversation(
-        id=row.id, title=row.title, created_at=row.created_at, updated_at=row.updated_at,
-        head_node_id=row.head_node_id, settings=dict(row.settings or {}),
-    )
-
-
 def _node(row: ImageNodeRow) -> Node:
     """The row's values (Node's fields are the row's columns), JSON values copied."""
     values = {f.name: getattr(row, f.name) for f in fields(Node)}
+    check = dict(row.check_result) if row.check_result is not None else None
     return Node(**{**values, "focus_words": tuple(row.focus_words or ()),
-                   "params": dict(row.params or {}), "timings": dict(row.timings or {})})
+                   "params": dict(row.params or {}), "timings": dict(row.timings or {}),
+                   "check_result": check})
 
 
 @retry_disconnects  # a database restart is waited out (storage/retry.py)
-class Store(MessageQueries, JobQueries):
+class Store(ConversationQueries, MessageQueries, JobQueries, Maintenance):
     """Conversations, image lineage, message tree, plans and jobs; blobs on disk.
 
     Use `Store.open(...)` or `Store.from_settings(settings)`; close with `close()` or a
@@ -190,60 +187,7 @@ class Store(MessageQueries, JobQueries):
     def _where(self) -> str:
         return str(self._file.path or make_url(self.url).render_as_string(hide_password=True))
 
-    # ------------------------------------------------------------ conversations
-
-    def create_conversation(self, title: str = "") -> Conversation:
-        now = utcnow()
-        row = ConversationRow(id=new_id(), title=clean(title)[:200], created_at=now,
-                              updated_at=now)
-        with self.transaction() as s:
-            s.add(row)
-        return _conversation(row)
-
-    def list_conversations(self, limit: int | None = None) -> list[Conversation]:
-        """Most recently updated first."""
-        q = select(ConversationRow).order_by(
-            ConversationRow.updated_at.desc(), ConversationRow.created_at.desc()
-        )
-        if limit is not None:
-            q = q.limit(limit)
-        with self.reading() as s:
-            return [_conversation(r) for r in s.scalars(q)]
-
-    def latest_conversation(self) -> Conversation | None:
-        """The most recently updated conversation, or None in an empty store."""
-        found = self.list_conversations(limit=1)
-        return found[0] if found else None
-
-    def get_conversation(self, conversation_id: str) -> Conversation:
-        with self.reading() as s:
-            return _conversation(self._conv_row(s, conversation_id))
-
-    def rename_conversation(self, conversation_id: str, title: str) -> Conversation:
-        with self.transaction() as s:
-            row = self._conv_row(s, conversation_id)
-            row.title = clean(title)[:200]
-            row.updated_at = utcnow()
-        return _conversation(row)
-
-    def set_settings(self, conversation_id: str, settings: dict) -> Conversation:
-        """Replace the conversation's edit settings (a JSON object)."""
-        if not isinstance(settings, dict):
-            raise TypeError("settings must be a dict")
-        with self.transaction() as s:
-            row = self._conv_row(s, conversation_id)
-            row.settings = json_copy(settings, "settings")
-            row.updated_at = utcnow()
-        return _conversation(row)
-
-    def delete_conversation(self, conversation_id: str) -> None:
-        """Delete the conversation and all its rows. Its blobs stay on disk until
-        `mtedit doctor --fix` removes those no other conversation uses."""
-        with self.transaction() as s:
-            self._conv_row(s, conversation_id)
-            for model in (JobRow, PlanRow, MessageRow, ImageNodeRow):
-                s.execute(delete(model).where(model.conversation_id == conversation_id))
-            s.execute(delete(ConversationRow).where(ConversationRow.id == conversation_id))
+    # ------------------------------------------------------------ the head
 
     def set_head(self, conversation_id: str, node_id: str | None) -> Conversation:
         """Move the head (the image the next edit starts from). Rolling back is just this:
@@ -409,6 +353,13 @@ class Store(MessageQueries, JobQueries):
             row.caption = clean(caption)
         return _node(row)
 
+    def set_check(self, node_id: str, check: dict | None) -> Node:
+        """Record what came back for a node (a JSON object: the check of its result)."""
+        with self.transaction() as s:
+            row = self._node_row(s, node_id)
+            row.check_result = None if check is None else json_copy(check, "check")
+        return _node(row)
+
     def get_node(self, node_id: str) -> Node:
         with self.reading() as s:
             return _node(self._node_row(s, node_id))
@@ -481,27 +432,6 @@ class Store(MessageQueries, JobQueries):
         if isinstance(node, str):
             node = self.get_node(node)
         return self.blobs.get(node.latent_sha256) if node.latent_sha256 else None
-
-    # -------------------------------------------------------------- maintenance
-
-    def referenced_blobs(self) -> dict[str, list[str]]:
-        """sha256 -> ids of the nodes using it (as image or latent)."""
-        refs: dict[str, list[str]] = {}
-        q = select(ImageNodeRow.id, ImageNodeRow.image_sha256, ImageNodeRow.latent_sha256)
-        with self.reading() as s:
-            for node_id, image, latent in s.execute(q):
-                for sha in (image, latent):
-                    if sha:
-                        refs.setdefault(sha, []).append(node_id)
-        return refs
-
-    def counts(self) -> dict[str, int]:
-        """Rows per table."""
-        with self.reading() as s:
-            return {
-                m.__tablename__: s.scalar(select(func.count()).select_from(m))
-                for m in (ConversationRow, ImageNodeRow, MessageRow, PlanRow, JobRow)
-            }
 
     # ----------------------------------------------------------------- helpers
 

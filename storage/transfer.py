@@ -251,6 +251,7 @@ def _insert(store: Store, manifest: Manifest, zf: zipfile.ZipFile) -> Conversati
                 seed=n.seed, model_id=n.model_id, image_sha256=n.image_sha256,
                 latent_sha256=n.latent_sha256, width=n.width, height=n.height,
                 status=n.status, timings=dict(n.timings), created_at=_time(n.created_at),
+                check_result=n.check_result,
             ))
             s.flush()
         for m in sorted(manifest.messages, key=lambda m: mdepth[m.id]):  # parents first

@@ -35,9 +35,42 @@ def shared_store(settings: Settings):
         return store
 
 
+UNTITLED = ("", "New conversation")  # a conversation not named yet (the second: older ones)
+
+
 def new_conversation(store, title: str | None = None) -> str:
-    """Start an empty conversation; its id."""
-    return store.create_conversation(title or "New conversation").id
+    """Start an empty conversation (untitled unless a title is given); its id."""
+    return store.create_conversation(title or "").id
+
+
+def title(text: str) -> str:
+    """A conversation's title from a message."""
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def title_from(text: str, files=()) -> str:
+    """A conversation's title from its first request, or its first upload's file name."""
+    if text.strip():
+        return title(text)
+    for item in files:
+        name = (Path(item).name if isinstance(item, (str, Path)) else
+                str(item[0]) if isinstance(item, tuple) else str(getattr(item, "name", "")))
+        if name.strip():
+            return title(name)
+    return ""
+
+
+def is_empty(store, conversation_id: str) -> bool:
+    """Nothing in it yet: no message, no image, no job."""
+    return (store.latest_message(conversation_id) is None and not store.nodes(conversation_id)
+            and not store.list_jobs(conversation_id, limit=1))
+
+
+def untitled(store, conversation_id: str) -> bool:
+    """Not named yet and empty: its first request or upload names it."""
+    return (store.get_conversation(conversation_id).title in UNTITLED
+            and is_empty(store, conversation_id))
 
 
 def conversations(store) -> list[ConversationView]:

@@ -129,9 +129,3 @@ def settings_text(turn: Turn) -> str:
     planner = getattr(turn.planner, "name", type(turn.planner).__name__)
     return ("Edit settings (unset ones follow the preset): "
             + ", ".join(f"{k} = {v}" for k, v in shown.items()) + f"; planner: {planner}.")
-
-
-def title(text: str) -> str:
-    """A conversation's title from its first message."""
-    text = " ".join(text.split())
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -37,7 +37,7 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.chat import conversations, dispatch, head_moves, submit, upload_flow, views
+from agent.chat import conversations, dispatch, head_moves, retry, submit, upload_flow, views
 from agent.chat.turn import Turn, busy_reply
 from agent.chat.views import ConversationView, MessageView, NodeView, Reply
 from agent.jobs import recovery
@@ -146,7 +146,9 @@ class ChatSession:
         if problem := nav_limits.problem(text, self.store, self._cid):  # "back to turn -1"
             return [Reply(text=problem, kind="error")]
         if self._cid is None:
-            self.new_conversation(dispatch.title(text) if text else "New conversation")
+            self.new_conversation(conversations.title_from(text, files))
+        elif conversations.untitled(self.store, self._cid):  # its first request names it
+            self.store.rename_conversation(self._cid, conversations.title_from(text, files))
         turn = self._turn(text, wait)
         try:
             uploads = [read_upload(f) for f in files]
@@ -185,6 +187,16 @@ class ChatSession:
         except ConversationBusy as exc:
             return busy_reply(self.job(exc.job.id))
 
+    def try_again(self, message_id: str, wait: bool = False) -> list[Reply]:
+        """Make the result of an assistant's message once more: the same steps from the same
+        image with another seed (the earlier result stays, as a sibling)."""
+        try:
+            with self.executor.claim(self._require()) as claim:
+                turn = dataclasses.replace(self._turn("", wait), claim=claim)
+                return retry.try_again(turn, message_id)
+        except ConversationBusy as exc:
+            return [busy_reply(self.job(exc.job.id))]
+
     def _turn(self, text: str, wait: bool) -> Turn:
         return Turn(self.store, self._require(), text, wait, self.planner, self.executor,
                     self.edit_settings, self._settings)
@@ -205,6 +217,29 @@ class ChatSession:
         """Start an empty conversation, make it current, return its id."""
         self._cid = conversations.new_conversation(self.store, title)
         return self._cid
+
+    def start_fresh(self, title: str | None = None) -> str:
+        """A conversation to start something new in, made current: this one when it is
+        still empty (renamed to `title` when given), else a new one."""
+        if self._cid is not None and conversations.is_empty(self.store, self._cid):
+            if title is not None:
+                self.store.rename_conversation(self._cid, title)
+            return self._cid
+        return self.new_conversation(title)
+
+    def discard_if_empty(self, conversation_id: str | None = None) -> bool:
+        """Delete the conversation (the current one by default) when nothing is in it, as
+        when the user leaves it; True when it was deleted."""
+        cid = conversation_id or self._cid
+        if cid is None:
+            return False
+        try:
+            if not conversations.is_empty(self.store, cid):
+                return False
+            self.delete(cid)
+        except LookupError:  # gone already (another tab)
+            return False
+        return True
 
     def conversations(self) -> list[ConversationView]:
         """All conversations, most recently updated first."""

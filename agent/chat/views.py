@@ -59,6 +59,7 @@ class MessageView:
     parent_id: str | None
     created_at: float
     job_id: str | None = None
+    left_behind: bool = False  # a turn after the head, undone: shown greyed, not on the branch
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class NodeView:
     height: int | None = None
     is_head: bool = False
     on_head_path: bool = False  # an ancestor of the head (or the head itself)
+    left_behind: bool = False  # after the head on its branch: undone, a redo brings it back
+    check: dict | None = None  # what came back (agent/jobs/checking.py); None: unchecked
 
 
 @dataclass(frozen=True)
@@ -100,12 +103,42 @@ def conversation_view(c) -> ConversationView:
                             updated_at=c.updated_at.timestamp() if c.updated_at else None)
 
 
-def node_view(n, is_head: bool, on_path: bool) -> NodeView:
+def node_view(n, is_head: bool, on_path: bool, left_behind: bool = False) -> NodeView:
     return NodeView(id=n.id, parent_id=n.parent_id, root_id=n.root_id, kind=n.kind,
                     caption=n.caption, instruction=n.instruction or "",
                     focus_words=tuple(n.focus_words), params=dict(n.params), seed=n.seed,
                     created_at=n.created_at.timestamp() if n.created_at else 0.0, depth=n.depth,
-                    width=n.width, height=n.height, is_head=is_head, on_head_path=on_path)
+                    width=n.width, height=n.height, is_head=is_head, on_head_path=on_path,
+                    left_behind=left_behind,
+                    check=dict(n.check_result) if n.check_result is not None else None)
+
+
+def left_behind(nodes, head_id: str | None) -> list:
+    """The turns after the head on its branch, oldest first: what an undo left (the path
+    from the head down to the most recent image below it; empty when the head is a tip)."""
+    if head_id is None:
+        return []
+    kids: dict[str, list] = {}
+    for n in nodes:
+        if n.parent_id is not None:
+            kids.setdefault(n.parent_id, []).append(n)
+    newest: dict[str, tuple] = {}  # node id -> (created_at, id) of the newest image below it
+
+    def stamp(n) -> tuple:
+        return (n.created_at.timestamp() if n.created_at else 0.0, n.id)
+
+    for n in sorted(nodes, key=lambda n: n.depth, reverse=True):  # children first
+        newest[n.id] = max([stamp(n)] + [newest[k.id] for k in kids.get(n.id, ())
+                                         if k.id in newest])
+    out, cur, seen = [], head_id, {head_id}
+    while kids.get(cur):
+        nxt = max(kids[cur], key=lambda k: newest.get(k.id, stamp(k)))
+        if nxt.id in seen:  # a broken tree never loops
+            break
+        seen.add(nxt.id)
+        out.append(nxt)
+        cur = nxt.id
+    return out
 
 
 def _plan_of(row) -> EditPlan | None:
@@ -118,7 +151,9 @@ def _plan_of(row) -> EditPlan | None:
 
 
 def messages(store, conversation_id: str | None) -> list[MessageView]:
-    """The messages of the conversation's current chat branch, oldest first."""
+    """The messages of the conversation's current chat branch, oldest first, with the turns
+    an undo left after the head (their request and result, `left_behind`) where they
+    happened."""
     if conversation_id is None:
         return []
     tip = store.latest_message(conversation_id)
@@ -129,8 +164,12 @@ def messages(store, conversation_id: str | None) -> list[MessageView]:
     for job in store.list_jobs(conversation_id, limit=200):
         for nid in job.result_node_ids:
             jobs[nid] = job.id
+    branch = store.message_path(tip.id)
+    shown = [(m, False) for m in branch] + [(m, True) for m in _undone(store, conversation_id,
+                                                                        branch)]
+    shown.sort(key=lambda pair: (pair[0].created_at, pair[0].id))
     out, prev_user = [], None
-    for msg in store.message_path(tip.id):
+    for msg, behind in shown:
         if msg.role == "system":
             continue
         if msg.role == "user":
@@ -143,8 +182,27 @@ def messages(store, conversation_id: str | None) -> list[MessageView]:
             id=msg.id, role=msg.role, text=msg.text, kind=msg.kind,
             node_ids=tuple(msg.node_ids), plan=plan, parent_id=msg.parent_id,
             created_at=msg.created_at.timestamp(),
-            job_id=next((jobs[n] for n in msg.node_ids if n in jobs), None)))
+            job_id=next((jobs[n] for n in msg.node_ids if n in jobs), None),
+            left_behind=behind))
     return out
+
+
+def _undone(store, conversation_id: str, branch) -> list:
+    """Messages off the chat's branch that made the turns after the head: each result
+    showing one of them, and the request it answered."""
+    head = store.get_conversation(conversation_id).head_node_id
+    after = {n.id for n in left_behind(store.nodes(conversation_id), head)}
+    if not after:
+        return []
+    on_branch = {m.id for m in branch}
+    rest = {m.id: m for m in store.messages(conversation_id) if m.id not in on_branch}
+    out: dict[str, object] = {}
+    for m in rest.values():
+        if m.role == "assistant" and m.kind in ("edit", "error") and after & set(m.node_ids):
+            out[m.id] = m
+            if (ask := rest.get(m.parent_id or "")) is not None and ask.role == "user":
+                out[ask.id] = ask
+    return list(out.values())
 
 
 def lineage(store, conversation_id: str | None) -> list[NodeView]:
@@ -154,7 +212,8 @@ def lineage(store, conversation_id: str | None) -> list[NodeView]:
     nodes = store.nodes(conversation_id)
     head = store.get_conversation(conversation_id).head_node_id
     on_path = {n.id for n in walks.path(nodes, head)} if head else set()
-    return [node_view(n, n.id == head, n.id in on_path) for n in nodes]
+    after = {n.id for n in left_behind(nodes, head)}
+    return [node_view(n, n.id == head, n.id in on_path, n.id in after) for n in nodes]
 
 
 def head_id(store, conversation_id: str | None) -> str | None:

@@ -90,10 +90,10 @@ def welcome(settings: Settings) -> Welcome:
 
 def start(chat, starter: Starter) -> list:
     """Run a starter on a ChatSession; returns the replies. A "scene" starter opens the
-    example scene in a new conversation, with its caption, and then sends its edit (the
-    edit runs in the background)."""
+    example scene with its caption (in the conversation it was clicked in when that one is
+    still empty, else in a new one), then sends its edit (it runs in the background)."""
     if starter.kind == "scene":
-        chat.new_conversation(EXAMPLE_TITLE)
+        chat.start_fresh(EXAMPLE_TITLE)
         replies = chat.send(EXAMPLE_CAPTION, files=[EXAMPLE_SCENE], wait=False)
         if starter.text and not any(r.kind == "error" for r in replies):
             replies += chat.send(starter.text, wait=False)

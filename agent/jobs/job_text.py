@@ -1,5 +1,5 @@
-"""What the chat says about a job: its result, a failure, an interruption, how to run the
-rest."""
+"""What the chat says about a job: its result (and what came back: each result's check,
+agent/jobs/checking.py), a failure, an interruption, how to run the rest."""
 
 from __future__ import annotations
 
@@ -30,14 +30,20 @@ def result_text(state) -> str:
                 else "Cancelled before the plan was ready; nothing was changed.")
     if spec.kind == "generate":
         if state.status == "done":
-            return f"Generated \"{spec.prompt}\" ({secs:.1f} s)."
+            said = [line for c in checks_of(state) if (line := check_text(c))]
+            return "\n".join([f"Generated \"{spec.prompt}\" ({secs:.1f} s).", *said])
         what = "cancelled" if state.status == "cancelled" else f"failed: {state.error}"
         return f"The generation {what}. Nothing was stored."
     n = len(spec.steps)
     lines = []
+    checks = checks_of(state)
     if state.status == "done":
-        lines.append(f"Done: {n} step{'s' if n != 1 else ''} in {secs:.1f} s; "
-                     f"the last result is the new head.")
+        steps_s = f"{n} step{'s' if n != 1 else ''}"
+        if any(c and c.get("verdict") == "missed" for c in checks):
+            lines.append(f"Missed: the result does not show what was asked ({steps_s} in "
+                         f"{secs:.1f} s; it is the head for now).")
+        else:
+            lines.append(f"Done: {steps_s} in {secs:.1f} s; the last result is the new head.")
         if spec.summary:
             lines.append(spec.summary)
     elif state.status == "cancelled":
@@ -46,12 +52,103 @@ def result_text(state) -> str:
         lines.append(f"Step {n_done + 1} of {n} failed: {state.error}")
     if state.status == "done":
         lines += _numbered(spec.steps[:n_done])
+        lines += [said for c in checks if (said := check_text(c))]
+        if any(c and c.get("verdict") != "hit" for c in checks):
+            lines.append(try_again_text(state))
     else:
         lines += _finished(spec.steps, n_done)
     if state.status == "failed" and n_done < n and state.error != NOT_RUN:
         lines.append(resume_hint(spec.steps, n_done))
     lines += spec.notes
     return "\n".join(lines)
+
+
+def try_again_text(state) -> str:
+    """The two ways on from a result that missed (or may have)."""
+    try:
+        depth = state.store.get_node(state.node_ids[0]).depth - 1
+    except Exception:  # noqa: BLE001
+        return "Try again (another seed), or go back to the image before it."
+    return f"Try again (another seed), or go back to #{depth}, the image before it."
+
+
+def checks_of(state) -> list[dict | None]:
+    """The check recorded on each node the job made (None where there is none)."""
+    out = []
+    for node_id in state.node_ids:
+        try:
+            out.append(state.store.get_node(node_id).check_result)
+        except Exception:  # noqa: BLE001 - a vanished node is said by the failure itself
+            out.append(None)
+    return out
+
+
+def _share(x: float) -> str:
+    pct = 100 * x
+    return f"{pct:.0f} %" if pct >= 1 or pct == 0 else "under 1 %"
+
+
+def changed_text(change: dict | None) -> str:
+    """How much changed, in words ("" when unknown)."""
+    if not change:
+        return ""
+    if change.get("region") is None:
+        return f"{_share(change['inside'])} of the image changed"
+    return (f"{_share(change['inside'])} of the region changed, "
+            f"{_share(change.get('outside') or 0.0)} outside it")
+
+
+def _asked(c: dict) -> str:
+    if c.get("absent"):
+        return f"{c['what']} to be gone, but I still see {c['seen']}"
+    return f"{c['what']}, but I see {c['seen']}"
+
+
+def _lost(c: dict) -> str:
+    seen, what = str(c.get("seen", "")), str(c["what"])
+    if what.startswith("nothing"):
+        return f"{seen} appeared"
+    the = "the " + what[2:] if what.startswith("a ") else what
+    if seen.startswith("nothing"):
+        return f"{the} is gone"
+    return f"{the} now looks like {seen}"
+
+
+def check_text(check: dict | None) -> str:
+    """What came back for one result, in one or two sentences ("" when unchecked)."""
+    if not check:
+        return ""
+    verdict = check.get("verdict")
+    asked = [c for c in check.get("asked") or [] if isinstance(c, dict) and "what" in c]
+    lost = [c for c in check.get("kept") or [] if isinstance(c, dict) and "what" in c
+            and not c.get("met")]
+    change = changed_text(check.get("change"))
+    also = f"; {change}" if change else ""
+    if verdict == "missed":
+        missing = [c for c in asked if not c.get("met")]
+        if not missing:
+            return "It missed: the image hardly changed."
+        text = "It missed: I looked for " + "; ".join(_asked(c) for c in missing) + "."
+        if lost:
+            text += " It also changed what should have stayed: " + "; ".join(
+                _lost(c) for c in lost) + "."
+        return text
+    shows = ", ".join(c["what"] for c in asked if not c.get("absent"))
+    gone = ", ".join(c["what"] for c in asked if c.get("absent"))
+    what = " and ".join(p for p in (f"it shows {shows}" if shows else "",
+                                    f"{gone} is gone" if gone else "") if p)
+    if verdict == "hit":
+        return f"Checked: {what}{also}." if what else (f"{change[:1].upper()}{change[1:]}."
+                                                      if change else "")
+    if verdict == "changed_more":
+        more = "; ".join(_lost(c) for c in lost)
+        if change and (check.get("change") or {}).get("region") is not None and not more:
+            more = change
+        start = f"It {what.removeprefix('it ')}, but" if what else "But"
+        return f"{start} it changed more than asked: {more or change}."
+    reader = "this model has no reader for its pictures" if not check.get("reader") else (
+        "its reader cannot read this caption")
+    return f"Not checked ({reader}){also}."
 
 
 def resume_hint(steps: list[dict], n_done: int) -> str:
@@ -81,7 +178,6 @@ def explain_error(exc: BaseException) -> str:
     from editing_core import DeviceOutOfMemory, ImageInputError, ModelLoadError
     from storage import StorageError
 
-    name = type(exc).__name__
     text = " ".join(str(exc).split())
     if isinstance(exc, DeviceOutOfMemory) or "out of memory" in text.lower():
         return (f"the GPU ran out of memory ({text[:200]}). Try fewer steps (\"use 8 steps\"), a "
@@ -94,4 +190,8 @@ def explain_error(exc: BaseException) -> str:
         return f"the image could not be used: {text}"
     if isinstance(exc, (ValueError, StorageError)):  # already a sentence
         return text
-    return f"{name}: {text[:300]}"
+    if isinstance(exc, (MemoryError, OSError)) and not text:
+        return "the machine ran out of memory" if isinstance(exc, MemoryError) else (
+            "a file could not be read or written")
+    return (f"an unexpected error: {text[:300]}" if text
+            else "an unexpected error (the server log has the details)")

@@ -18,7 +18,7 @@ from typing import Protocol
 from PIL import Image
 
 from agent import ops
-from agent.jobs import damage, timing
+from agent.jobs import checking, damage, timing
 from agent.jobs.job_text import NOT_RUN
 from agent.jobs.recovery import stored_result
 from agent.jobs.spec import JobSpec
@@ -76,6 +76,7 @@ def edit(store, backend, spec: JobSpec, progress: Progress, start) -> None:
     anchor_latent = cur_latent = None
     base = resolve_params(spec.preset, spec.overrides)
     n = len(spec.steps)
+    before = None  # the image the step edits, for its check (read when first needed)
     for k, step in enumerate(spec.steps):
         if progress.cancelled():
             raise EditCancelled("cancelled between steps")
@@ -83,13 +84,13 @@ def edit(store, backend, spec: JobSpec, progress: Progress, start) -> None:
         key = spec.step_key(progress.job_id, k)
         if (done := store.node_by_step_key(key)) is not None:  # a re-run: stored before
             progress.made(done.id)
-            cur, cur_latent = done, None
+            cur, cur_latent, before = done, None, None
             if done.kind == "op":
                 anchor, anchor_latent = done, None
             continue
         if step.get("kind") == "op":
             cur = operation(store, cur, step, key, progress)
-            anchor, anchor_latent, cur_latent = cur, None, None
+            anchor, anchor_latent, cur_latent, before = cur, None, None, None
             continue
         if anchor_latent is None:
             anchor_latent = latent_of(store, backend, anchor, progress)
@@ -119,8 +120,11 @@ def edit(store, backend, spec: JobSpec, progress: Progress, start) -> None:
             timings=result.timings, step_key=key)
         timing.record(backend, progress.tokens, time.perf_counter() - started,
                       getattr(result, "nfe", 0))
+        checking.record(store, backend, node, result.image, step["target_prompt"],
+                        before=before if before is not None else checking.image_of(store, cur),
+                        source_prompt=source_prompt, region=step.get("region"))
         progress.made(node.id)
-        cur, cur_latent = node, result.latent
+        cur, cur_latent, before = node, result.latent, result.image
 
 
 def generate(store, backend, spec: JobSpec, progress: Progress) -> None:
@@ -141,6 +145,7 @@ def generate(store, backend, spec: JobSpec, progress: Progress) -> None:
     progress.tokens = timing.tokens_of_latent(result.latent.shape)
     timing.record(backend, progress.tokens, time.perf_counter() - started,
                   getattr(result, "nfe", 0))
+    checking.record(store, backend, node, result.image, spec.prompt)
     progress.made(node.id)
 
 

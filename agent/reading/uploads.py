@@ -37,8 +37,9 @@ def open_checked(name: str, data: bytes) -> Image.Image:
     except Image.DecompressionBombError as exc:  # larger than PIL opens at all
         raise ValueError(f"{name} has {bomb_megapixels(exc)} megapixels; the limit is "
                          f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels") from None
-    except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for bad files
-        raise ValueError(f"{name} is not a readable image ({type(exc).__name__})") from None
+    except Exception:  # noqa: BLE001 - PIL raises many kinds for bad files
+        raise ValueError(f"{name} is not a readable image: that file is not an image mtedit "
+                         "can read (PNG, JPEG, WebP, BMP, GIF or TIFF)") from None
     return img
 
 

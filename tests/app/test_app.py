@@ -17,7 +17,10 @@ import yaml
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from app.lineage_tree.testing import click, drawn
+
 APP = str(Path(__file__).resolve().parents[2] / "chat_app.py")
+TREE = "lineage-tree"  # the lineage tree's key on the page
 pytestmark = pytest.mark.slow
 
 
@@ -89,8 +92,28 @@ def texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
+def tree(at: AppTest) -> list[dict]:
+    """The nodes the lineage tree drew (layer, lane, label, is_head ...); [] without one."""
+    try:
+        return drawn(at, TREE)["nodes"]
+    except LookupError:
+        return []
+
+
 def node_keys(at: AppTest) -> list[str]:
-    return [b.key for b in at.button if (b.key or "").startswith("pick-")]
+    """The ids of the images in the lineage tree, oldest first."""
+    return [n["id"] for n in tree(at)]
+
+
+def drawn_node(at: AppTest, node_id: str) -> dict:
+    return next(n for n in tree(at) if n["id"] == node_id)
+
+
+def pick(at: AppTest, node_id: str) -> AppTest:
+    """A click on the node's thumbnail in the tree: its actions open."""
+    click(at, node_id, key=TREE)
+    assert not at.exception, at.exception
+    return at
 
 
 def widget(widgets, prefix: str):
@@ -175,35 +198,37 @@ def test_upload_edit_rollback_and_branch(env):
     root, _edited = node_keys(at)
 
     # Roll back by clicking the root node, then make it the head.
-    button(at, root).click().run()
+    pick(at, root)
     button(at, "make-head").click().run()
     assert not at.exception
-    assert button(at, root).label.endswith("●"), "the clicked node is the head now"
+    assert drawn_node(at, root)["is_head"], "the clicked node is the head now"
     assert "Nothing was deleted" in texts(at)
 
     send(at, "make the ball yellow")
     wait_idle(at)
     keys = node_keys(at)
     assert len(keys) == 3
-    rows = "\n".join(m.value for m in at.markdown if "Branch" in m.value)
-    assert "Branch 1" in rows and "**Branch 2 · from #0** · *head*" in rows
+    # Two branches: the yellow edit forks from #0 on a line of its own, and is the head.
+    first, second = drawn_node(at, keys[1]), drawn_node(at, keys[2])
+    assert first["parent"] == second["parent"] == root and first["lane"] != second["lane"]
+    assert second["is_head"] and not first["is_head"]
 
     # Compare the two edits of #0 side by side; each node can be downloaded.
     first_edit = next(k for k in node_keys(at) if k not in (root,) and k != keys[-1])
-    button(at, first_edit).click().run()
+    pick(at, first_edit)
     assert [d.label for d in at.get("download_button") if d.key == "download-node"]
-    blue, yellow = first_edit.removeprefix("pick-"), keys[-1].removeprefix("pick-")
+    blue, yellow = first_edit, keys[-1]
     at.selectbox(key=f"compare-{blue}").set_value(yellow).run()
     captions = [c for img in at.image for c in img.captions]
     # Each image has a label of its own: the second turn-1 image is "1b".
     assert "#1 Make the ball blue" in captions and "#1b Make the ball yellow" in captions
-    labels = [button(at, k).label.removesuffix(" ●") for k in node_keys(at)]
+    labels = [n["label"] for n in tree(at)]
     assert sorted(labels) == ["0", "1", "1b"]
 
     # "Branch" on the blue edit: it becomes the head, and the page says what comes next.
     button(at, "fork-here").click().run()
     assert "it makes the next turn from #1" in " ".join(i.value for i in at.info)
-    assert button(at, first_edit).label == "1 ●"
+    assert drawn_node(at, first_edit)["label"] == "1" and drawn_node(at, first_edit)["is_head"]
 
 
 def test_several_uploads_and_picking_the_base(env):
@@ -217,9 +242,10 @@ def test_several_uploads_and_picking_the_base(env):
     base_buttons[0].click().run()
     assert not at.exception
     # The head moved to the second image: it is the outlined one in the lineage.
-    assert button(at, second).label.endswith("●") and not button(at, first).label.endswith("●")
-    rows = "\n".join(m.value for m in at.markdown if "Image " in m.value)
-    assert "Image 1 · branch 1" in rows and "**Image 2 · branch 1** · *head*" in rows
+    assert drawn_node(at, second)["is_head"] and not drawn_node(at, first)["is_head"]
+    # Two trees, one per upload, each a root on a line of its own.
+    one, two = drawn_node(at, first), drawn_node(at, second)
+    assert one["parent"] is None and two["parent"] is None and one["lane"] != two["lane"]
 
 
 def test_two_tabs_share_one_model(env):
@@ -235,7 +261,8 @@ def test_start_from_a_text_prompt(env):
     send(at, "generate a red ball on green grass")
     wait_idle(at)
     assert "Generated" in texts(at)
-    assert len(node_keys(at)) == 1 and button(at, node_keys(at)[0]).label == "0 ●"
+    assert len(node_keys(at)) == 1
+    assert tree(at)[0]["label"] == "0" and tree(at)[0]["is_head"]
     assert at.chat_message[-1].image, "the generated image is shown in the chat"
 
 

@@ -85,9 +85,11 @@ def test_a_corrupt_image_shows_a_placeholder_not_a_broken_page(env, monkeypatch)
     at.run()
     assert not at.exception
     assert "Something went wrong" not in shown(at)
-    picks = [b.key for b in at.button if (b.key or "").startswith("pick-")]
-    assert picks == [f"pick-{n}" for n in nodes]  # both nodes listed, the damaged one too
-    at.button(key=f"pick-{nodes[0]}").click().run()
+    from app.lineage_tree.testing import click, drawn
+
+    picks = [n["id"] for n in drawn(at, "lineage-tree")["nodes"]]
+    assert picks == nodes  # both nodes listed, the damaged one too
+    click(at, nodes[0], key="lineage-tree")
     assert not at.exception
     text = shown(at)
     assert "cannot be shown" in text and "corrupt" in text and "mtedit doctor" in text

@@ -48,15 +48,16 @@ def app_page_url(tmp_path_factory):
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium")
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="chat_app.py sets page_icon=':material/auto_fix_high:', which Streamlit's page "
-           "loads from fonts.gstatic.com as the tab's icon; pass the path of "
-           "app/assets/favicon.png instead (all other :material/ icons use the bundled font)")
 def test_the_app_page_asks_nothing_from_outside_the_machine(app_page_url, offline_page):
+    """Icons included: the tab's icon is app/assets/favicon.png, served by the app itself
+    (a ":material/..." page_icon would be fetched from a public font server)."""
     url, _ = app_page_url
     page, guard = offline_page
     page.goto(url)
+    icon = page.locator('link[rel~="icon"]').first
+    icon.wait_for(state="attached")
+    assert icon.get_attribute("href").startswith(("/", url, "./", "data:")), \
+        icon.get_attribute("href")
     page.get_by_text("only knows a toy world").wait_for()
     page.get_by_role("button", name="Try an example scene").click()
     page.get_by_text("a large blue square on the right").first.wait_for()
