@@ -128,3 +128,26 @@ def test_masks_of_every_kind_are_read_alike_and_bad_ones_refused_in_plain_words(
     big = np.kron(mask, np.ones((2, 2), bool))
     r = tiny_backend.edit(card, "a", "b", overrides={"steps": 1}, region=big)
     assert (np.asarray(r.image)[~mask] == np.asarray(card)[~mask]).all()
+
+
+def test_cli_edit_with_a_mask_image_or_an_automatic_region(tiny_flux_dir, tmp_path, capsys):
+    from mtedit.cli import main
+
+    card = calibration_card(40).resize((30, 22))
+    card.save(tmp_path / "in.png")
+    mask = _box((30, 22), 4, 4, 14, 12)
+    Image.fromarray(mask.astype(np.uint8) * 255, "L").save(tmp_path / "mask.png")
+    base = ["edit", str(tmp_path / "in.png"), "--source", "a picture", "--target",
+            "a red picture", "--steps", "2", "--model", str(tiny_flux_dir), "-o",
+            str(tmp_path / "out.png")]
+    assert main([*base, "--region", str(tmp_path / "mask.png")]) == 0
+    out = np.asarray(Image.open(tmp_path / "out.png"))
+    assert (out[~mask] == np.asarray(card)[~mask]).all()
+    assert main([*base, "--region", "auto"]) == 0
+    assert "region: automatic" in capsys.readouterr().err
+    same = ["edit", str(tmp_path / "in.png"), "--source", "a picture", "--target", "a picture",
+            "--steps", "2", "--model", str(tiny_flux_dir), "-o", str(tmp_path / "x.png")]
+    assert main([*same, "--region", "auto"]) == 1
+    assert "automatic region is empty" in capsys.readouterr().err
+    assert main([*base, "--region", str(tmp_path / "nope.png")]) == 1
+    assert "not found" in capsys.readouterr().err
