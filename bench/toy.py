@@ -31,6 +31,14 @@ Per preset and turn (means over scenes):
   current scene;
 - seconds: wall time of one turn (with the re-encoding in pixel mode); nfe: model calls.
 
+`region="auto"|"truth"` limits every edit to a mask (bench/toy_regions.py: which mask,
+and the mask figures mask_iou, mask_recall, exact_fraction, seam_delta); outside it each
+turn keeps the previous turn's image exactly. In the pixel chain the model still inverts
+the JPEG copy, while the image kept and pasted over is the lossless result, as a product
+that stores its images and re-encodes a user's download would. untouched_psnr_pooled is
+the PSNR of the squared error pooled over scenes (the mean of per-scene PSNRs counts a
+scene whose untouched pixels are all exact as 100 dB).
+
 `nfe=N` runs every preset at (as near as its solver allows) N model calls per turn.
 """
 

@@ -67,6 +67,29 @@ class Region:
         """"empty", "most" (over MOST of the image) or "ok": what a caller may need to say."""
         return "empty" if self.empty else "most" if self.covers_most else "ok"
 
+    @classmethod
+    def box(cls, size: tuple[int, int], x0: int, y0: int, x1: int, y1: int) -> Region:
+        """A dragged box on an image of `size` (W, H): pixels x0 <= x < x1, y0 <= y < y1
+        (clipped to the image; the corners may come in any order)."""
+        w, h = int(size[0]), int(size[1])
+        xa, xb = sorted((int(x0), int(x1)))
+        ya, yb = sorted((int(y0), int(y1)))
+        m = np.zeros((h, w), dtype=bool)
+        m[max(ya, 0) : min(yb, h), max(xa, 0) : min(xb, w)] = True
+        return cls(m, source="given")
+
+    def inverted(self) -> Region:
+        """Everything but this region ("everything except the dog")."""
+        return Region(~self.mask, source=self.source, nfe=self.nfe)
+
+    def png(self) -> bytes:
+        """The mask as a PNG (mode L: 255 inside, 0 outside), e.g. to store it."""
+        import io
+
+        buf = io.BytesIO()
+        Image.fromarray(self.mask.astype(np.uint8) * 255, "L").save(buf, format="PNG")
+        return buf.getvalue()
+
     def describe(self) -> dict:
         """What an edit records about its region (EditResult.params["region"])."""
         out = {"source": self.source, "coverage": round(self.coverage, 4), "status": self.status,
@@ -80,10 +103,14 @@ class Region:
 
 def as_region(region) -> Region | None:
     """A Region from a Region, a bool / float array (float: >= 0.5 is inside), a torch
-    tensor, or a PIL image (mode L or 1: >= 128 is inside; other modes are converted to L).
-    None stays None."""
+    tensor, a PIL image or image file bytes (`Region.png`; >= 128 in mode L is inside,
+    other modes are converted to L). None stays None."""
     if region is None or isinstance(region, Region):
         return region
+    if isinstance(region, (bytes, bytearray, memoryview)):
+        from editing_core.images import load_image
+
+        region = load_image(bytes(region))
     if isinstance(region, Image.Image):
         a = np.asarray(region.convert("L")) >= 128
     else:

@@ -151,3 +151,13 @@ def test_cli_edit_with_a_mask_image_or_an_automatic_region(tiny_flux_dir, tmp_pa
     assert "automatic region is empty" in capsys.readouterr().err
     assert main([*base, "--region", str(tmp_path / "nope.png")]) == 1
     assert "not found" in capsys.readouterr().err
+
+
+def test_a_dragged_box_an_inverted_region_and_a_stored_mask():
+    box = Region.box((37, 29), 30, 20, 10, 5)  # corners in any order
+    assert box.mask.shape == (29, 37) and box.mask.sum() == 20 * 15
+    assert box.mask[5:20, 10:30].all()
+    assert Region.box((10, 10), -5, -5, 3, 100).mask.sum() == 3 * 10  # clipped
+    assert (box.inverted().mask == ~box.mask).all()
+    again = as_region(box.png())  # what a lineage node would store, read back
+    assert (again.mask == box.mask).all() and again.source == "given"
