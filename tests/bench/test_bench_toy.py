@@ -269,7 +269,7 @@ def test_mask_iou_and_recall_are_measured_against_the_changed_region(sequences):
     def setup(editor):
         editor.auto = lambda before, after: (before != after).any(-1) | corner
 
-    editor, turns = _run(sequences, "oracle", region="auto", setup=setup)
+    _, turns = _run(sequences, "oracle", region="auto", setup=setup)
     for k, t in enumerate(turns):
         ious, recalls = [], []
         for _, edits in sequences:

@@ -7,7 +7,6 @@ from PIL import Image
 
 from bench.reconstruct import calibration_card
 from editing_core import Anchors
-from editing_core.latents import pack
 from editing_core.region import Region, Trajectory, any_coverage, as_region, token_mask
 from editing_core.solvers import SOLVERS
 
