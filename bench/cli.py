@@ -150,7 +150,7 @@ def cmd_bench(args) -> int:
                                               dtype=settings.dtype)
         figures = bench.run(backend, scenes=args.scenes, turns=args.turns, presets=presets,
                             chains=chains, nfe=args.nfe, seed=args.seed, split=args.split,
-                            t2i=args.t2i, overrides=overrides,
+                            t2i=args.t2i, overrides=overrides, region=args.region,
                             progress=not args.quiet)  # fmt: skip
     except (EditingError, ValueError, OSError) as exc:
         print(f"mtedit: {exc}", file=sys.stderr)
@@ -202,6 +202,10 @@ def register(subparsers) -> None:
     p.add_argument("--split", choices=("heldout", "tuning"), default="heldout",
                    help="benchmark scenes, or the disjoint tuning scenes (for tuning presets)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--region", choices=("none", "auto", "truth"), default="none",
+                   help="where each edit may change the image: everywhere (none), the edit's "
+                        "own mask found by the model (auto), or the world's changed region "
+                        "(truth, the ceiling); outside it the previous image is kept exactly")
     p.add_argument("--t2i", type=int, default=32, help="text-to-image samples (0: skip)")
     p.add_argument("--steps", type=int, help="solver steps for every preset (default: each preset's)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",

@@ -31,6 +31,14 @@ Per preset and turn (means over scenes):
   current scene;
 - seconds: wall time of one turn (with the re-encoding in pixel mode); nfe: model calls.
 
+`region="auto"|"truth"` limits every edit to a mask (bench/toy_regions.py: which mask,
+and the mask figures mask_iou, mask_recall, exact_fraction, seam_delta); outside it each
+turn keeps the previous turn's image exactly. In the pixel chain the model still inverts
+the JPEG copy, while the image kept and pasted over is the lossless result, as a product
+that stores its images and re-encodes a user's download would. untouched_psnr_pooled is
+the PSNR of the squared error pooled over scenes (the mean of per-scene PSNRs counts a
+scene whose untouched pixels are all exact as 100 dB).
+
 `nfe=N` runs every preset at (as near as its solver allows) N model calls per turn.
 
 Scoring is on ground truth only. The chat's check of a result (toyworld/reader.py, the
@@ -65,7 +73,8 @@ SPLITS = ("heldout", "tuning")
 JPEG_QUALITY = 75
 TUNING_SEED_OFFSET = 1_000_000
 BENCH_GUARD = 1024  # tuning scenes avoid the captions of this many benchmark scenes
-TURN_KEYS = ("turn", "success", "kept", "untouched_psnr", "full_psnr", "full_ssim", "seconds")
+TURN_KEYS = ("turn", "success", "kept", "untouched_psnr", "full_psnr", "full_ssim", "seconds",
+             "mask_iou", "mask_recall", "exact_fraction", "seam_delta")
 
 
 # ---------------------------------------------------------------- sequences
@@ -210,70 +219,137 @@ class _Refs:
 
 
 def run_edits(backend, sequences, preset: str, *, chain: str = "latent", overrides=None,
-              seed: int = 0, refs: _Refs | None = None, tick=None) -> dict:  # fmt: skip
-    """Chained multi-turn editing of every sequence with one preset: {"turns": [...]}."""
+              seed: int = 0, refs: _Refs | None = None, tick=None, region: str = "none",
+              background: str = "region") -> dict:  # fmt: skip
+    """Chained multi-turn editing of every sequence with one preset: {"turns": [...]}.
+
+    region: none | auto | truth, the mask each edit gets (bench/toy_regions.py); with a
+    region, each turn is composited over the previous turn's image (in the pixel chain
+    too: the JPEG copy is what the model inverts, the lossless image what is kept)."""
+    from bench import toy_regions as R
     from editing_core import Anchors
-    from editing_core.metrics import psnr, ssim
 
     if chain not in CHAINS:
         raise ValueError(f"chain must be one of {', '.join(CHAINS)}, not {chain!r}")
+    if region not in R.MODES:
+        raise ValueError(f"region must be one of {', '.join(R.MODES)}, not {region!r}")
     refs = refs or _Refs(backend)
     res = W.RESOLUTION
     n_turns = len(sequences[0][1])
-    rows: list[dict[str, list]] = [
-        {k: [] for k in ("success", "kept", "attrs", "untouched", "full_psnr", "full_ssim",
-                         "seconds", "nfe", "ops")} for _ in range(n_turns)]  # fmt: skip
+    rows: list[dict[str, list]] = [{k: [] for k in _ROW_KEYS} for _ in range(n_turns)]
     for scene, edits in sequences:
         original = refs.render(scene)
         mask = untouched_mask(edits, res)
         root = backend.encode_image(original)
-        prev = root
+        prev, prev_img = root, original
+        used, images = [], []
         for k, e in enumerate(edits):
             start = time.perf_counter()
-            out = backend.edit(prev, W.caption(e.before), W.caption(e.after),
-                               anchors=Anchors(source=root, previous=prev), focus_words=e.focus,
-                               preset=preset, overrides=overrides, seed=seed + k,
-                               output_size=(res, res))  # fmt: skip
-            if chain == "pixel":
-                prev = backend.encode_image(jpeg_round_trip(out.image))
+            reg = R.region_for(backend, region, e, prev, seed=seed + k, background=background)
+            if reg is not None and reg.empty:  # nothing found to change: the edit is not run
+                out = _Unchanged(prev, prev_img)
             else:
-                prev = out.latent
+                extra = {} if reg is None else {"region": reg, "previous_image": prev_img}
+                out = backend.edit(prev, W.caption(e.before), W.caption(e.after),
+                                   anchors=Anchors(source=root, previous=prev),
+                                   focus_words=e.focus, preset=preset, overrides=overrides,
+                                   seed=seed + k, output_size=(res, res), **extra)  # fmt: skip
+            if chain == "pixel":
+                nxt = backend.encode_image(jpeg_round_trip(out.image))
+            else:
+                nxt = out.latent
             seconds = time.perf_counter() - start
-            truth = refs.render(e.after)
-            reading = W.detect(out.image)
-            whole, attrs = kept(reading, e.after, refs.reading(e.after))
             r = rows[k]
-            r["success"].append(W.edit_succeeded(reading, e))
-            r["kept"].append(whole)
-            r["attrs"].append(attrs)
-            r["untouched"].append(_untouched(out.image, original, mask))
-            r["full_psnr"].append(_finite(psnr(truth, out.image)))
-            r["full_ssim"].append(ssim(truth, out.image))
+            _score(r, out.image, e, refs, original, mask)
             r["seconds"].append(seconds)
             r["nfe"].append(getattr(out, "nfe", 0))
-            r["ops"].append(e.op)
+            r["region_nfe"].append(getattr(reg, "nfe", 0))
+            if reg is not None:
+                _score_region(r, reg, e, out.image, prev_img)
+            used.append(None if reg is None else reg.mask)
+            images.append(out.image)
+            prev, prev_img = nxt, out.image
             if tick:
                 tick()
-    turns = []
-    for k, r in enumerate(rows):
-        ops: dict[str, list[bool]] = {}
-        for op, ok in zip(r["ops"], r["success"]):
-            ops.setdefault(op, []).append(ok)
-        measured = [u for u in r["untouched"] if u is not None]
-        turns.append({
-            "turn": k + 1,
-            "success": _mean(r["success"]),
-            "kept": _mean(r["kept"]),
-            "untouched_psnr": _mean(r["untouched"]),
-            "full_psnr": _mean(r["full_psnr"]),
-            "full_ssim": _mean(r["full_ssim"]),
-            "seconds": _mean(r["seconds"]),
-            "kept_attributes": _mean(r["attrs"]),
-            "untouched_scenes": len(measured),
-            "nfe": _mean(r["nfe"]),
-            "by_op": {op: sum(v) / len(v) for op, v in sorted(ops.items())},
-        })  # fmt: skip
-    return {"turns": turns}
+        outside = R.outside_every_mask(used, edits, region)
+        for k, x in enumerate(R.exact_fractions(images, original, outside)):
+            rows[k]["exact"].append(x)
+    return {"turns": [_turn_figures(k, r) for k, r in enumerate(rows)], "region": region}
+
+
+_ROW_KEYS = ("success", "kept", "attrs", "untouched", "untouched_err", "full_psnr", "full_ssim",
+             "seconds", "nfe", "region_nfe", "ops", "iou", "recall", "coverage", "seam",
+             "empty", "most", "exact")  # fmt: skip
+
+
+class _Unchanged:
+    """The turn's result when its region is empty: the previous latent and image."""
+
+    def __init__(self, latent, image):
+        self.latent, self.image, self.nfe = latent, image, 0
+
+
+def _score(r: dict, image, e: W.Edit, refs: _Refs, original, mask) -> None:
+    from bench import toy_regions as R
+    from editing_core.metrics import psnr, ssim
+
+    reading = W.detect(image)
+    whole, attrs = kept(reading, e.after, refs.reading(e.after))
+    truth = refs.render(e.after)
+    r["success"].append(W.edit_succeeded(reading, e))
+    r["kept"].append(whole)
+    r["attrs"].append(attrs)
+    r["untouched"].append(_untouched(image, original, mask))
+    r["untouched_err"].append(R.squared_error(image, original, mask))
+    r["full_psnr"].append(_finite(psnr(truth, image)))
+    r["full_ssim"].append(ssim(truth, image))
+    r["ops"].append(e.op)
+
+
+def _score_region(r: dict, reg, e: W.Edit, image, previous) -> None:
+    from bench import toy_regions as R
+    from editing_core.composite import seam_delta
+
+    iou, recall = R.mask_scores(reg.mask, e)
+    r["iou"].append(iou)
+    r["recall"].append(recall)
+    r["coverage"].append(reg.coverage)
+    r["seam"].append(None if reg.empty else seam_delta(image, previous, reg.mask))
+    r["empty"].append(reg.empty)
+    r["most"].append(reg.covers_most and R.scope_for(e) == "local")
+
+
+def _turn_figures(k: int, r: dict) -> dict:
+    from bench import toy_regions as R
+
+    ops: dict[str, list[bool]] = {}
+    for op, ok in zip(r["ops"], r["success"]):
+        ops.setdefault(op, []).append(ok)
+    measured = [u for u in r["untouched"] if u is not None]
+    return {
+        "turn": k + 1,
+        "success": _mean(r["success"]),
+        "kept": _mean(r["kept"]),
+        "untouched_psnr": _mean(r["untouched"]),
+        "full_psnr": _mean(r["full_psnr"]),
+        "full_ssim": _mean(r["full_ssim"]),
+        "seconds": _mean(r["seconds"]),
+        "mask_iou": _mean(r["iou"]),
+        "mask_recall": _mean(r["recall"]),
+        "exact_fraction": _mean(r["exact"]),
+        "seam_delta": _mean(r["seam"]),
+        "kept_attributes": _mean(r["attrs"]),
+        "untouched_scenes": len(measured),
+        "untouched_psnr_pooled": R.pooled_psnr([x for x in r["untouched_err"] if x is not None]),
+        "mask_coverage": _mean(r["coverage"]),
+        "masks": len(r["iou"]),
+        "masks_empty": sum(r["empty"]),
+        "masks_most": sum(r["most"]),
+        "exact_scenes": sum(x is not None for x in r["exact"]),
+        "nfe": _mean(r["nfe"]),
+        "region_nfe": _mean(r["region_nfe"]),
+        "by_op": {op: sum(v) / len(v) for op, v in sorted(ops.items())},
+    }  # fmt: skip
 
 
 def _untouched(image, original, mask):
@@ -282,10 +358,15 @@ def _untouched(image, original, mask):
 
 
 def summary(turns: Sequence[dict]) -> dict:
-    """Mean success over the turns, and kept / untouched PSNR at the last turn."""
+    """Mean success over the turns, kept / untouched PSNR at the last turn; with regions,
+    the mean mask IoU and seam step, and the exact fraction at the last turn."""
     last = turns[-1]
     return {"success_mean": _mean([t["success"] for t in turns]), "kept_last": last["kept"],
             "untouched_psnr_last": last["untouched_psnr"], "full_psnr_last": last["full_psnr"],
+            "untouched_psnr_pooled_last": last.get("untouched_psnr_pooled"),
+            "mask_iou_mean": _mean([t.get("mask_iou") for t in turns]),
+            "seam_delta_mean": _mean([t.get("seam_delta") for t in turns]),
+            "exact_fraction_last": last.get("exact_fraction"),
             "seconds_mean": _mean([t["seconds"] for t in turns])}  # fmt: skip
 
 
@@ -330,9 +411,16 @@ def vae_ceilings(backend, sequences, refs: _Refs) -> dict:
 def run(backend, *, scenes: int = 64, turns: int = 10, presets: Sequence[str] = DEFAULT_PRESETS,
         chains: Sequence[str] = ("latent",), nfe: int | None = None, seed: int = 0,
         split: str = "heldout", t2i: int = 32, t2i_preset: str = "rf", overrides=None,
+        region: str = "none", background: str = "region",
         progress: bool = False) -> list[dict]:  # fmt: skip
     """The whole benchmark: one JSON-ready dict per chain mode."""
+    from bench.toy_regions import BACKGROUND, MODES
     from editing_core.presets import edit_nfe, nfe_overrides, resolve_params
+
+    if region not in MODES:
+        raise ValueError(f"--region must be one of {', '.join(MODES)}, not {region!r}")
+    if background not in BACKGROUND:
+        raise ValueError(f"background must be one of {', '.join(BACKGROUND)}, not {background!r}")
 
     if scenes < 1 or turns < 1:
         raise ValueError("--scenes and --turns must be at least 1")
@@ -362,13 +450,16 @@ def run(backend, *, scenes: int = 64, turns: int = 10, presets: Sequence[str] = 
     try:
         for chain in chains:
             fig: dict = {"chain": chain, "nfe": nfe, "split": split, "scenes": scenes,
-                         "turns": turns, "seed": seed, "presets": {}}  # fmt: skip
+                         "turns": turns, "seed": seed, "region": region, "presets": {}}
+            if region == "auto":
+                fig["background"] = background
             for p in presets:
                 o, steps, calls = per_preset[p]
                 bar.set_description(f"{chain} {p}")
                 start = time.perf_counter()
                 data = run_edits(backend, sequences, p, chain=chain, overrides=o, seed=seed,
-                                 refs=refs, tick=bar.update)  # fmt: skip
+                                 refs=refs, tick=bar.update, region=region,
+                                 background=background)  # fmt: skip
                 data.update(steps=steps, nfe_per_turn=calls,
                             seconds=round(time.perf_counter() - start, 1),
                             summary=summary(data["turns"]))  # fmt: skip
@@ -388,79 +479,6 @@ def run(backend, *, scenes: int = 64, turns: int = 10, presets: Sequence[str] = 
     return out
 
 
-# ---------------------------------------------------------------- output
 
 
-def _f(x, fmt: str) -> str:
-    return "-" if x is None else format(x, fmt)
-
-
-def format_table(fig: dict) -> str:
-    """One chain mode: a row per preset and turn, then each preset's summary."""
-    budget = "each preset's default steps" if fig["nfe"] is None else f"~{fig['nfe']} NFE per turn"
-    lines = [(f"chain {fig['chain']}, {budget}; {fig['scenes']} {fig['split']} scenes x "
-              f"{fig['turns']} turns, seed {fig['seed']}"),
-             "preset        turn  success  kept  untouched_psnr  full_psnr  full_ssim  seconds"]
-    for name, data in fig["presets"].items():
-        for t in data["turns"]:
-            lines.append(f"{name:<13} {t['turn']:>4}  {t['success']:>7.0%}  {t['kept']:>4.0%}  "
-                         f"{_f(t['untouched_psnr'], '.2f'):>14}  {t['full_psnr']:>9.2f}  "
-                         f"{t['full_ssim']:>9.3f}  {t['seconds']:>7.2f}")  # fmt: skip
-    lines.append("preset        steps  NFE/turn  success (mean)  kept (last)  untouched (last)")
-    for name, data in fig["presets"].items():
-        s = data["summary"]
-        lines.append(f"{name:<13} {data['steps']:>5}  {data['nfe_per_turn']:>8}  "
-                     f"{s['success_mean']:>14.0%}  {s['kept_last']:>11.0%}  "
-                     f"{_f(s['untouched_psnr_last'], '.2f'):>16}")  # fmt: skip
-    t2i = fig.get("t2i") or {}
-    if t2i:
-        lines.append(
-            f"t2i ({t2i['samples']} captions, {t2i['preset']}): attributes {t2i['attributes']:.0%}, "
-            f"background {t2i['background']:.0%}, colour {t2i['colour']:.0%}, "
-            f"shape {t2i['shape']:.0%}, size {t2i['size']:.0%}, all right {t2i['all']:.0%}"
-        )
-    lines.append(f"VAE round trip: {fig['vae_psnr']:.1f} dB whole image, "
-                 f"{_f(fig['vae_untouched_psnr'], '.1f')} dB over the untouched masks "
-                 f"({fig['untouched_share']:.0%} of the pixels, {fig['untouched_scenes']} of "
-                 f"{fig['scenes']} scenes)")  # fmt: skip
-    return "\n".join(lines)
-
-
-def plot(figures: Sequence[dict], path) -> None:
-    """Untouched PSNR and kept rate against turn, one line per preset, a column per chain."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cols = len(figures)
-    fig, axes = plt.subplots(2, cols, figsize=(4.2 * cols, 6.2), squeeze=False, sharey="row")
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    names = list(dict.fromkeys(n for f in figures for n in f["presets"]))
-    for c, f in enumerate(figures):
-        for i, name in enumerate(names):
-            data = f["presets"].get(name)
-            if not data:
-                continue
-            ts = [t["turn"] for t in data["turns"]]
-            style = {"color": colours[i % len(colours)], "marker": "o", "markersize": 3,
-                     "linewidth": 2.2 if name == "mtc" else 1.2, "label": name}  # fmt: skip
-            axes[0][c].plot(ts, [t["untouched_psnr"] for t in data["turns"]], **style)
-            axes[1][c].plot(ts, [100 * t["kept"] for t in data["turns"]], **style)
-        budget = "default steps" if f["nfe"] is None else f"{f['nfe']} NFE/turn"
-        axes[0][c].set_title(f"{f['chain']} chain, {budget}", fontsize=10)
-        if f.get("vae_untouched_psnr"):
-            axes[0][c].axhline(f["vae_untouched_psnr"], color="grey", linestyle=":",
-                               linewidth=1, label="VAE round trip")  # fmt: skip
-        axes[1][c].set_xlabel("turn")
-        for r in (0, 1):
-            axes[r][c].grid(alpha=0.3)
-    axes[0][0].set_ylabel("untouched PSNR (dB)")
-    axes[1][0].set_ylabel("kept (% of scenes)")
-    axes[0][-1].legend(fontsize=8)
-    f0 = figures[0]
-    fig.suptitle(f"bench toy: {f0['scenes']} {f0['split']} scenes x {f0['turns']} turns",
-                 fontsize=11)  # fmt: skip
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+from bench.toy_report import format_table, plot  # noqa: F401  (the CLI's names)

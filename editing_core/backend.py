@@ -16,8 +16,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -25,88 +24,25 @@ from PIL import Image
 
 from editing_core import control as ctl
 from editing_core import loading
-from editing_core.errors import EditCancelled, ImageInputError, out_of_memory_as_error
+from editing_core.errors import ImageInputError, out_of_memory_as_error
 from editing_core.grid import model_side, working_side
 from editing_core.images import grid_size, image_to_tensor, load_image, tensor_to_image, to_rgb
 from editing_core.latents import flux_velocity, image_ids, pack, unpack
 from editing_core.presets import edit_nfe, resolve_params
+from editing_core.region import Region, RegionPlan, Trajectory, as_region
 from editing_core.schedule import sampling_timesteps
 from editing_core.solvers import MIDPOINT, SOLVERS, solver_nfe
+from editing_core.turn import (
+    Anchors,
+    Cancel,
+    EditResult,
+    Progress,
+    ProgressChannel,
+    PromptEmbeds,
+    Turn,
+)
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[int, int, str], None]
-Cancel = Callable[[], bool]
-
-
-@dataclass
-class Anchors:
-    """Clean latents the dual-objective control pulls toward.
-
-    source: the lineage's root (the original upload or generation).
-    previous: the node being edited; None means the edit's own input.
-    """
-
-    source: torch.Tensor
-    previous: torch.Tensor | None = None
-
-
-@dataclass
-class EditResult:
-    latent: torch.Tensor  # clean latent [1, C, h, w], float32, CPU
-    image: Image.Image
-    params: dict
-    timings: dict = field(default_factory=dict)
-    nfe: int = 0
-    seed: int = 0
-
-
-@dataclass
-class PromptEmbeds:
-    t5: torch.Tensor  # [1, T, D]
-    pooled: torch.Tensor  # [1, D_clip]
-    text_ids: torch.Tensor  # [T, 3]
-
-
-@dataclass
-class Turn:
-    """What one editing turn works on (the clean latents are checked, CPU float32)."""
-
-    x0: torch.Tensor  # the latent being edited
-    source_prompt: str
-    target_prompt: str
-    source_anchor: torch.Tensor  # the lineage's root
-    previous_anchor: torch.Tensor  # the edited node
-    focus_words: tuple[str, ...]
-    params: dict
-    seed: int
-    notes: dict = field(default_factory=dict)  # what the turn decided (focus fallback), recorded
-
-
-class ProgressChannel:
-    """Progress and cancel of one call, through the solvers' callback (k-diffusion style).
-
-    `callback(phase)` is what a solver gets: after each of its velocity evaluations it
-    counts the model calls made (two with true CFG), reports (done, total, phase) and
-    raises EditCancelled when `cancel()` says so.
-    """
-
-    def __init__(self, total: int, progress: Progress | None = None, cancel: Cancel | None = None):
-        self.total, self.done = total, 0
-        self.progress, self.cancel = progress, cancel
-
-    def check(self) -> None:
-        if self.cancel is not None and self.cancel():
-            raise EditCancelled("the edit was cancelled")
-
-    def callback(self, phase: str, calls: int = 1) -> Callable[[dict], None]:
-        def on_call(info: dict) -> None:
-            self.done += calls
-            if self.progress is not None:
-                self.progress(self.done, self.total, phase)
-            self.check()
-
-        return on_call
 
 
 class FluxBackend:
@@ -285,13 +221,20 @@ class FluxBackend:
     def edit(self, source, source_prompt: str, target_prompt: str, *, anchors: Anchors | None = None,
              focus_words=(), preset: str = "mtc", overrides: Mapping | None = None, seed: int = 0,
              output_size: tuple[int, int] | None = None, progress: Progress | None = None,
-             cancel: Cancel | None = None) -> EditResult:
+             cancel: Cancel | None = None, region=None, previous_image=None) -> EditResult:
         """One editing turn: invert `source` with the source prompt, sample with the target.
 
         source: a PIL image (or path / bytes; encoded once) or a clean latent (chained, no
         VAE round trip). anchors: the lineage's root latent and the edited node's latent
         (defaults: the source itself). Returns the new clean latent and its image, at
         `output_size` or, for an image source, at the source's original size.
+
+        region: where the edit may change the image (a `Region`, a bool / float array or
+        a PIL L image at the previous image's resolution; None: everywhere, as without
+        it). Outside it the sampler keeps the inversion's own trajectory (the latent ends
+        on the source latent there) and the image is the previous image, byte for byte:
+        `previous_image` (default: the source image, or for a latent source its decoding).
+        The result then has the previous image's size; params["region"] records it.
         """
         params = resolve_params(preset, overrides)
         if not isinstance(target_prompt, str) or not target_prompt.strip():
@@ -301,21 +244,38 @@ class FluxBackend:
         source_prompt = source_prompt or ""
         timings: dict[str, float] = {}
         t_start = time.perf_counter()
+        region = as_region(region)
+        if region is not None and region.empty:
+            raise ValueError("the region is empty: nothing could change; mark where the edit "
+                             "may act, or edit without a region")
         if isinstance(source, torch.Tensor):
             x0 = self._check_latent(source, "source latent")
         else:
+            if region is not None and previous_image is None:
+                source = previous_image = to_rgb(load_image(source))
             img, size = self.prepare_image(source)
             output_size = output_size or size
             t0 = time.perf_counter()
             x0 = self.encode_image(img)
             timings["encode_image"] = time.perf_counter() - t0
+        plan = None
+        if region is not None:
+            if previous_image is None:
+                previous_image = self.decode_latent(x0, output_size)
+            previous_image = to_rgb(load_image(previous_image))
+            if output_size is not None and tuple(output_size) != previous_image.size:
+                raise ValueError(f"with a region the result has the previous image's size "
+                                 f"{previous_image.size}, not {tuple(output_size)}")
+            output_size = previous_image.size
+            plan = RegionPlan.fit(region, output_size, tuple(x0.shape[-2:]))
         anchors = anchors or Anchors(source=x0)
         turn = Turn(
             x0=x0, source_prompt=source_prompt, target_prompt=target_prompt,
             source_anchor=self._check_latent(anchors.source, "anchor source", like=x0),
             previous_anchor=x0 if anchors.previous is None else self._check_latent(
                 anchors.previous, "anchor previous", like=x0),
-            focus_words=tuple(focus_words or ()), params=params, seed=int(seed))
+            focus_words=tuple(focus_words or ()), params=params, seed=int(seed),
+            free=None if plan is None else plan.free)
         channel = ProgressChannel(edit_nfe(params), progress, cancel)
         side = f"{x0.shape[-1] * self.vae_scale_factor}x{x0.shape[-2] * self.vae_scale_factor}"
         with out_of_memory_as_error(f"editing a {side} image"):
@@ -323,10 +283,40 @@ class FluxBackend:
             t0 = time.perf_counter()
             image = self.decode_latent(latent, output_size)
             timings["decode"] = time.perf_counter() - t0
+            if plan is not None:
+                t0 = time.perf_counter()
+                image = plan.paste(image, previous_image)
+                timings["composite"] = time.perf_counter() - t0
+                turn.notes["region"] = plan.describe()
         timings["total"] = time.perf_counter() - t_start
         params = {**params, **turn.notes, "focus_words": list(turn.focus_words)}
         return EditResult(latent=latent, image=image, params=params, timings=timings,
                           nfe=channel.done, seed=int(seed))
+
+    def auto_region(self, source, source_prompt: str, target_prompt: str, focus_words=(),
+                    seed: int = 0, *, size: tuple[int, int] | None = None,
+                    method: str | None = None, threshold: float | None = None,
+                    grow: int | None = None) -> Region:
+        """Where the edit from `source_prompt` to `target_prompt` acts, found by the model
+        (editing_core/auto_region.py): a Region at `size` (W, H; default: the image's own
+        size, or the latent's pixel size). Check its `status` ("empty", "most", "ok"):
+        an empty mask or one over most of the image is returned as it is, never widened."""
+        from editing_core.auto_region import find_region
+
+        if not isinstance(target_prompt, str) or not target_prompt.strip():
+            raise ValueError("the target prompt is empty: describe the edited image")
+        if isinstance(focus_words, str):
+            focus_words = [focus_words]
+        if isinstance(source, torch.Tensor):
+            x0 = self._check_latent(source, "source latent")
+            own = (x0.shape[-1] * self.vae_scale_factor, x0.shape[-2] * self.vae_scale_factor)
+        else:
+            img, own = self.prepare_image(source)
+            x0 = self.encode_image(img)
+        with out_of_memory_as_error("finding the edit's region"):
+            return find_region(self, x0, source_prompt or "", target_prompt, focus_words,
+                               size=tuple(size or own), seed=int(seed), method=method,
+                               threshold=threshold, grow=grow)
 
     def _check_latent(self, latent, what: str, like: torch.Tensor | None = None) -> torch.Tensor:
         if not isinstance(latent, torch.Tensor) or latent.ndim != 4 or latent.shape[0] != 1:
@@ -394,15 +384,18 @@ class FluxBackend:
             t0 = time.perf_counter()
             inv_fn = self._velocity(emb_src, params["inversion_guidance"], ids, phase="invert",
                                     hooks=hooks)
+            traj = None if turn.free is None else Trajectory(x, turn.free)
             noise = solver(inv_fn, x, grid.flip(0), control=inv_control,
-                           callback=channel.callback("invert"))
+                           callback=channel.callback("invert"),
+                           after_step=None if traj is None else traj.record)
             self._sync()
             timings["invert"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             smp_fn = self._velocity(emb_tgt, params["guidance"], ids, phase="sample", hooks=hooks,
                                     neg=neg, true_cfg=params["true_cfg"])
             out = solver(smp_fn, noise, grid, control=sample_control,
-                         callback=channel.callback("sample", 2 if neg is not None else 1))
+                         callback=channel.callback("sample", 2 if neg is not None else 1),
+                         after_step=None if traj is None else traj.reset)
             self._sync()
             timings["sample"] = time.perf_counter() - t0
         return unpack(out, h, w).float().cpu()

@@ -71,9 +71,10 @@ def cmd_edit(args) -> int:
     try:
         resolve_params(args.preset, parse_overrides(args))  # bad parameters fail before loading
         backend = backend_from_args(args)
+        region = _region_arg(args, backend)
         result = backend.edit(args.image, args.source, args.target, focus_words=args.focus,
                               preset=args.preset, overrides=parse_overrides(args), seed=args.seed,
-                              progress=print_progress)
+                              progress=print_progress, region=region)
         result.image.save(args.output)
     except (EditingError, ValueError, OSError) as exc:
         return fail(exc)
@@ -84,6 +85,25 @@ def cmd_edit(args) -> int:
     print(f"wrote {args.output} ({result.image.width}x{result.image.height}); NFE {result.nfe}; "
           f"{result.timings['total']:.2f} s")
     return 0
+
+
+def _region_arg(args, backend):
+    """--region: None, a mask image (white: may change), or "auto" (found from the edit)."""
+    if not args.region:
+        return None
+    if args.region == "auto":
+        region = backend.auto_region(args.image, args.source, args.target, args.focus, args.seed)
+        what = {"empty": "found nothing to change: the edit is not run",
+                "most": "covers most of the image"}.get(region.status, "")
+        print(f"region: automatic, {region.coverage:.0%} of the image"
+              + (f" ({what})" if what else ""), file=sys.stderr)
+        if region.empty:
+            raise ValueError("the automatic region is empty: the two prompts ask for no "
+                             "visible change; draw a mask or rephrase the target")
+        return region
+    from editing_core.images import load_image
+
+    return load_image(args.region)
 
 
 def cmd_generate(args) -> int:
@@ -113,6 +133,10 @@ def register(subparsers) -> None:
                    help="words of the target prompt to highlight (mtc)")
     p.add_argument("-o", "--output", required=True, help="output image (PNG)")
     p.add_argument("--latent", help="also write the clean latent (safetensors) here")
+    p.add_argument("--region", metavar="MASK|auto",
+                   help="change only this region: a mask image of the input's size (white: may "
+                        "change), or auto (found from the two prompts); elsewhere the output "
+                        "is the input, pixel for pixel")
     add_edit_args(p)
     add_model_args(p)
     p.set_defaults(func=cmd_edit)

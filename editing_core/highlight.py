@@ -53,19 +53,25 @@ def mask_from_maps(
     count: int = ATTENTION["highlight_blocks"],
     threshold: float = ATTENTION["threshold"],
 ) -> torch.Tensor:
-    """Binary edit mask [B, L_img] from one step's per-block maps (each [B, L_img]).
+    """Binary edit mask [B, L_img] from one step's per-block maps (each [B, L_img]):
+    `ranked_mean` thresholded."""
+    return ranked_mean(maps, start, count) > threshold
 
-    Blocks are ranked per batch item by total activation (sum of the map, highest first);
-    the maps at ranks [start, start + count) (clamped, see `select_ranks`) are averaged and
-    thresholded.
-    """
+
+def ranked_mean(
+    maps: list[torch.Tensor],
+    start: int = ATTENTION["highlight_start"],
+    count: int = ATTENTION["highlight_blocks"],
+) -> torch.Tensor:
+    """Soft map [B, L_img]: blocks ranked per batch item by total activation (sum of the
+    map, highest first), the maps at ranks [start, start + count) (clamped, see
+    `select_ranks`) averaged."""
     stacked = torch.stack([m.float() for m in maps])  # [n, B, L]
     start, count = select_ranks(len(maps), start, count)
     order = stacked.sum(dim=-1).argsort(dim=0, descending=True, stable=True)  # [n, B]
     chosen = order[start : start + count]  # [count, B]
     index = chosen[..., None].expand(-1, -1, stacked.shape[-1])
-    mean = stacked.gather(0, index).mean(dim=0)
-    return mean > threshold
+    return stacked.gather(0, index).mean(dim=0)
 
 
 def row_multipliers(mask: torch.Tensor, mult_in: float = ATTENTION["mult_in"],

@@ -1,12 +1,15 @@
 """ODE solvers for rectified flow, in the style of k-diffusion's sampling.py.
 
-One signature: solver(velocity_fn, x, timesteps, control=None, callback=None) -> x.
+One signature: solver(velocity_fn, x, timesteps, control=None, callback=None,
+after_step=None) -> x.
 `timesteps` run ascending for inversion (0 -> 1) and descending for sampling (1 -> 0);
 step i goes from timesteps[i] to timesteps[i + 1], h = t_b - t_a.
 velocity_fn(x, t, *, step, substep) returns dx/dt; substep is "start" (at t_a) or "mid"
 (at the midpoint), so attention hooks can tell the calls apart. `control(x, v, step=i,
 timesteps=ts)` returns the velocity used for the full-step update (LQR guidance);
-`callback(info)` runs after every model call.
+`callback(info)` runs after every model call; `after_step(x, i, t_b)` after every
+full step, returning the x the pass goes on from (a region's trajectory records or resets
+it there: editing_core/region.py).
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ def _midpoint(t_a: float, t_b: float) -> float:
 
 
 @torch.no_grad()
-def euler(velocity_fn: VelocityFn, x, timesteps: Sequence[float], control=None, callback=None):
+def euler(velocity_fn: VelocityFn, x, timesteps: Sequence[float], control=None, callback=None,
+          after_step=None):
     """x <- x + h v(x, t_a). One model call per step (vanilla ReFlow)."""
     ts = _times(timesteps)
     for i in range(len(ts) - 1):
@@ -46,11 +50,14 @@ def euler(velocity_fn: VelocityFn, x, timesteps: Sequence[float], control=None, 
         if control is not None:
             v = control(x, v, step=i, timesteps=ts)
         x = x + (ts[i + 1] - ts[i]) * v
+        if after_step is not None:
+            x = after_step(x, i, ts[i + 1])
     return x
 
 
 @torch.no_grad()
-def rf_solver(velocity_fn: VelocityFn, x, timesteps: Sequence[float], control=None, callback=None):
+def rf_solver(velocity_fn: VelocityFn, x, timesteps: Sequence[float], control=None, callback=None,
+              after_step=None):
     """RF-Solver's second-order step, i.e. the explicit midpoint rule. Two calls per step."""
     ts = _times(timesteps)
     for i in range(len(ts) - 1):
@@ -60,11 +67,14 @@ def rf_solver(velocity_fn: VelocityFn, x, timesteps: Sequence[float], control=No
         if control is not None:
             vm = control(x, vm, step=i, timesteps=ts)
         x = x + h * vm
+        if after_step is not None:
+            x = after_step(x, i, ts[i + 1])
     return x
 
 
 @torch.no_grad()
-def fireflow(velocity_fn: VelocityFn, x, timesteps: Sequence[float], control=None, callback=None):
+def fireflow(velocity_fn: VelocityFn, x, timesteps: Sequence[float], control=None, callback=None,
+             after_step=None):
     """Midpoint steps whose half step reuses the previous step's midpoint velocity.
 
     Only the first step evaluates v at its start: N + 1 calls for N steps, still
@@ -81,6 +91,8 @@ def fireflow(velocity_fn: VelocityFn, x, timesteps: Sequence[float], control=Non
         if control is not None:
             vm = control(x, vm, step=i, timesteps=ts)
         x = x + h * vm
+        if after_step is not None:
+            x = after_step(x, i, ts[i + 1])
     return x
 
 

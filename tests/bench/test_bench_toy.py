@@ -35,6 +35,16 @@ class WorldEditor:
         self.sources = []  # what each edit was given
         self.outputs = []  # what each edit returned
         self.rng = np.random.default_rng(0)
+        self.regions = []  # the region each edit was given
+        self.leak = False  # True: ignore the region (a broken core the figures must catch)
+        self.auto = lambda before, after: (before != after).any(-1)  # the changed pixels
+
+    def auto_region(self, latent, source_prompt, target_prompt, focus_words, seed, *, size):
+        from editing_core.region import Region
+
+        before = np.asarray(W.render(self.scenes[source_prompt]))
+        after = np.asarray(W.render(self.scenes[target_prompt]))
+        return Region(self.auto(before, after), source="velocity", nfe=4)
 
     def encode_image(self, img):
         a = np.asarray(img.convert("RGB"), dtype=np.float32)
@@ -45,8 +55,10 @@ class WorldEditor:
         return Image.fromarray(a, "RGB")
 
     def edit(self, source, source_prompt, target_prompt, *, anchors, focus_words=(),
-             preset="mtc", overrides=None, seed=0, output_size=None):  # fmt: skip
+             preset="mtc", overrides=None, seed=0, output_size=None, region=None,
+             previous_image=None):  # fmt: skip
         self.sources.append(source.clone())
+        self.regions.append(region)
         before = np.asarray(W.render(self.scenes[source_prompt]), dtype=np.float32)
         after = np.asarray(W.render(self.scenes[target_prompt]), dtype=np.float32)
         changed = (before != after).any(-1, keepdims=True)
@@ -58,6 +70,9 @@ class WorldEditor:
             out = np.where(changed, after, base)
             if self.mode == "noise":
                 out = out + self.rng.normal(0, self.sigma, out.shape)
+        if region is not None and not self.leak:  # pasted over the previous image, as the core
+            prev = np.asarray(previous_image, dtype=np.float32)
+            out = np.where(region.mask[..., None], np.round(np.clip(out, 0, 255)), prev)
         latent = torch.from_numpy(np.clip(out, 0, 255).astype(np.float32)).permute(2, 0, 1)[None]
         result = type("Result", (), {})()
         result.latent, result.image, result.nfe = latent, self.decode_latent(latent), 1
@@ -70,9 +85,11 @@ def sequences():
     return bench.edit_sequences(6, 6, seed=3)
 
 
-def _run(sequences, mode, chain="latent", **kw):
+def _run(sequences, mode, chain="latent", region="none", setup=None, **kw):
     editor = WorldEditor(sequences, mode, **kw)
-    return editor, bench.run_edits(editor, sequences, "mtc", chain=chain)["turns"]
+    if setup:
+        setup(editor)
+    return editor, bench.run_edits(editor, sequences, "mtc", chain=chain, region=region)["turns"]
 
 
 def test_every_turn_has_the_same_mix_of_edit_types():
@@ -227,3 +244,102 @@ def test_cli_rejects_bad_input_clearly(tiny_flux_dir, capsys):
                  "--scenes", "1", "--turns", "1", "--t2i", "0"]) == 1  # fmt: skip
     err = capsys.readouterr().err
     assert "eta" in err and "Loading weights" not in err  # refused before the model loads
+
+
+# -- regions ---------------------------------------------------------------------------
+
+
+def test_truth_regions_on_an_oracle_score_perfect_masks(sequences):
+    editor, turns = _run(sequences, "oracle", region="truth")
+    assert all(r is not None and r.source == "truth" for r in editor.regions)
+    for t in turns:
+        assert t["mask_iou"] == 1.0 and t["mask_recall"] == 1.0 and t["masks"] == 6
+        assert t["exact_fraction"] == 1.0 and t["seam_delta"] == 0.0
+        assert t["success"] == 1.0 and t["kept"] == 1.0 and t["untouched_psnr"] == 100.0
+        assert t["masks_empty"] == 0 and t["region_nfe"] == 0
+    _, none = _run(sequences, "oracle")
+    assert all(t["mask_iou"] is None and t["seam_delta"] is None for t in none)
+    assert all(t["exact_fraction"] == 1.0 for t in none)  # the renderer itself is exact
+
+
+def test_mask_iou_and_recall_are_measured_against_the_changed_region(sequences):
+    corner = np.zeros((64, 64), bool)
+    corner[:4, :4] = True  # 16 more pixels, outside most changed regions
+
+    def setup(editor):
+        editor.auto = lambda before, after: (before != after).any(-1) | corner
+
+    _, turns = _run(sequences, "oracle", region="auto", setup=setup)
+    for k, t in enumerate(turns):
+        ious, recalls = [], []
+        for _, edits in sequences:
+            e = edits[k]
+            truth = e.changed_mask()
+            mask = (np.asarray(W.render(e.before)) != np.asarray(W.render(e.after))).any(-1)
+            mask |= corner
+            ious.append((mask & truth).sum() / (mask | truth).sum())
+            recalls.append((mask & truth).sum() / truth.sum())
+        assert t["mask_iou"] == pytest.approx(np.mean(ious))
+        assert t["mask_recall"] == pytest.approx(np.mean(recalls)) and t["mask_recall"] < 1
+        assert t["region_nfe"] == 4 and t["exact_fraction"] == 1.0
+
+
+def test_exact_fraction_catches_a_core_that_changes_pixels_outside_its_region(sequences):
+    _, leaky = _run(sequences, "noise", region="truth", sigma=2.0,
+                    setup=lambda ed: setattr(ed, "leak", True))
+    _, kept = _run(sequences, "noise", region="truth", sigma=2.0)
+    assert all(t["exact_fraction"] < 0.5 for t in leaky)
+    assert all(t["exact_fraction"] == 1.0 for t in kept)
+    assert leaky[-1]["untouched_psnr"] < kept[-1]["untouched_psnr"]
+
+
+def test_an_empty_auto_mask_is_not_run_and_is_counted(sequences):
+    def setup(editor):
+        editor.auto = lambda before, after: np.zeros(before.shape[:2], bool)
+
+    editor, turns = _run(sequences, "oracle", region="auto", setup=setup)
+    assert editor.sources == []  # no edit ran
+    for t in turns:
+        assert t["masks_empty"] == 6 and t["nfe"] == 0 and t["success"] < 1
+        assert t["mask_iou"] == 0.0 and t["seam_delta"] is None
+        assert t["untouched_psnr"] == 100.0
+
+
+def test_a_background_change_is_scoped_as_the_background():
+    from bench import toy_regions as R
+
+    sequences = bench.edit_sequences(8, 6, seed=3)  # scenes 6-7 change their background
+    edits = [e for _, seq in sequences for e in seq]
+    bg = [e for e in edits if e.op == "background"]
+    assert bg and all(R.scope_for(e) == "background" for e in bg)
+    assert all(R.scope_for(e) == "local" for e in edits if e.op != "background")
+    editor = WorldEditor(sequences)
+    assert R.region_for(editor, "auto", bg[0], None, seed=0, background="whole") is None
+    assert R.region_for(editor, "auto", bg[0], None, seed=0).coverage > 0.5
+    # A background mask covers most of the image by nature: not counted as "most".
+    _, turns = _run(sequences, "oracle", region="auto")
+    assert sum(t["masks_most"] for t in turns) == 0
+    with pytest.raises(ValueError, match="region must be"):
+        R.region_for(editor, "box", bg[0], None, seed=0)
+
+
+def test_cli_region_truth_keeps_every_pixel_outside_the_masks(tiny_flux_dir, tmp_path, capsys):
+    out = tmp_path / "toy.json"
+    rc = main(["bench", "toy", "--model", str(tiny_flux_dir), "--scenes", "2", "--turns", "2",
+               "--presets", "rf", "--steps", "1", "--t2i", "0", "--threads", "1", "-q",
+               "--chain", "pixel", "--region", "truth", "--json", str(out)])  # fmt: skip
+    assert rc == 0
+    fig = json.loads(out.read_text())[0]
+    assert fig["region"] == "truth"
+    for t in fig["presets"]["rf"]["turns"]:
+        assert t["exact_fraction"] == 1.0 and t["mask_iou"] == 1.0 and t["mask_recall"] == 1.0
+        assert t["seam_delta"] >= 0 and t["masks"] == 2
+    assert "region truth" in capsys.readouterr().out
+    rc = main(["bench", "toy", "--model", str(tiny_flux_dir), "--scenes", "1", "--turns", "2",
+               "--presets", "rf", "--steps", "1", "--t2i", "0", "--threads", "1", "-q",
+               "--chain", "latent", "--region", "auto", "--json", str(out)])  # fmt: skip
+    assert rc == 0
+    fig = json.loads(out.read_text())[0]
+    for t in fig["presets"]["rf"]["turns"]:
+        assert 0 <= t["mask_iou"] <= 1 and t["region_nfe"] == 16
+        assert t["exact_fraction"] in (None, 1.0)
