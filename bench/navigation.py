@@ -9,7 +9,11 @@ and edit requests the agent stores; the cases run through the same reading
 A few controls (edits and questions that mention "back", "before", "version") must not
 be read as navigation.
 
-    python -m bench.navigation [--verbose] [--json FILE]
+    python -m bench.navigation [--verbose] [--json FILE] [--sets existing,dev,heldout]
+
+Then the same cases and the language sets of bench/language/ are sent through the chat
+(bench/navigation_chat.py): right / asked / declined / WRONG per set and the time per
+message. The held-out set is printed as totals only.
 """
 
 from __future__ import annotations
@@ -399,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--verbose", action="store_true", help="print the questions asked too")
     p.add_argument("--json", help="write the figures to this JSON file")
+    p.add_argument("--sets", default="existing,dev,heldout",
+                   help="the sets sent through the chat (comma-separated; '' for none)")
     args = p.parse_args(argv)
     r = run(args.verbose)
     for name, head, text, want, got in r["failures"]:
@@ -408,9 +414,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"navigation phrasings: {r['passed']}/{r['cases']} = {100 * r['accuracy']:.1f} % "
           f"landed where they must ({r['ms_per_case']:.2f} ms each); controls not read as "
           f"navigation: {r['controls_passed']}/{r['controls']}")
+    tallies = chat_sets(args.sets, args.verbose)
     if args.json:
+        r["chat"] = [t.as_dict() for t in tallies]
         Path(args.json).write_text(json.dumps(r, indent=2, default=str))
     return 0
+
+
+def chat_sets(names: str, verbose: bool) -> list:
+    """The navigation sets through the chat, one line each."""
+    from bench import navigation_chat as nc
+
+    runs = {"existing": nc.run_existing,
+            "dev": lambda: nc.run_language_set("navigation_dev.yaml"),
+            "heldout": lambda: nc.run_language_set("navigation_heldout.yaml")}
+    tallies = [runs[n.strip()]() for n in names.split(",") if n.strip()]
+    if tallies:
+        print("\nthrough the chat (right: as the case expects; asked: a question back, "
+              "nothing moved; declined: nothing moved, no question; WRONG: a move or an edit "
+              "not asked for):")
+    for t in tallies:
+        print(t.line())
+        if verbose:
+            for miss in t.misses:
+                print(f"    {miss}")
+    return tallies
 
 
 if __name__ == "__main__":
