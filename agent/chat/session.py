@@ -37,7 +37,8 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.chat import conversations, dispatch, head_moves, submit, upload_flow, views
+from agent.chat import (clarify, conversations, dispatch, doubt, head_moves, submit, upload_flow,
+                        views)
 from agent.chat.turn import Turn, busy_reply
 from agent.chat.views import ConversationView, MessageView, NodeView, Reply
 from agent.jobs import recovery
@@ -153,10 +154,16 @@ class ChatSession:
         except ValueError as exc:
             return [turn.say(f"I could not use that file: {exc}", "error", user_text=text)]
         head = self.store.head(self._cid)
+        asked = clarify.pending(self.store, self._cid) if not uploads else None
+        chosen = clarify.pick(text, asked["choices"]) if asked else None
+        if chosen is not None:  # the answer to the question the chat asked last
+            return self._claimed(turn, lambda t: clarify.follow(t, asked["choices"][chosen]))
         intent = parse_intent(text, len(uploads), head is not None)
         if head is not None and intent.kind in ("edit", "question") and \
                 sounds_like_navigation(text):
             intent = dispatch.llm_reading(self.planner, self.store, intent, text, head)
+        if (reply := doubt.misread(turn, intent, head)) is not None:
+            return [reply]
         resume = RESUME.fullmatch(text) is not None and not uploads
         pending = (upload_flow.pending_caption(self.store, head)
                    if intent.kind in ("edit", "generate", "question") and not uploads else None)
@@ -171,6 +178,13 @@ class ChatSession:
                     return upload_flow.caption_given(turn, intent.text or text, pending)
                 return dispatch.answer(turn, intent, uploads, self._redo_hint,
                                        head is not None)
+        except ConversationBusy as exc:
+            return [busy_reply(self.job(exc.job.id))]
+
+    def _claimed(self, turn: Turn, act) -> list[Reply]:
+        try:
+            with self.executor.claim(self._cid) as claim:
+                return act(dataclasses.replace(turn, claim=claim))
         except ConversationBusy as exc:
             return [busy_reply(self.job(exc.job.id))]
 

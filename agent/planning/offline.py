@@ -36,6 +36,10 @@ class PlanResult:
     plan: EditPlan
     planner: str
     notes: list[str] = field(default_factory=list)
+    # the request's parts, those not understood (part, why), and the part of each step
+    clauses: list[str] = field(default_factory=list)
+    unsure: list[tuple[str, str]] = field(default_factory=list)
+    step_clauses: list[str] = field(default_factory=list)
 
 
 def split_clauses(text: str) -> list[str]:
@@ -85,12 +89,20 @@ class OfflinePlanner:
         steps: list[Step] = []
         notes: list[str] = []
         summaries: list[str] = []
+        clauses, unsure, step_clauses = [], [], []
         for clause in split_clauses(request):
             if not re.search(r"[^\W\d_]", clause) or clause.lower() in ("and", "then", "also"):
                 continue  # no words: nothing to plan in this part
+            clauses.append(clause)
+            doubt = doubts(clause, current)
+            if doubt:
+                unsure.append((clause, doubt))
             new_steps, summary, note = self._clause(clause, current)
+            if new_steps and new_steps[-1].unsure and not doubt:
+                unsure.append((clause, new_steps[-1].unsure))
             for s in new_steps:
                 steps.append(s)
+                step_clauses.append(clause)
                 current = s.target
             if summary:
                 summaries.append(summary)
@@ -112,7 +124,8 @@ class OfflinePlanner:
                    for s in steps],
             summary=" ".join(summaries)[:300],
         )
-        return PlanResult(plan, self.name, list(dict.fromkeys(notes)))
+        return PlanResult(plan, self.name, list(dict.fromkeys(notes)), clauses, unsure,
+                          step_clauses[:MAX_STEPS])
 
     # -- one clause -> steps ---------------------------------------------------------
 
@@ -152,13 +165,20 @@ class OfflinePlanner:
             if note is None and target == caption:
                 note = (f"The description already says that (\"{caption}\"), so this step may "
                         "change little.")
-            return [Step(instruction, target, focus, strength)], "", note
+            step = Step(instruction, target, focus, strength)
+            if target == caption and note and "could not find" in note:
+                step.unsure = note.split(",")[0].replace("I could not find", "I see no") + \
+                    " in the picture's description"
+            return [step], "", note
         if recipe is not None:
             return apply_recipe(recipe, caption, strength), recipe.get("summary", ""), None
         target, focus = self._generic(clause, caption)
         note = (f"I had no rule for \"{clause}\", so I added it to the image description; "
                 "an LLM planner (see the README) understands more.")
-        return [Step(instruction, target, focus, strength)], "", note
+        step = Step(instruction, target, focus, strength)
+        if re.match(rf"^(?:{alternation(vocabulary()['edit_verbs'])})\b", clause, re.IGNORECASE):
+            step.unsure = "I have no rule for it"  # a verb I could not apply
+        return [step], "", note
 
     def _generic(self, clause: str, caption: str) -> tuple[str, list[str]]:
         phrase = re.sub(r"^(?:make|turn)\s+(?:it|the image|the picture|the photo|everything)\s+"
@@ -168,6 +188,30 @@ class OfflinePlanner:
         stop = {"a", "an", "the", "and", "of", "with", "it", "more", "like", "look", "make"}
         focus = [w for w in cap.words(phrase) if w not in stop][:2]
         return target, focus
+
+
+_SHE = {"her", "she", "herself"}
+_HE = {"him", "he", "his", "himself"}
+
+
+def doubts(clause: str, caption: str) -> str:
+    """Why a clause cannot be planned with confidence on this caption ("" when it can): a
+    person the caption does not have ("make her smile" on a boy), "it" moved when the
+    picture has several things."""
+    ws = set(cap.words(clause))
+    cw = set(cap.words(caption))
+    female = {"woman", "girl", "lady", "bride", "mother", "grandmother", "women", "girls",
+              "queen", "actress", "she", "her", "wife", "daughter"}
+    male = {"man", "boy", "gentleman", "groom", "father", "grandfather", "men", "boys", "king",
+            "guy", "he", "his", "husband", "son", "teenager"}
+    if ws & _SHE and cw & male and not cw & female:
+        return "the picture's description names no woman or girl"
+    if ws & _HE and cw & female and not cw & male:
+        return "the picture's description names no man or boy"
+    if re.match(r"^(?:move|shift|push)\s+(?:it|that|this|them)\s+(?:to\s+)?(?:the\s+)?(?:left|right|up|down|top|bottom|side|cent(?:er|re)|middle)\b", clause, re.IGNORECASE) \
+            and len(cap.split_items(caption)[0]) > 1:
+        return "the picture has several things; say which one"
+    return ""
 
 
 def _has_verb(clause: str) -> bool:

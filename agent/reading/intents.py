@@ -54,6 +54,10 @@ class Intent:
     # ("make the car red with 20 steps" -> "make the car red", {"steps": 20}).
     edit: str = ""
     once: dict = field(default_factory=dict)
+    # How sure the reading is (0..1): rules that match exactly are sure; "everything
+    # else is an edit" is not, when the message sounds like a move (agent/chat/doubt.py
+    # asks below its margin).
+    confidence: float = 1.0
 
 
 def _num(word: str) -> int | None:
@@ -179,6 +183,11 @@ def sounds_like_navigation(text: str) -> bool:
     return _NAV_HINT.search(text) is not None
 
 
+def starts_with_edit_verb(text: str) -> bool:
+    """"make ...", "can you add ...": a message an edit verb begins."""
+    return _editish().match(clean_request(text).lower()) is not None
+
+
 def from_choice(intent: Intent, choice) -> Intent:
     """The intent an LLM's reading (an IntentChoice: intent, words, turn) names; the rules'
     own reading when the LLM says edit or question, or answered nothing usable."""
@@ -196,6 +205,16 @@ def from_choice(intent: Intent, choice) -> Intent:
     if choice.intent in ("before", "at") and choice.words.strip():
         return Intent("goto", intent.text, target=Target(choice.intent, choice.words))
     return intent
+
+
+# Words that go with moving through the versions more than with changing the picture.
+_MOVE_CUE = re.compile(
+    r"\b(?:go|get|take|bring|jump|hop|skip|head|switch|return|revert|rewind|restore|show|see|"
+    r"view|open|load)\b.*\b(?:to|back|there|it|one|version|branch|edit)\b|\b(?:newest|latest|"
+    r"most recent|oldest|first|second|third|fourth|fifth|last|final|penultimate|\d+(?:st|nd|rd|th))"
+    r"\s+(?:one|version|edit|image|picture|change|thing)\b|\b(?:start|beginning|upload|original)"
+    r"\b|\b(?:the|that|this)\s+one\b|\bforward\b|\bonce more\b|\bstep\b",
+    re.IGNORECASE)
 
 
 # "continue": run the rest of a plan that did not finish (agent/jobs/recovery.py).
@@ -243,6 +262,9 @@ def parse_intent(text: str, n_files: int = 0, has_image: bool = False) -> Intent
     """What the message asks for (see the module docstring for the order of the checks),
     with the edit it carries and that edit's own settings."""
     intent = _read(text, n_files, has_image)
+    if intent.kind == "edit" and not _editish().match(intent.text.lower()) and \
+            (_MOVE_CUE.search(text) or sounds_like_navigation(text)):
+        intent = replace(intent, confidence=0.3)  # sounds like a move the rules did not read
     carried = intent.text if intent.kind == "edit" else intent.then or intent.instruction
     if not carried:
         return intent
