@@ -86,6 +86,11 @@ SHAPES = [
 ]
 
 # (lineage, head, message, expected: label | "ask" | "none", the edit that follows or None)
+# Thirteen labels changed with the reading of bench/language/README.md: "undo" takes back
+# the whole last request (C1 C2 of "make it snowy" together), "back one" one image;
+# "the Nth version" / "version N" count images in the order made, the upload first
+# (they were: one image per undo, and turn N of the current branch, which "turn N" and
+# "#N" still are).
 CASES: list[tuple[str, str, str, str, str | None]] = [
     # the scripted chat and its kin: before the dog
     ("park", "C2", "hmm, can we return to the version before you added the dog?", "A", None),
@@ -141,23 +146,23 @@ CASES: list[tuple[str, str, str, str, str | None]] = [
     ("park", "C2", "go back two steps", "B", None),
     ("park", "C2", "the version from three edits ago", "A", None),
     ("park", "C2", "one step back", "C1", None),
-    ("park", "C2", "could you undo that?", "C1", None),
-    ("park", "C2", "oops, undo", "C1", None),
-    ("park", "C2", "undo the last three edits", "A", None),
+    ("park", "C2", "could you undo that?", "B", None),
+    ("park", "C2", "oops, undo", "B", None),
+    ("park", "C2", "undo the last three edits", "U", None),
     ("park", "C2", "go back 2", "B", None),
     ("park", "C2", "the previous version", "C1", None),
     ("park", "C2", "the one before this", "C1", None),
     ("park", "C2", "wait, go back", "C1", None),
-    ("park", "C2", "nah, undo that", "C1", None),
+    ("park", "C2", "nah, undo that", "B", None),
     ("park", "C2", "that's worse, go back", "C1", None),
     ("park", "G", "two edits ago", "B", None),
     ("park", "G", "a couple of steps back", "B", None),
     # turns
     ("park", "C2", "back to turn 2", "B", None),
-    ("park", "C2", "show me version 1", "A", None),
+    ("park", "C2", "show me version 1", "U", None),
     ("park", "C2", "the version after the first edit", "A", None),
     ("park", "C2", "jump to #3", "C1", None),
-    ("park", "C2", "go to the second version", "B", None),
+    ("park", "C2", "go to the second version", "A", None),
     ("park", "C2", "back to turn 9", "none", None),
     # at a change, by what the image has
     ("park", "C2", "back to the one with the dog", "B", None),
@@ -217,7 +222,7 @@ CASES: list[tuple[str, str, str, str, str | None]] = [
     ("park", "C2", "can we go back to before the snow and add a hat instead?", "B",
      "add a hat instead"),
     ("park", "C2", "return to the original and make the bench blue", "U", "make the bench blue"),
-    ("park", "C2", "undo that and try a scarf", "C1", "try a scarf"),
+    ("park", "C2", "undo that and try a scarf", "B", "try a scarf"),
     ("park", "C2", "hmm, go back to the red bench, then put a red umbrella in his hand", "A",
      "put a red umbrella in his hand"),
     # written after the rules above were tuned, and kept as they first scored
@@ -231,7 +236,7 @@ CASES: list[tuple[str, str, str, str, str | None]] = [
     ("park", "C2", "go all the way back to the beginning", "U", None),
     ("park", "C2", "back to square one", "U", None),
     ("park", "C2", "three steps back please", "A", None),
-    ("park", "C2", "undo twice", "B", None),
+    ("park", "C2", "undo twice", "A", None),
     ("park", "C2", "go back to the version where the man had a dog but it wasn't snowing", "B",
      None),
     ("park", "C2", "the one with the umbrella please", "D", None),
@@ -252,7 +257,7 @@ CASES: list[tuple[str, str, str, str, str | None]] = [
     ("shapes", "Q3", "the one with the yellow triangle", "Q2", None),
     ("shapes", "Q4b", "go back to before the colours faded and make the square green", "Q3",
      "make the square green"),
-    ("shapes", "Q4b", "undo the last edit", "Q4a", None),
+    ("shapes", "Q4b", "undo the last edit", "Q3", None),
     # a second batch written after the first was tuned, kept as it first scored
     ("park", "C2", "no wait, I want the version from before the dog got added", "A", None),
     ("park", "C2", "the dog doesn't work, can we go back to before it?", "A", None),
@@ -261,7 +266,7 @@ CASES: list[tuple[str, str, str, str, str | None]] = [
     ("park", "C2", "could you please switch me back to the original upload?", "U", None),
     ("park", "C2", "go back to the beginning please", "U", None),
     ("park", "C2", "take it back three steps", "A", None),
-    ("park", "C2", "undo the last 2 changes", "B", None),
+    ("park", "C2", "undo the last 2 changes", "A", None),
     ("park", "C2", "the version with the man and the dog on the red bench", "B", None),
     ("park", "C2", "show me the umbrella version again", "D", None),
     ("park", "C2", "go to the branch that has the straw hat", "E", None),
@@ -278,11 +283,11 @@ CASES: list[tuple[str, str, str, str, str | None]] = [
     ("shapes", "Q4b", "go back to when the circle was still red", "V", None),
     ("shapes", "Q4b", "hmm, the version before the faded colours?", "Q3", None),
     ("shapes", "Q2", "the other branch", "Q4b", None),
-    ("shapes", "Q4b", "jump back to version 2", "Q3", None),
+    ("shapes", "Q4b", "jump back to version 2", "Q1", None),
     # added with the rule for it
     ("park", "C2", "change it back to how it was before the snow", "B", None),
-    ("park", "C2", "wait, undo that", "C1", None),
-    ("park", "C2", "thanks, but undo that", "C1", None),
+    ("park", "C2", "wait, undo that", "B", None),
+    ("park", "C2", "thanks, but undo that", "B", None),
     ("park", "E", "the umbrella looks silly, undo it", "A", None),
 ]
 
@@ -378,7 +383,8 @@ def run(verbose: bool = False) -> dict:
         if intent.kind not in ("undo", "redo", "goto", "branch"):
             failures.append((name, head, text, want, f"read as {intent.kind}"))
             continue
-        out = navigate(Nav(intent.kind, intent.target, intent.count), nodes, b.ids[head], grp)
+        out = navigate(Nav(intent.kind, intent.target, intent.count, whole=intent.whole), nodes,
+                       b.ids[head], grp)
         got = label_of[out.node.id] if out.node is not None else out.kind
         if got != want or (then or "") != intent.then:
             extra = f" then {intent.then!r}" if intent.then or then else ""

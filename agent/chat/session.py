@@ -37,8 +37,16 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.chat import (clarify, conversations, dispatch, doubt, head_moves, submit, upload_flow,
-                        views)
+from agent.chat import (
+    clarify,
+    conversations,
+    dispatch,
+    doubt,
+    head_moves,
+    submit,
+    upload_flow,
+    views,
+)
 from agent.chat.turn import Turn, busy_reply
 from agent.chat.views import ConversationView, MessageView, NodeView, Reply
 from agent.jobs import recovery

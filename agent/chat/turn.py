@@ -19,7 +19,6 @@ from agent.jobs.view import JobView, active_job
 from agent.planning.params import EditSettings
 from mtedit.settings import Settings
 
-
 HOW_TO_ANSWER = ("Say the number (or \"that one\" for the first); anything else is read as a "
                  "new message. Nothing was changed.")
 

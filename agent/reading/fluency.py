@@ -123,7 +123,7 @@ def duplicated(prompt: str, before: str) -> str | None:
     old = {canon(w) for w in words(before)}
     for span in added_spans(before, prompt):
         text = " ".join(span)
-        for m in re.finditer(r"\b(?:a|an|some|another)\s+((?:[a-z'-]+\s+){0,3}?)([a-z'-]+)"
+        for m in re.finditer(r"\b(?:a|an|some)\s+((?:[a-z'-]+\s+){0,3}?)([a-z'-]+)"
                              r"(?=\s+(?:on|in|at|with|by|to|next|under|over|from|near|beside|"
                              r"behind|of)\b|$)", text):
             head = canon(m.group(2))

@@ -22,7 +22,7 @@ from agent.reading.references import read as read_navigation
 from editing_core.presets import PRESETS
 
 IntentKind = Literal[
-    "empty", "refuse", "upload", "generate", "edit", "undo", "redo", "goto", "branch",
+    "empty", "refuse", "upload", "generate", "edit", "undo", "redo", "goto", "branch", "again",
     "history", "setting", "question", "help", "chat",
 ]
 
@@ -58,6 +58,7 @@ class Intent:
     # else is an edit" is not, when the message sounds like a move (agent/chat/doubt.py
     # asks below its margin).
     confidence: float = 1.0
+    whole: bool = False  # undo: whole requests (Nav.whole)
 
 
 def _num(word: str) -> int | None:
@@ -280,7 +281,7 @@ def _read(text: str, n_files: int, has_image: bool) -> Intent:
         first = _read(m.group("nav"), 0, has_image)
         if first.kind in ("undo", "goto", "branch"):
             return Intent(first.kind, first.text, target=first.target, count=first.count,
-                          then=m.group("edit"))
+                          then=m.group("edit"), whole=first.whole)
     low = clean.lower()
 
     if _DELETE.search(raw):
@@ -298,7 +299,7 @@ def _read(text: str, n_files: int, has_image: bool) -> Intent:
         return Intent("history", clean)
     nav = read_navigation(raw)
     if nav is not None:
-        return Intent(nav.kind, clean, target=nav.target, count=nav.count)
+        return Intent(nav.kind, clean, target=nav.target, count=nav.count, whole=nav.whole)
 
     m = _SUBTLER.match(low)
     if m:

@@ -16,7 +16,7 @@ from typing import Literal
 
 from agent.reading.words import content_words
 
-NavKind = Literal["undo", "redo", "goto", "branch"]
+NavKind = Literal["undo", "redo", "goto", "branch", "again"]
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,13 @@ class Target:
     how: "before" / "at" a described change, "state" (the version whose caption says the
     words and not `without`; `still`: the last such version before it changed), "turn"
     n of the current branch, "original", "image" n (0: the other image), "other" (the
-    other branch)."""
+    other branch), "request" n (the user's n-th edit request, in the order made, across
+    branches; -1 the last), "made" n (the n-th image made, the upload first; -1 the
+    newest), "before_last" (the image before the newest of the head's branch),
+    "came_from" (where the last move started)."""
 
-    how: Literal["before", "at", "state", "turn", "original", "image", "other"]
+    how: Literal["before", "at", "state", "turn", "original", "image", "other", "request",
+                 "made", "before_last", "came_from"]
     words: str = ""
     number: int = 0
     without: str = ""
@@ -40,6 +44,9 @@ class Nav:
     kind: NavKind
     target: Target | None = None  # goto; branch (None: the most recent other branch)
     count: int = 1  # undo
+    # undo: take back whole requests ("undo", "scrap that": all the steps a request made),
+    # not single images ("back one", "go back")
+    whole: bool = False
 
 
 _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -49,12 +56,45 @@ _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "sev
             "latest": -1, "once": 1, "twice": 2, "thrice": 3}
 _NUM = r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a couple(?: of)?|couple of|an?)"
 _ORD = r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|latest)"
+_NTH = (r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\d{1,3}(?:st|nd|rd|th)"
+        r"|last|latest|final|newest|most\s+recent)")
+_NUMBERED = {"final": -1, "newest": -1, "most recent": -1}
 _THING = r"(?:version|one|image|picture|pic|photo|state|shot|edit|result|variant|take)"
 
 
 def _n(word: str) -> int:
-    word = word.strip().lower().lstrip("#")
-    return int(word) if word.isdigit() else _NUMBERS.get(word, 0)
+    word = " ".join(word.strip().lower().lstrip("#").split())
+    m = re.fullmatch(r"(\d+)(?:st|nd|rd|th)?", word)
+    if m:
+        return int(m.group(1))
+    return _NUMBERS.get(word, _NUMBERED.get(word, 0))
+
+
+# "my third edit", "the 2nd change i made", "edit 6", "whatever i did first", "my last edit"
+_REQUEST = re.compile(
+    rf"^(?:(?:my|the|your)\s+)?(?P<o>{_NTH})\s+(?:edit|change|request|thing|step|tweak|"
+    rf"modification)(?:\s+(?:that\s+)?(?:i|we|you)\s+(?:made|did|asked\s+for|requested|tried|"
+    rf"wanted|asked\s+you\s+(?:for|to\s+do)))?$"
+    rf"|^(?:my\s+|the\s+)?(?:edit|change|request)\s+(?:#|no\.?\s*|number\s+)?(?P<n>\d{{1,3}})$"
+    rf"|^(?:what(?:ever)?|the\s+(?:thing|edit|change)|the\s+one)\s+(?:that\s+)?(?:i|we)\s+"
+    rf"(?:did|made|asked\s+for|changed|edited|tried)\s+(?P<o2>first|last|second|third)$"
+    rf"|^(?:my\s+)?(?P<o3>first|last|latest|final|most\s+recent)\s+(?:one|attempt)$",
+    re.IGNORECASE)
+# "the 4th version", "version 2", "the newest one", "the most recent image"
+_MADE = re.compile(
+    rf"^(?:the\s+)?(?P<o>{_NTH})\s+(?:version|one|result|state|variant)"
+    rf"(?:\s+(?:you|we)\s+made)?$|^(?:the\s+)?version\s+(?:#|no\.?\s*|number\s+)?(?P<n>\d{{1,3}})$"
+    rf"|^(?:the\s+)?(?P<o2>latest|newest|most\s+recent|last)$",
+    re.IGNORECASE)
+_BEFORE_LAST = re.compile(
+    r"^(?:the\s+)?(?:penultimate|second[\s-]+(?:to[\s-]+)?last|next[\s-]+to[\s-]+last|"
+    r"last\s+but\s+one)(?:\s+(?:one|version|image|picture|edit))?$"
+    r"|^(?:the\s+)?(?:one|version|image|picture)\s+before\s+(?:the\s+)?(?:last|latest|newest|"
+    r"most\s+recent)(?:\s+(?:one|version|image|picture|edit))?$", re.IGNORECASE)
+_CAME_FROM = re.compile(
+    r"^(?:where|what)\s+(?:i|we)\s+(?:was|were|had|came\s+from|left\s+off|just\s+was)"
+    r"(?:\s+(?:before|just\s+now|a\s+moment\s+ago))?$|^(?:the\s+)?(?:one|version|image)\s+"
+    r"(?:i|we)\s+(?:was|were)\s+(?:on|at|looking\s+at)(?:\s+before)?$", re.IGNORECASE)
 
 
 _FILLER = re.compile(
@@ -80,16 +120,16 @@ _GERUNDS = {"going": "go", "getting": "get", "taking": "take", "bringing": "brin
             "coming": "come", "showing": "show", "seeing": "see", "using": "use"}
 
 # Verbs that move back to a version ("go back to the red bench" means that version) ...
-_TO = (r"(?:(?:go|get|come|head|jump|skip|move|step|switch|swap|flip|roll|take\s+(?:me|us|it|this)|"
+_TO = (r"(?:(?:go|get|come|head|jump|hop|skip|move|step|switch|swap|flip|roll|take\s+(?:me|us|it|this)|"
        r"bring\s+(?:me|us|it|this)|put\s+(?:me|us|it))\s+back|back|return|revert|roll\s*back|"
        r"rewind|restore|reset|(?:switch|send|move|get|set)\s+(?:me|us|it|this)\s+back|"
        r"(?:change|turn|make)\s+(?:it|this|everything|things)\s+back|switch|swap|"
-       r"jump|move|go|get|head|take\s+(?:me|us)|bring\s+(?:me|us))"
+       r"jump|hop|skip|cross|move|go|get|head|take\s+(?:me|us)|bring\s+(?:me|us))"
        r"(?:\s+(?:back|over))?(?:\s+(?:to|into|onto))?")
 # ... and verbs that take a change back ("undo the dog" means the version before it).
 _UNDO_VERB = (r"(?:undo|revert|roll\s*back|take\s+back|scrap|cancel|reverse|drop\s+back\s+from|"
               r"get\s+rid\s+of\s+the\s+edit\s+with)")
-_SEE = (r"(?:show\s+(?:me|us)|let\s+me\s+see|(?:can|could|may)\s+i\s+(?:see|have)|see|view|open|"
+_SEE = (r"(?:continue\s+on|carry\s+on\s+(?:with|from|on)|keep\s+going\s+on|show\s+(?:me|us)|let\s+me\s+see|(?:can|could|may)\s+i\s+(?:see|have)|see|view|open|"
         r"load|pick|use|choose|select|give\s+me|i\s+(?:want|need|miss|prefer|liked|loved)|"
         r"(?:i|we)(?:'d|\s+would)\s+(?:like|prefer|rather\s+have)|pull\s+up|bring\s+up|"
         r"continue\s+(?:from|with)|(?:re)?start\s+(?:again\s+|over\s+)?from|begin\s+again\s+from|"
@@ -97,6 +137,9 @@ _SEE = (r"(?:show\s+(?:me|us)|let\s+me\s+see|(?:can|could|may)\s+i\s+(?:see|have
         r"edit\s+from|keep)")
 _BARE_UNDO = re.compile(
     r"^(?:undo|revert|go back|get back|step back|move back|back|back up|take (?:that|it|this) back|"
+    r"one back|back a step|a step back|back by one|scrap (?:that|it|this)|discard (?:that|it|this)|"
+    r"(?:scrap|discard|ditch|bin|drop|lose|cancel) (?:the|that|my)? ?(?:last|latest|previous)? ?"
+    r"(?:edit|change|step|one|thing|version)|(?:scrap|discard|ditch) (?:it|that)|"
     r"roll ?back|rewind|go back a (?:step|bit)|one step back|step back one|back one|"
     r"go back one(?: step| more)?|back one (?:more|step)|one more back|undo (?:that|this|it|"
     r"the last (?:edit|change|step|one|thing))|revert (?:that|this|it|the last (?:edit|change|"
@@ -122,11 +165,13 @@ _PREVIOUS = re.compile(
     rf"this one|that one|it)$|^where\s+(?:we|i)\s+(?:were|was)(?:\s+a\s+(?:step|moment)\s+ago)?$",
     re.IGNORECASE)
 _REDO = re.compile(r"^(?:redo|re-do|redo (?:that|it|the last (?:edit|change|step|one))|go forward|"
+                   r"(?:go to |show me |jump to )?(?:the )?next(?: one| version| image| step)?|"
+                   r"forwards?(?: one| a step)?|one (?:step )?forward|step forwards?|"
                    r"step forward|move forward|forward|undo (?:the|that|my|your) undo|"
                    r"go forward again|forward again|(?:go|jump) ahead|put it back the way you had it)$",
                    re.IGNORECASE)
 _ORIGINAL = re.compile(
-    rf"^(?:the\s+)?(?:very\s+)?(?:original|beginning|start|unedited|untouched|first)"
+    rf"^(?:the\s+)?(?:very\s+)?(?:raw\s+|plain\s+|initial\s+)?(?:original|beginning|start|unedited|untouched|first|upload|initial)"
     rf"(?:\s+(?:one|image|picture|pic|photo|version|upload|state))?$|^(?:the\s+)?(?:very\s+)?"
     rf"(?:first|original)\s+{_THING}$|^(?:the\s+)?{_THING}\s+(?:that\s+)?(?:i|we)\s+(?:uploaded|"
     rf"started\s+(?:with|from)|sent(?:\s+you)?|gave\s+you|began\s+with|had\s+at\s+first)$|"
@@ -169,6 +214,10 @@ _WITH = re.compile(
     rf"showed|shows)|having|showing|in\s+which|which\s+(?:has|had)|in\s+which|featuring|"
     rf"from\s+when|from\s+where|of)\s+(?P<w>.+)$|^(?:to\s+)?(?:when|where|the\s+point\s+where|"
     rf"the\s+time\s+when)\s+(?P<w2>.+)$|^with\s+(?P<w3>.+)$", re.IGNORECASE)
+# "the stormy one but before the big waves", "the film one but not faded yet"
+_NAMED_BUT = re.compile(rf"^(?:the\s+|that\s+)?(?P<w>.+?)\s+(?:{_THING}|picture|image)\s*,?\s+"
+                        r"(?P<rest>(?:but|and|yet|before|without|with|where|still)\b.+)$",
+                        re.IGNORECASE)
 _NAMED = re.compile(rf"^(?:the\s+|that\s+|this\s+)?(?P<w>.+?)\s+(?:{_THING}|picture|image)$",
                     re.IGNORECASE)
 _PREFER = re.compile(
@@ -184,8 +233,27 @@ _JUDGED = re.compile(
     r"great|fine|perfect|preferable)(?:\s+.*)?$", re.IGNORECASE)
 
 
+# Chat spellings: dropped apostrophes, common slips, "2" for "to".
+_SPELLING = {"bakc": "back", "bak": "back", "teh": "the", "hte": "the", "tke": "take",
+             "taek": "take", "hes": "he's", "shes": "she's", "wasnt": "wasn't", "isnt": "isn't",
+             "didnt": "didn't", "dont": "don't", "cant": "can't", "wont": "won't", "id": "i'd",
+             "im": "i'm", "ive": "i've", "thats": "that's", "whats": "what's", "u": "you",
+             "ur": "your", "pls": "please", "plz": "please", "verison": "version",
+             "versoin": "version", "orignal": "original", "origional": "original",
+             "beggining": "beginning", "begining": "beginning", "befor": "before",
+             "beofre": "before", "brnach": "branch", "branh": "branch", "prev": "previous",
+             "undoo": "undo", "latets": "latest", "lastest": "latest", "wanna": "want to"}
+
+
+def respell(text: str) -> str:
+    """Chat spellings as words ("go bakc 2 before the frisby" -> "go back to before ...")."""
+    out = re.sub(r"\b2\s+(?=(?:before|the|my|when|where|how|what|start|beginning|original)\b)",
+                 "to ", text, flags=re.IGNORECASE)
+    return re.sub(r"[A-Za-z]+", lambda m: _SPELLING.get(m.group(0).lower(), m.group(0)), out)
+
+
 def _tidy(text: str) -> str:
-    text = " ".join(text.replace("’", "'").split())
+    text = " ".join(respell(text.replace("’", "'")).split())
     text = re.sub(r"\ball the way\s+(?=back|to)", "", text, flags=re.IGNORECASE)
     text = re.sub(r"[\"“”]", "", text)
     text = text.strip(" ?!.,;:")
@@ -213,6 +281,20 @@ def _ref(text: str, *, marked: bool) -> Target | Nav | str | None:
     low = r.lower()
     if _PRONOUN.match(low):
         return "pronoun"
+    m = _REQUEST.match(low)
+    if m:
+        word = next(g for g in m.groups() if g)
+        n = -1 if word.lower() in ("last", "latest", "final", "most recent") else _n(word)
+        return Target("request", number=n)
+    if _BEFORE_LAST.match(low):
+        return Target("before_last")
+    if _CAME_FROM.match(low):
+        return Target("came_from")
+    m = _MADE.match(low)
+    if m and not re.match(r"^(?:the\s+)?(?:last|latest)\s+(?:turn|step)$", low):
+        word = next(g for g in m.groups() if g)
+        n = -1 if word.lower() in ("last", "latest", "newest", "most recent", "final") else _n(word)
+        return Target("made", number=n)
     m = _IMAGE.match(low)
     if m:
         o = m.group("o")
@@ -248,6 +330,9 @@ def _ref(text: str, *, marked: bool) -> Target | Nav | str | None:
     m = _WITH.match(low)
     if m:
         return _with(m.group("w") or m.group("w2") or m.group("w3"), "at")
+    m = _NAMED_BUT.match(low)
+    if m:
+        return _with(f"{m.group('w')} {m.group('rest')}", "at")
     m = _NAMED.match(low)
     if m and not re.match(r"^(?:this|current|same|new|next|last|latest|previous|whole|entire)$",
                           m.group("w")):
@@ -262,7 +347,9 @@ def _with(phrase: str, how: str) -> Target:
     state dog without snow; 'the dog' -> `how` dog."""
     low = phrase.lower().strip()
     without = ""
-    m = re.search(r"\s*(?:,\s*)?\b(?:(?:but|and|yet)\s+(?:with\s+)?(?:it\s+|he\s+|she\s+|there\s+)?"
+    m = re.search(r"\s*(?:,\s*)?\b(?:before\s+(?:it|he|she|they|there|you)\s+(?:got|was|were|became|"
+                  r"had|went|turned|added|made|gave|put)|(?<=,\s)before|(?<=,)before|"
+                  r"(?:but|and|yet)\s+(?:with\s+)?(?:it\s+|he\s+|she\s+|there\s+)?"
                   r"(?:no|not|without|before(?:\s+the)?|(?:was|is|had|has|did|were)\s*n[o']?t|"
                   r"(?:wasn|isn|hadn|hasn|didn|weren)'?t)|without|with\s+no)\s+(?:any\s+)?(?:yet\s+)?"
                   r"(?P<neg>.+)$", low)
@@ -281,18 +368,22 @@ def _words(phrase: str) -> str:
 
 def read(text: str) -> Nav | None:
     """The navigation a message asks for, or None when it asks for something else."""
+    clauses = [c for c in re.split(r"\s*[,;.!?]+\s*|\s+(?:so|and then|then)\s+", text) if c.strip()]
+    pointed = _pointed(clauses) if len(clauses) >= 2 else None
+    if pointed is not None:
+        return pointed
     whole = _read(text)
     if whole is not None:
         return whole
     # "actually the snowy one was nicer, go back to it"; "that's worse, go back"
-    clauses = [c for c in re.split(r"\s*[,;.!?]+\s*|\s+(?:so|and then|then)\s+", text) if c.strip()]
     if len(clauses) < 2:
         return None
     # "the dog ruined it. go back to before it": "it" is what another clause is about
     about = [w for c in clauses if not re.search(_PRONOUN_END, c, re.IGNORECASE)
-             and re.search(r"\b(?:the|this|that|these|those|your|his|her)\s+(?!is\b|was\b)[a-z]",
-                           c, re.IGNORECASE)
-             for w in content_words(c) if w not in _JUDGING]
+             and not _POINTING.match(_tidy(c))
+             and re.search(r"\b(?:the|this|that|these|those|your|his|her|a|an)\s+(?!is\b|was\b)"
+                           r"[a-z]", c, re.IGNORECASE)
+             for w in content_words(respell(c)) if w not in _JUDGING]
     if about:
         clauses = [re.sub(_PRONOUN_END, lambda m: f"{m.group(1)} {' '.join(about)}", c,
                           flags=re.IGNORECASE) for c in clauses]
@@ -304,11 +395,40 @@ def read(text: str) -> Nav | None:
     nav = navs[-1]
     if nav.kind == "undo" and nav.count == 1 and refs and isinstance(refs[0], Target):
         return Nav("goto", refs[0])
+    first = navs[0].target
+    if len(navs) >= 2 and nav.kind == "goto" and nav.target is not None and \
+            nav.target.how == "before" and first is not None and first.how in ("at", "state") \
+            and first.words:  # "the one with the green tram, before the cyclist"
+        without = " ".join(filter(None, (first.without, nav.target.words)))
+        return Nav("goto", Target("state", first.words, without=without, still=first.still))
     return nav
+
+
+def _pointed(clauses: list[str]) -> Nav | None:
+    """"which version had the cyclist? take me there", "wasn't the tram green? i'd like
+    that one": a clause that points ("there", "that one") at what the others name."""
+    if not any(_POINTING.match(_tidy(c)) for c in clauses):
+        return None
+    about = [w for c in clauses if not _POINTING.match(_tidy(c))
+             for w in content_words(respell(c)) if w not in _JUDGING]
+    return Nav("goto", _with(" ".join(about), "at")) if about else None
+
+
+# A move to what another clause names: "take me there", "go to that one", "i'd like that one"
+_POINTING = re.compile(
+    r"^(?:(?:take|bring|get)\s+(?:me|us)\s+(?:back\s+)?(?:there|to\s+(?:it|that|this|that\s+one|"
+    r"this\s+one|them))|(?:go|jump|switch|move|head|return)\s+(?:back\s+)?(?:there|to\s+(?:it|that|"
+    r"this|that\s+one|this\s+one|them))|(?:i'?d|i\s+would|we'?d)\s+(?:like|prefer|love|want)\s+"
+    r"(?:that|this|it)(?:\s+one)?(?:\s+back)?|(?:i\s+)?want\s+(?:that|this)\s+one(?:\s+back)?|"
+    r"(?:show|give)\s+(?:me|us)\s+(?:that|it|that\s+one|this\s+one)|(?:that|this)\s+one|"
+    r"(?:let'?s\s+)?go\s+(?:back\s+)?there|use\s+(?:that|it|that\s+one)|"
+    r"(?:can|could)\s+(?:we|you|i)\s+(?:go\s+)?(?:back\s+)?to\s+(?:that|it|that\s+one))$",
+    re.IGNORECASE)
 
 
 _PRONOUN_END = r"\b(before|after|with|without|to|undo|revert)\s+(?:it|that|them|this|that one)$"
 _JUDGING = frozenset("""
+think thought preferred prefer guess believe wrong might maybe suppose remember point
 ruined ruins ruin spoiled spoils spoil ugly weird bad terrible awful hate hated dislike silly odd
 wrong worse worst looks strange off creepy horrible messed mess broke broken killed overdone
 much too nicer prettier work works working worked fit fits suit suits nice pretty cool fine
@@ -325,7 +445,30 @@ def _judged_ref(clause: str) -> Target | None:
     return None
 
 
+_WHOLE = re.compile(r"^(?:undo|revert|scrap|scratch|cancel|discard|reverse|ditch|bin|drop|nah|no|"
+                    r"nope|oops)\b",
+                    re.IGNORECASE)
+_AGAIN = re.compile(r"^(?:and\s+)?(?:(?:do\s+(?:that|it)|that)\s+)?(?:again|once\s+more|one\s+more(?:\s+time)?"
+                    r"|(?:undo|back|go\s+back|step\s+back)\s+(?:once\s+more|one\s+more(?:\s+time)?|"
+                    r"again)|one\s+more\s+(?:step\s+)?back|back\s+(?:one\s+)?more|further\s+back|"
+                    r"(?:go\s+)?back\s+further|keep\s+going(?:\s+back)?|more)$", re.IGNORECASE)
+
+
 def _read(text: str) -> Nav | None:
+    nav = _read_move(text)
+    if nav is not None and nav.kind == "undo":
+        low = re.sub(r"[^a-z ]", " ", _FILLER.sub("", text.lower())).strip()
+        low = _ASKING.sub("", low).strip()
+        if _WHOLE.match(low) or re.match(r"^(?:no|nope|nah|oops|undo)$",
+                                         re.sub(r"[^a-z ]", "", text.lower()).strip()):
+            return Nav("undo", count=nav.count, whole=True)
+    return nav
+
+
+def _read_move(text: str) -> Nav | None:
+    raw = re.sub(r"[^a-z ]", " ", text.lower())
+    if _AGAIN.match(" ".join(_FILLER.sub("", " ".join(raw.split())).split())):
+        return Nav("again")
     s = _tidy(text)
     low = s.lower()
     if re.match(r"^(?:no|nope|nah|oops|undo)$", re.sub(r"[^a-z ]", "", text.lower()).strip()):
