@@ -18,7 +18,8 @@ from agent import ops
 from agent.planning import captions as cap
 from agent.planning.plan import MAX_STEPS, EditPlan, EditStep
 from agent.planning.recipes import Step, apply_recipe, find_recipe
-from agent.planning.rules import direct
+from agent.planning.rewrites import MORE_RULES, restate
+from agent.planning.rules import DECLINE, direct
 from agent.planning.safe import EXAMPLES, PlanningError, quote
 from agent.prompts import alternation, vocabulary
 from agent.reading.cleaning import clean_request
@@ -130,6 +131,9 @@ class OfflinePlanner:
     # -- one clause -> steps ---------------------------------------------------------
 
     def _clause(self, clause: str, caption: str) -> tuple[list[Step], str, str | None]:
+        clause, remark = restate(clause)
+        if remark:  # "he looks bored": said about the picture, not a change
+            return [], "", None
         clause, strength = _strength_of(clause)
         # "try a red scarf" after a rollback means "add a red scarf"
         clause = re.sub(r"^try\s+(?:adding\s+|putting\s+(?:on\s+)?|with\s+)?(?=(?:a|an|some)\s)",
@@ -156,6 +160,10 @@ class OfflinePlanner:
             return ([Step(op.describe(), ops.caption_after(caption, op), [], strength, "op",
                            str(op))],
                     "", "This is an exact operation (done with PIL, not by the diffusion model).")
+        for rule in MORE_RULES:  # "X instead of Y", a new medium or place, an action
+            found = rule(clause.lower(), caption)
+            if found is not None and found is not DECLINE:
+                return [Step(instruction, found.target, found.focus, strength)], "", found.note
         recipe = find_recipe(clause)
         if recipe is not None and (_IMAGE_LEVEL.match(clause) or not _has_verb(clause)):
             return apply_recipe(recipe, caption, strength), recipe.get("summary", ""), None

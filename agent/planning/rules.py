@@ -71,13 +71,31 @@ def remove(low: str, caption: str) -> Direct | None:
     x = m.group("x")
     if x in PRONOUNS or x in cap.REFERS_TO_IMAGE:
         return DECLINE
-    new = cap.remove(caption, x)
+    if x in ("background", "backdrop") and "background" not in caption.lower():
+        return Direct(cap.set_location(caption, "a plain white background", "on"),
+                      ["white", "background"])
+    new = cap.remove(caption, x) or _drop_weather(caption, x)
     if new is None or new == caption:
         return Direct(caption, [], (
             f"I could not find \"{cap.strip_article(x)}\" in the description "
             f"(\"{caption}\"), so I left the description as it is and this step may "
             "change little."))
     return Direct(new, [])
+
+
+_CLEAR = {"cloud": "clear", "fog": "clear", "mist": "clear", "rain": "dry", "snow": "clear",
+          "storm": "calm", "haze": "clear", "smoke": "clear"}
+
+
+def _drop_weather(caption: str, x: str) -> str | None:
+    """"remove the clouds" from "under a cloudy sky": the word made from it changes."""
+    noun = (cap.head_noun(x) or "").removesuffix("s")
+    clear = _CLEAR.get(noun)
+    m = re.search(rf"\b{re.escape(noun)}(?:y|ey|ing|s)\b", caption, re.IGNORECASE) if clear \
+        else None
+    if m is None:
+        return None
+    return caption[: m.start()] + clear + caption[m.end():]
 
 
 def move(low: str, caption: str) -> Direct | None:

@@ -532,7 +532,9 @@ _QUESTION = re.compile(r"^(?:what|why|who|which|whose|is|are|does|do|did|was|wer
 _EDIT_START = re.compile(r"^(?:make|add|remove|replace|change|turn|put|give|swap|move|paint|"
                          r"colou?r|erase|take|draw|create|generate|render|set|apply|convert|"
                          r"transform|let|have|place|insert|fix|crop|rotate|flip|blur|sharpen|"
-                         r"brighten|darken|increase|decrease|zoom|delete|drop|lose)\b",
+                         r"brighten|darken|increase|decrease|zoom|delete|drop|lose|mirror|invert|"
+                         r"resize|scale|straighten|desaturate|greyscale|grayscale|dye|empty|"
+                         r"have|let|get|bring\s+(?:in|out)|show\s+(?:him|her|them|it)\b)\b",
                          re.IGNORECASE)
 
 

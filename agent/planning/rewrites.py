@@ -1,0 +1,232 @@
+"""Requests said the way people say them, read as the planner's direct rules expect, and
+the rules for changes the first table does not cover.
+
+restate(clause) -> (clause, dropped): "the strap should be a metal bracelet" -> "replace
+the strap with a metal bracelet", "i want a red hat" -> "add a red hat", "put the blue
+bandana on him instead of the red" -> "put the blue bandana on him", "he looks bored"
+(a remark about the picture, not a change) -> dropped.
+
+MORE_RULES (tried before agent/planning/rules.py's RULES, same contract): "X instead of Y"
+/ "X not Y", a new medium ("turn it into a low poly illustration"), a new place ("make it
+a busy london street"), emptying a place ("empty the street"), an action ("make him
+jump", "have the cyclist glance backwards", "make the dog look back at the camera").
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from agent.planning import captions as cap
+from agent.planning.recipes import MEDIUM, find_recipe, person
+from agent.planning.rules import DECLINE, PRONOUNS, Direct
+from agent.prompts import vocabulary
+
+_DET = r"(?:the |his |her |their |its |that |this |my |our |your |all (?:of )?the |all )?"
+_MEDIA = (r"(?:illustration|painting|drawing|print|woodcut|woodblock print|engraving|etching|"
+          r"lithograph|poster|render|rendering|sketch|still|photo|photograph|artwork|mosaic|"
+          r"collage|comic|cartoon|animation|claymation|vector art|pixel art|low poly|picture|"
+          r"image|art|piece|portrait)")
+_PLACES = (r"(?:street|road|avenue|alley|city|town|village|square|market|beach|forest|park|"
+           r"garden|room|kitchen|bedroom|office|studio|cafe|restaurant|bar|station|harbou?r|"
+           r"port|island|lake|river|mountain|mountains|jungle|desert|farm|field|library|"
+           r"rooftop|bridge|castle|palace|church|temple|stadium|classroom|shop|store|mall|"
+           r"warehouse|factory|cave|meadow|valley|countryside|cityscape|skyline)")
+_REMARK = re.compile(r"^(?:he|she|it|they|this|that|the \w+)\s+(?:looks?|seems?|is|are|feels?)"
+                     r"\s+(?:so\s+|too\s+|kind of\s+|a bit\s+|very\s+)?\w+$", re.IGNORECASE)
+
+
+def restate(clause: str) -> tuple[str, str]:
+    """(the clause as the rules read it, "" or the remark that was dropped)."""
+    c = " ".join(clause.split())
+    if _REMARK.match(c):
+        return "", c
+    c = re.sub(r"^(?:can|could|would)\s+(?:we|i|u|you)\s+(?:please\s+)?(?:just\s+)?", "", c,
+               flags=re.IGNORECASE)
+    # "... instead of the red": the rule reads the change; the old value goes with it
+    m = re.match(r"^(?P<head>(?:put|give|make|add|turn|change|paint|colou?r|swap|use)\b.+?)\s+"
+                 r"(?:instead\s+of|rather\s+than|in\s+place\s+of)\s+.+$", c, re.IGNORECASE)
+    if m:
+        c = m.group("head")
+    # "i want a red hat", "make a version with a cat", "give me some fog"
+    m = re.match(r"^(?:i\s+(?:want|need|would\s+like|'d\s+like)|i'd\s+like|give\s+me|"
+                 r"(?:make|do|create|try)\s+(?:a|one)\s+(?:version|take|variant)\s+with|"
+                 r"(?:a|one)\s+version\s+with)\s+(?P<x>(?:a|an|some|more|another)\s+.+)$", c,
+                 re.IGNORECASE)
+    if m:
+        c = f"add {m.group('x')}"
+    # "the strap should be a metal bracelet", "dog should be a fox", "sky should be pink"
+    m = re.match(r"^(?:the\s+|his\s+|her\s+|its\s+)?(?P<x>[\w' -]+?)\s+(?:should|must|needs?\s+to|"
+                 r"has\s+to|ought\s+to|could|would\s+look\s+better\s+if\s+it\s+was)\s+be\s+"
+                 r"(?P<y>.+)$", c, re.IGNORECASE)
+    if m and m.group("x").lower() not in PRONOUNS | {"it", "this", "that", "everything"}:
+        y = m.group("y")
+        if re.match(r"^(?:a|an|some)\s", y, re.IGNORECASE):
+            c = f"replace the {m.group('x')} with {y}"
+        else:
+            c = f"make the {m.group('x')} {y}"
+    return c, ""
+
+
+def instead_of(low: str, caption: str) -> Direct | None:
+    """"gold watch instead of silver", "brick wall instead of stone", "marble not wood"."""
+    m = re.match(r"^(?:make\s+it\s+|use\s+|i\s+want\s+)?(?:an?\s+|the\s+)?(?P<y>[\w' -]+?)\s+"
+                 r"(?:instead\s+of|rather\s+than|in\s+place\s+of|not|and\s+not)\s+(?:the\s+|an?\s+)?"
+                 r"(?P<x>[\w' -]+)$", low)
+    if not m:
+        return None
+    x, y = m.group("x").strip(), m.group("y").strip()
+    xw, yw = cap.words(x), cap.words(y)
+    if not xw or not yw or yw[0] in set(vocabulary()["edit_verbs"]) or len(xw) > 4:
+        return None
+    found = re.search(rf"\b{re.escape(x)}\b", caption, re.IGNORECASE)
+    if found and len(xw) == 1 and len(yw) <= 3:
+        # the old word is a modifier in the caption ("silver wristwatch"): put the new one
+        new_word = yw[0] if len(yw) > 1 and cap.head_noun(y) and cap.head_noun(y) in \
+            caption.lower() else (yw[0] if len(yw) == 1 else " ".join(yw[:-1]) or yw[0])
+        if len(yw) > 1 and not re.search(rf"\b{re.escape(yw[-1])}\b", caption, re.IGNORECASE):
+            new_word = yw[0] if cap.category(yw[0]) else new_word
+        new = caption[: found.start()] + new_word + caption[found.end():]
+        return Direct(cap.fix_articles(new), [new_word])
+    new = cap.replace_object(caption, x, y)
+    if new is not None:
+        return Direct(new, [cap.head_noun(y) or yw[-1]])
+    return None
+
+
+def medium(low: str, caption: str) -> Direct | None:
+    """"turn it into a low poly illustration", "make it look like a japanese woodblock print":
+    the picture's medium changes; its content stays."""
+    m = re.match(rf"^(?:turn|make|convert|transform|render|redo|redraw|change|do)\s+(?:it|this|"
+                 rf"the\s+(?:whole\s+)?(?:image|picture|photo|scene|thing))\s+(?:into|to|as|"
+                 rf"look\s+like|like|in\s+the\s+style\s+of)\s+(?P<m>(?:an?\s+)?[\w' -]*?"
+                 rf"\b{_MEDIA})$|^(?P<m2>(?:an?\s+)?[\w' -]+\s+{_MEDIA})(?:\s+style)?$", low)
+    if not m:
+        return None
+    phrase = cap.strip_article(m.group("m") or m.group("m2"))
+    if (cap.words(phrase) or [""])[0] in set(vocabulary()["edit_verbs"]) or \
+            len(cap.words(phrase)) < 2 or re.search(r"\b(?:photo|photograph|picture|image)$",
+                                                    phrase):
+        return None  # "a 1970s photo" is a look (a recipe), not a medium
+    recipe = find_recipe(phrase)
+    if recipe is not None and any(st.get("medium") for st in recipe.get("steps", [])):
+        return None  # "a watercolor painting", "an anime still": the recipe knows the medium
+    rest = MEDIUM.sub("", caption, count=1)
+    new = cap.fix_articles(f"{cap.with_article(phrase)} of {rest}")
+    return Direct(new, cap.words(phrase)[-1:])
+
+
+def place(low: str, caption: str) -> Direct | None:
+    """"make it a busy london street", "set it in a snowy forest": a new place."""
+    m = re.match(rf"^(?:make|turn|change)\s+(?:it|the\s+(?:scene|setting|place|location))\s+"
+                 rf"(?:into\s+)?(?P<p>(?:an?\s+|the\s+)[\w' -]*?\b{_PLACES})$"
+                 rf"|^(?:set|place|put|move)\s+(?:it|everything|the\s+scene)\s+(?:in|on|at)\s+"
+                 rf"(?P<p2>(?:an?\s+|the\s+)?[\w' -]*?\b{_PLACES})$", low)
+    if not m:
+        return None
+    where = m.group("p") or m.group("p2")
+    return Direct(cap.set_location(caption, where), cap.words(where)[-1:])
+
+
+def empty(low: str, caption: str) -> Direct | None:
+    """"empty the street", "nobody around", "no people": the people go."""
+    if not re.match(r"^(?:empty|clear)\s+(?:out\s+)?(?:the\s+)?\w+(?:\s+of\s+people)?$|"
+                    r"^(?:nobody|no\s+one|no\s+people|no\s+crowd|without\s+people)"
+                    r"(?:\s+(?:around|there|in\s+it|at\s+all))?$", low):
+        return None
+    crowd = next((w for w in ("people", "crowd", "shoppers", "pedestrians", "tourists",
+                              "person") if re.search(rf"\b{w}\b", caption, re.IGNORECASE)), None)
+    if crowd is None:
+        return None
+    new = cap.remove(caption, crowd)
+    if new is None or new == caption:
+        return None
+    return Direct(cap.append(new, "empty, no people") if "empty" not in new else new, ["empty"])
+
+
+def action(low: str, caption: str) -> Direct | None:
+    """"make him jump", "have the cyclist glance backwards", "make the dog look back at the
+    camera": the named one (or the caption's subject) does it."""
+    m = re.match(rf"^(?:make|have|let|get)\s+(?:(?P<p>him|her|them|it)|{_DET}(?P<x>[\w-]+(?:\s+"
+                 rf"[\w-]+)?))\s+(?P<v>[a-z]+)(?P<rest>(?:\s+.+)?)$", low)
+    if not m or m.group("v") == "look" and not _DIRECTIONS.match(m.group("rest") or ""):
+        return None
+    verb = m.group("v")
+    rest = (m.group("rest") or "").strip()
+    if verb in ("both", "all"):  # "make them both laugh"
+        verb, _, rest = rest.partition(" ")
+    ing = _participle(verb)
+    if ing is None or (m.group("x") or "") in cap.REFERS_TO_IMAGE or find_recipe(verb):
+        return None
+    who = m.group("x") or (person(caption) or _subject(caption) if m.group("p") else None)
+    if who is None:
+        return None
+    if ing in _EXPRESSIONS and not rest:
+        new = cap.set_attribute(caption, who, ing)
+        return Direct(new, [ing]) if new is not None else None
+    items, seps = cap.split_items(caption)
+    i = cap.find_item(items, who)
+    if i is None:
+        return None
+    item = items[i]
+    iw = cap.words(item)
+    noun = cap.head_noun(who) or who
+    n = next((k for k, w in enumerate(iw) if w in (noun, noun + "s")), None)
+    if n is None:
+        return None
+    phrase = f"{ing} {rest}".strip()
+    spans = [mm.span() for mm in re.finditer(r"[a-z0-9][a-z0-9'-]*", item.lower())]
+    after = n + 1
+    if after < len(iw) and iw[after].endswith("ing") and cap.category(iw[after]) is None:
+        a, b = spans[after]  # "dog running through ...": the new action takes its place
+        items[i] = item[:a] + (phrase if rest else ing) + item[b:]
+    else:
+        b = spans[n][1]
+        items[i] = item[:b] + f" {phrase}" + item[b:]
+    return Direct(cap.join_items(items, seps), [ing])
+
+
+def head_turn(low: str, caption: str) -> Direct | None:
+    """"turn his head back toward the sea": a pose, kept on the subject."""
+    m = re.match(r"^(?:turn|tilt|raise|lower|bow|point)\s+(?P<pos>his|her|its|their|the)\s+"
+                 r"(?P<part>head|face|body|eyes|gaze|nose|ears|tail)\s+(?P<rest>.+)$", low)
+    if not m:
+        return None
+    verb = {"turn": "turned", "tilt": "tilted", "raise": "raised", "lower": "lowered",
+            "bow": "bowed", "point": "pointed"}[low.split()[0]]
+    pos = m.group("pos") if m.group("pos") != "the" else "its"
+    return Direct(cap.append(caption, f"with {pos} {m.group('part')} {verb} {m.group('rest')}"),
+                  [m.group("part")])
+
+
+MORE_RULES = (instead_of, medium, place, empty, head_turn, action)
+
+
+def _subject(caption: str) -> str | None:
+    items, _ = cap.split_items(MEDIUM.sub("", caption, count=1))
+    return cap.head_noun(items[0]) if items else None
+
+
+@functools.lru_cache(maxsize=2048)
+def _participle(verb: str) -> str | None:
+    """'jump' -> 'jumping' for a verb that is an action, not an edit or a state."""
+    from lemminflect import getAllLemmas, getInflection
+
+    if verb in _NOT_ACTIONS or verb in set(vocabulary()["edit_verbs"]) or cap.category(verb):
+        return None
+    lemmas = getAllLemmas(verb)
+    if "VERB" not in lemmas or verb not in lemmas["VERB"]:
+        return None
+    if "ADJ" in lemmas and "NOUN" not in lemmas:
+        return None
+    forms = getInflection(verb, tag="VBG")
+    return forms[0] if forms else None
+
+
+_NOT_ACTIONS = frozenset("""
+be have do wear hold seem feel appear become get go come smile grin older younger bigger
+smaller brighter darker rain snow storm shine pop stand sit pose
+""".split())  # noqa: SIM905 - a word list (smiles are recipes: "make him smile")
+_EXPRESSIONS = {"laughing", "crying", "frowning", "winking", "smiling", "grinning"}
+_DIRECTIONS = re.compile(r"^\s+(?:back|at|up|down|toward|towards|away|into|out|over|around|"
+                         r"left|right|behind|straight|ahead|sideways)\b")
