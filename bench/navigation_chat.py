@@ -123,7 +123,7 @@ def run_language_set(file: str, *, planner=None) -> Tally:
 
 def run_existing(*, planner=None) -> Tally:
     """bench/navigation.py's cases and controls through the chat."""
-    from bench import navigation as nav
+    from bench import navigation_cases as nav
 
     def lineage(script):
         def made(store):

@@ -267,9 +267,8 @@ def run_edit_set(file: str, *, planner=None) -> Tally:
 
 def run_planner_cases(*, planner=None) -> Tally:
     """bench/planner_cases.yaml through the chat (every case expects an edit)."""
-    from bench.planner import CASES, load_cases
-
-    captions, cases = load_cases(CASES)
+    data = yaml.safe_load((LANGUAGE.parent / "planner_cases.yaml").read_text(encoding="utf-8"))
+    captions, cases = data["captions"], data["cases"]
     return run_edit_cases("planner_cases (existing)", captions, cases, planner=planner)
 
 

@@ -18,7 +18,7 @@ from agent import ops
 from agent.planning import captions as cap
 from agent.planning.plan import MAX_STEPS, EditPlan, EditStep
 from agent.planning.recipes import Step, apply_recipe, find_recipe
-from agent.planning.rewrites import MORE_RULES, restate
+from agent.planning.rewrites import MORE_RULES, recipe_rest, restate
 from agent.planning.rules import DECLINE, direct
 from agent.planning.safe import EXAMPLES, PlanningError, quote
 from agent.prompts import alternation, vocabulary
@@ -46,8 +46,9 @@ class PlanResult:
 def split_clauses(text: str) -> list[str]:
     """'make the circle blue and the square red, then add a hat' -> three clauses."""
     verbs = alternation(vocabulary()["edit_verbs"])
-    parts = re.split(rf"\s*(?:;|\.\s+|,?\s+(?:and\s+)?then\s+|,?\s+and\s+(?=(?:{verbs})\b)"
-                     rf"|,\s+(?=(?:{verbs})\b))\s*", text, flags=re.IGNORECASE)
+    parts = re.split(rf"\s*(?:;|\.\s+|,?\s+(?:and\s+)?then\s+|,?\s+and\s+(?:also\s+)?(?=(?:{verbs})\b)"
+                     rf"|,\s+(?:also\s+|and\s+|plus\s+)?(?=(?:{verbs})\b))\s*", text,
+                     flags=re.IGNORECASE)
     out: list[str] = []
     for part in (p.strip() for p in parts):
         if not part:
@@ -91,7 +92,13 @@ class OfflinePlanner:
         notes: list[str] = []
         summaries: list[str] = []
         clauses, unsure, step_clauses = [], [], []
+        named = None  # the thing the last part named: "... the river ..., make it flowing"
         for clause in split_clauses(request):
+            if named and re.match(r"^make\s+it\s+[\w-]+$", clause, re.IGNORECASE) and \
+                    find_recipe(clause) is None and cap.category(clause.split()[-1]) != "colour":
+                clause = re.sub(r"\bit\b", f"the {named}", clause, count=1)
+            m = re.search(r"\bthe\s+([a-z][\w-]+)\b", clause, re.IGNORECASE)
+            named = m.group(1) if m and m.group(1).lower() not in cap.REFERS_TO_IMAGE else None
             if not re.search(r"[^\W\d_]", clause) or clause.lower() in ("and", "then", "also"):
                 continue  # no words: nothing to plan in this part
             clauses.append(clause)
@@ -134,6 +141,15 @@ class OfflinePlanner:
         clause, remark = restate(clause)
         if remark:  # "he looks bored": said about the picture, not a change
             return [], "", None
+        head, _, tail = clause.partition(", ")
+        if tail and _has_verb(head) and not _has_verb(tail) and not re.match(
+                r"^(?:no|nobody|no one|not|without|nothing)\b", tail, re.IGNORECASE):
+            steps, summary, note = self._clause(head, caption)  # "make the grass short,
+            if steps and not steps[-1].unsure:                  # freshly mowed"
+                steps[-1].target = cap.append(steps[-1].target, tail)
+            return steps, summary, note
+        clause = re.sub(r",\s*(?:nobody|no one|no people)(?:\s+(?:around|there|at all))?$", "",
+                        clause, flags=re.IGNORECASE)
         clause, strength = _strength_of(clause)
         # "try a red scarf" after a rollback means "add a red scarf"
         clause = re.sub(r"^try\s+(?:adding\s+|putting\s+(?:on\s+)?|with\s+)?(?=(?:a|an|some)\s)",
@@ -166,7 +182,11 @@ class OfflinePlanner:
                 return [Step(instruction, found.target, found.focus, strength)], "", found.note
         recipe = find_recipe(clause)
         if recipe is not None and (_IMAGE_LEVEL.match(clause) or not _has_verb(clause)):
-            return apply_recipe(recipe, caption, strength), recipe.get("summary", ""), None
+            steps = apply_recipe(recipe, caption, strength)
+            rest = recipe_rest(clause, recipe, steps[-1].target)
+            if rest:  # "snowy christmas eve with lights in the windows": the rest too
+                steps[-1].target = cap.append(steps[-1].target, rest)
+            return steps, recipe.get("summary", ""), None
         found = direct(clause, caption)
         if found is not None:
             target, focus, note = found

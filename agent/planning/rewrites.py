@@ -18,8 +18,9 @@ import functools
 import re
 
 from agent.planning import captions as cap
+from agent.planning import places
 from agent.planning.recipes import MEDIUM, find_recipe, person
-from agent.planning.rules import DECLINE, PRONOUNS, Direct
+from agent.planning.rules import PRONOUNS, Direct
 from agent.prompts import vocabulary
 
 _DET = r"(?:the |his |her |their |its |that |this |my |our |your |all (?:of )?the |all )?"
@@ -43,6 +44,8 @@ def restate(clause: str) -> tuple[str, str]:
         return "", c
     c = re.sub(r"^(?:can|could|would)\s+(?:we|i|u|you)\s+(?:please\s+)?(?:just\s+)?", "", c,
                flags=re.IGNORECASE)
+    c = re.sub(r",?\s+(?:like|about|around|maybe)\s+\d{1,3}(?:\s*(?:years?\s+old|ish|s))?$", "", c,
+               flags=re.IGNORECASE)  # "make him older, like 40": the age is a hint
     # "... instead of the red": the rule reads the change; the old value goes with it
     m = re.match(r"^(?P<head>(?:put|give|make|add|turn|change|paint|colou?r|swap|use)\b.+?)\s+"
                  r"(?:instead\s+of|rather\s+than|in\s+place\s+of)\s+.+$", c, re.IGNORECASE)
@@ -55,6 +58,13 @@ def restate(clause: str) -> tuple[str, str]:
                  re.IGNORECASE)
     if m:
         c = f"add {m.group('x')}"
+    # "the river shouldn't be frozen": the word goes
+    m = re.match(r"^(?:the\s+)?(?P<x>[\w' -]+?)\s+(?:shouldn'?t|should\s+not|mustn'?t|must\s+not|"
+                 r"isn'?t\s+supposed\s+to|doesn'?t\s+need\s+to)\s+be\s+(?P<y>[\w-]+)$", c,
+                 re.IGNORECASE)
+    if m:
+        return f"unmake the {m.group('x')} {m.group('y')}", ""
+    c = re.sub(r"\b(?:someone|somebody|a person)'s\b", "a person's", c, flags=re.IGNORECASE)
     # "the strap should be a metal bracelet", "dog should be a fox", "sky should be pink"
     m = re.match(r"^(?:the\s+|his\s+|her\s+|its\s+)?(?P<x>[\w' -]+?)\s+(?:should|must|needs?\s+to|"
                  r"has\s+to|ought\s+to|could|would\s+look\s+better\s+if\s+it\s+was)\s+be\s+"
@@ -125,12 +135,13 @@ def place(low: str, caption: str) -> Direct | None:
     if not m:
         return None
     where = m.group("p") or m.group("p2")
-    return Direct(cap.set_location(caption, where), cap.words(where)[-1:])
+    return Direct(places.set_location(caption, where), cap.words(where)[-1:])
 
 
 def empty(low: str, caption: str) -> Direct | None:
     """"empty the street", "nobody around", "no people": the people go."""
-    if not re.match(r"^(?:empty|clear)\s+(?:out\s+)?(?:the\s+)?\w+(?:\s+of\s+people)?$|"
+    if not re.match(r"^(?:empty|clear)\s+(?:out\s+)?(?:the\s+)?\w+(?:\s+of\s+people)?"
+                    r"(?:,?\s*(?:nobody|no\s+one|no\s+people)[\w ]*)?$|"
                     r"^(?:nobody|no\s+one|no\s+people|no\s+crowd|without\s+people)"
                     r"(?:\s+(?:around|there|in\s+it|at\s+all))?$", low):
         return None
@@ -199,7 +210,54 @@ def head_turn(low: str, caption: str) -> Direct | None:
                   [m.group("part")])
 
 
-MORE_RULES = (instead_of, medium, place, empty, head_turn, action)
+def unmake(low: str, caption: str) -> Direct | None:
+    """"the river shouldn't be frozen" (restated "unmake the river frozen"): the word goes."""
+    m = re.match(r"^unmake\s+the\s+(?P<x>[\w' -]+?)\s+(?P<y>[\w-]+)$", low)
+    if not m:
+        return None
+    w = re.search(rf"\b{re.escape(m.group('y'))}\s+(?=(?:[\w-]+\s+){{0,2}}{re.escape(m.group('x'))})",
+                  caption, re.IGNORECASE)
+    if w is None:
+        return Direct(caption, [], f"the description does not say the {m.group('x')} is "
+                                   f"{m.group('y')}")
+    return Direct(cap.fix_articles(caption[: w.start()] + caption[w.end():]), [])
+
+
+def more_of(low: str, caption: str) -> Direct | None:
+    """"more cacti": the one there becomes several."""
+    m = re.match(r"^(?:add\s+)?(?:more|extra|lots\s+more)\s+(?P<x>[a-z][\w-]+)$", low)
+    if not m:
+        return None
+    from agent.planning.captions import _inflect
+
+    plural = m.group("x")
+    single = _inflect().singular_noun(plural) or plural
+    new = cap.replace_object(caption, single, f"several {plural}")
+    return Direct(new, [plural]) if new is not None else None
+
+
+def recipe_rest(clause: str, recipe: dict, target: str) -> str:
+    """What a wish says beyond its recipe's keyword ("snowy christmas eve with lights in the
+    windows": "christmas eve with lights in the windows"), said as a caption phrase, or ""."""
+    low = " " + clause.lower() + " "
+    found = [(m.start(), -len(kw), kw) for kw in (str(k).lower() for k in recipe.get("keywords", []))
+             for m in [re.search(rf"(?<![\w-]){re.escape(kw)}(?![\w-])", low)] if m]
+    if found:  # the keyword the recipe was found by (the earliest, the longest on a tie)
+        kw = min(found)[2]
+        low = re.sub(rf"(?<![\w-]){re.escape(kw)}(?![\w-])", " , ", low, count=1)
+    low = re.sub(r"^\s*(?:make|turn|give|change|set)\s+(?:it|the\s+(?:image|picture|photo|"
+                 r"scene))\s+(?:into\s+|to\s+|a\s+|an\s+)?", " ", low)
+    low = re.sub(r",?\s*\blike\s+(?:a|an|the|in)\s+[^,]+", " ", low)  # comparisons go
+    low = re.sub(r"\b(?:look|style|vibe|vibes|feel|effect|filter|please|and|more|very|"
+                 r"really|super|heavy|light|a|an|some|the)\b", " ", low)
+    parts = [" ".join(p.split()) for p in low.split(",")]
+    parts = [p for p in parts if p and re.search(r"[a-z]{3,}", p)
+             and not re.search(rf"\b{re.escape(p)}\b", target.lower())
+             and (p.split() or [""])[0] not in set(vocabulary()["edit_verbs"])]
+    return ", ".join(parts)
+
+
+MORE_RULES = (unmake, more_of, instead_of, medium, place, empty, head_turn, action)
 
 
 def _subject(caption: str) -> str | None:
