@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from agent.prompts import alternation, vocabulary
+from agent.reading import meaning
 from agent.reading.cleaning import clean_request
 from agent.reading.references import Target
 from agent.reading.references import read as read_navigation
@@ -184,6 +185,20 @@ def sounds_like_navigation(text: str) -> bool:
     return _NAV_HINT.search(text) is not None
 
 
+def _edit_confidence(text: str, clean: str) -> float:
+    """How sure "it is an edit" is: a message an edit verb begins is one; one that sounds
+    like a move (its words, or its nearest labelled examples: agent/reading/meaning.py)
+    is not."""
+    if _editish().match(clean.lower()):
+        return 0.9
+    if _MOVE_CUE.search(text) or sounds_like_navigation(text):
+        return 0.3
+    reading = meaning.intent(clean)
+    if reading is not None and reading.kind in ("move", "question") and reading.confidence >= 0.1:
+        return 0.35
+    return 0.8
+
+
 def starts_with_edit_verb(text: str) -> bool:
     """"make ...", "can you add ...": a message an edit verb begins."""
     return _editish().match(clean_request(text).lower()) is not None
@@ -263,9 +278,8 @@ def parse_intent(text: str, n_files: int = 0, has_image: bool = False) -> Intent
     """What the message asks for (see the module docstring for the order of the checks),
     with the edit it carries and that edit's own settings."""
     intent = _read(text, n_files, has_image)
-    if intent.kind == "edit" and not _editish().match(intent.text.lower()) and \
-            (_MOVE_CUE.search(text) or sounds_like_navigation(text)):
-        intent = replace(intent, confidence=0.3)  # sounds like a move the rules did not read
+    if intent.kind == "edit" and has_image:
+        intent = replace(intent, confidence=_edit_confidence(text, intent.text))
     carried = intent.text if intent.kind == "edit" else intent.then or intent.instruction
     if not carried:
         return intent
