@@ -9,7 +9,7 @@ messages() shows the branch that leads to the current image.
 from __future__ import annotations
 
 from agent.chat import submit
-from agent.chat.turn import Turn
+from agent.chat.turn import HOW_TO_ANSWER, Turn
 from agent.chat.views import Reply
 from agent.lineage import navigation, walks
 from agent.lineage.labels import node_labels
@@ -51,12 +51,12 @@ def navigate(turn: Turn, intent: Intent, redo_hints: dict[str, str]) -> list[Rep
     if node is None:
         if found.kind == "ask":
             labels = node_labels(nodes)
+            unique = list({c.id: c for c in found.candidates}.values())  # as the text lists them
             choices = [{"kind": "move", "node_id": c.id, "made": str(c.created_at),
                         "say": f"{labels.get(c.id, c.depth)}: \"{c.instruction or c.caption}\"",
-                        "words": f"{c.caption} {c.instruction or ''}"}
-                       for c in sorted(found.candidates, key=lambda n: (n.created_at, n.id))]
-            return [turn.say(found.text, "ask", user_text=turn.text,
-                             meta={"choices": choices})]
+                        "words": f"{c.caption} {c.instruction or ''}"} for c in unique]
+            return [turn.say(_numbered(found.text) + "\n" + HOW_TO_ANSWER, "ask",
+                             user_text=turn.text, meta={"choices": choices})]
         return [turn.say(found.text, "error", user_text=turn.text)]
     tip = walks.branch_leaf(nodes, head.id).id
     if nav.kind == "undo":
@@ -68,6 +68,17 @@ def navigate(turn: Turn, intent: Intent, redo_hints: dict[str, str]) -> list[Rep
     if intent.then:
         return [reply, *submit.edit(turn, intent.edit, intent.once, None)]
     return [reply]
+
+
+def _numbered(text: str) -> str:
+    """The question's "- " lines numbered 1, 2 ... in their order (the choices' order)."""
+    lines, k = [], 0
+    for line in text.splitlines():
+        if line.startswith("- "):
+            k += 1
+            line = f"{k}. {line[2:]}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def click(turn: Turn, node) -> Reply:

@@ -170,9 +170,9 @@ class ChatSession:
         if head is not None and intent.kind in ("edit", "question") and \
                 sounds_like_navigation(text):
             intent = dispatch.llm_reading(self.planner, self.store, intent, text, head)
-        if (reply := doubt.misread(turn, intent, head)) is not None:
-            return [reply]
         resume = RESUME.fullmatch(text) is not None and not uploads
+        if not resume and (reply := doubt.misread(turn, intent, head)) is not None:
+            return [reply]
         pending = (upload_flow.pending_caption(self.store, head)
                    if intent.kind in ("edit", "generate", "question") and not uploads else None)
         if not resume and pending is None and intent.kind not in dispatch.CLAIMED:

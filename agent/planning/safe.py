@@ -87,7 +87,7 @@ def check_plan(result, request: str, caption: str) -> None:
     of_step = list(getattr(result, "step_clauses", []) or [])
     for i, step in enumerate(result.plan.steps):
         if step.kind == "edit":
-            for problem in fluency.problems(step.target_prompt, before):
+            for problem in fluency.problems(step.target_prompt, before, request):
                 part = of_step[i] if i < len(of_step) else step.instruction
                 parts.append((part, f"the description would have {problem}"))
         before = step.target_prompt

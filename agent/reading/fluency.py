@@ -39,6 +39,8 @@ _DANGLING = re.compile(
     r"\b(?:a|an|the|of|with|under|on|in|at|to|for|by|from|and|or|beside|near|above|below|"
     r"behind|into|onto|over)\s*(?:,|$)"
     r"|\b(?:a|an|the)\s+(?:a|an|the|of|with|and|or|in|on|at|to)\b", re.IGNORECASE)
+_ANOTHER = re.compile(r"\b(?:another|second|more|two|three|several|extra|one more|also)\b",
+                      re.IGNORECASE)
 _SAME = {"bike": "bicycle", "bicycle": "bicycle", "auto": "car", "automobile": "car",
          "puppy": "dog", "kitten": "cat", "sofa": "couch", "couch": "couch"}
 _PHRASES = re.compile(r"\b(?:look|looks|feel|feels|seem|seems)\s+like\b|\blike\s+it'?s\b|"
@@ -82,8 +84,9 @@ def added_spans(before: str, after: str) -> list[list[str]]:
     return out
 
 
-def problems(prompt: str, before: str = "") -> list[str]:
-    """What keeps `prompt` from reading as a caption of the picture; [] when it reads as one."""
+def problems(prompt: str, before: str = "", request: str = "") -> list[str]:
+    """What keeps `prompt` from reading as a caption of the picture; [] when it reads as one.
+    request: the user's words, when known ("add another bike" may name a bike twice)."""
     found: list[str] = []
     had = set(words(before))
     spans = added_spans(before, prompt)
@@ -108,7 +111,7 @@ def problems(prompt: str, before: str = "") -> list[str]:
         if _plural(m.group(1)) and m.group(0) not in before.lower():
             found.append(f"\"{m.group(0)}\": an article before a plural")
             break
-    dup = duplicated(prompt, before)
+    dup = None if _ANOTHER.search(request) else duplicated(prompt, before)
     if dup:
         found.append(f"\"{dup}\" twice")
     return found

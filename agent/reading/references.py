@@ -483,6 +483,9 @@ def _read_move(text: str) -> Nav | None:
         return Nav("undo", count=max(1, _n(next(g for g in m.groups() if g))))
     if _REDO.match(low):
         return Nav("redo")
+    if re.match(r"^(?:switch|swap|hop|jump|go|cross|move|flip|change)\s+(?:back\s+)?(?:across|over|"
+                r"sides?|branches|to\s+the\s+other\s+side)$", low):
+        return Nav("branch", Target("other"))
     m = re.match(rf"^{_UNDO_VERB}\s+(?!(?:back\s+)?to\b)(?P<rest>.+)$", low)
     if m:
         ref = _ref(m.group("rest"), marked=True)
