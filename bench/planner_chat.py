@@ -286,8 +286,8 @@ _CLASS_NAME = re.compile(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)*(?:Error|Exception)\b|Tr
 
 
 def run_hostile(texts: list[str], name: str, *, keep_misses: bool = False) -> Tally:
-    """Each input on a conversation with an image: right = a reply in plain words with
-    no node, plan or job stored."""
+    """Each input on a conversation with an image: right = a refusal in plain words with
+    no node, plan or job stored; asked = a question back, nothing stored."""
     tally = Tally(name)
     with chat_over_temp_store() as chat:
         chat.send("hello")
@@ -304,6 +304,8 @@ def run_hostile(texts: list[str], name: str, *, keep_misses: bool = False) -> Ta
             if effect.crashed or stored or effect.moved or not effect.replies or not plain:
                 why = effect.crashed or (f"stored {stored}" if stored else "moved or no reply")
                 tally.add("WRONG", effect.secs, f"{text[:60]!r}: {why}" if keep_misses else None)
+            elif effect.asked:  # a question back stores nothing either, but is no refusal
+                tally.add("asked", effect.secs, f"{text[:60]!r}" if keep_misses else None)
             else:
                 tally.add("right", effect.secs)
     return tally

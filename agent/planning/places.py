@@ -9,6 +9,7 @@ import re
 from agent.planning.captions import (
     _alternation,
     append,
+    category,
     colours,
     find_item,
     fix_articles,
@@ -101,10 +102,13 @@ def _place_article(place: str) -> str:
 
 def set_background(caption: str, value: str) -> str:
     value = strip_article(value).strip()
-    if value in colours():  # the background's colour: its old colour and stuff go
-        m = re.search(r"\b(?:a|an|the)\s+(?:[\w-]+\s+){0,3}?background\b", caption, re.IGNORECASE)
+    if value in colours():  # a new colour: the old one and the stuff go, a pattern stays
+        m = re.search(r"\b(?:a|an|the)\s+((?:[\w-]+\s+){0,3}?)background\b", caption,
+                      re.IGNORECASE)
         if m:
-            return caption[: m.start()] + fix_articles(f"a {value} background") + caption[m.end():]
+            kept = [w for w in m.group(1).split() if category(w) in ("pattern", "size")]
+            phrase = fix_articles(" ".join(["a", *kept, value, "background"]))
+            return caption[: m.start()] + phrase + caption[m.end():]
     items, _ = split_items(caption)
     if find_item(items, "background") is None and _location_span(items[0]) is not None:
         if value in colours():

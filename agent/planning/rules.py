@@ -188,7 +188,8 @@ def replace(low: str, caption: str) -> Direct | None:
 def recolour(low: str, caption: str) -> Direct | None:
     """"make the car red", "paint the circle on the left blue"."""
     hue = alternation(cap.colours())
-    shade = alternation(vocabulary().get("colour_shades", []))
+    shade = alternation(vocabulary().get("colour_shades", []) +
+                        vocabulary()["attributes"].get("pattern", []))
     m = re.match(rf"^(?:make|paint|colou?r|recolou?r|turn|dye|change)\s+{_DET}(?P<x>.+?)\s+"
                  rf"(?:to\s+)?(?P<y>(?:(?:{shade})\s+)?(?:{hue})(?:(?:\s+and\s+|-|\s+)(?:{hue}))?"
                  rf"(?:\s+(?:{shade}))?)(?:\s+colou?r(?:ed)?)?(?:\s+with\s+(?P<w>.+))?$", low)

@@ -88,6 +88,11 @@ _CHAT = re.compile(r"^(?:thanks?(?: you)?(?: (?:so|very) much)?|thx|ty|great|nic
                    r"hi|hello|hey|yes|yep|sure|fine|good job|well done|👍)$", re.IGNORECASE)
 
 
+def asks_to_delete(text: str) -> bool:
+    """"delete all history", "rm -rf the data folder": answered as a refusal to delete."""
+    return _DELETE.search(" ".join((text or "").split())) is not None
+
+
 def _is_chat(text: str) -> bool:
     """Thanks, praise, greetings: every part of the message is one ("thanks, looks great!")."""
     parts = [p.strip() for p in re.split(r"[,!.;]+|\s+and\s+", text.lower()) if p.strip()]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from agent.reading.hostile import refusal
+from agent.reading.intents import asks_to_delete
 from editing_core.limits import check_number
 from mtedit.text import unreadable
 
@@ -45,8 +46,8 @@ def message_problem(text: str) -> str | None:
     if long is not None:
         return (f"That message has a word of {len(long)} characters; words can be at most "
                 f"{MAX_WORD} characters. Nothing was changed: please send it again in words.")
-    if why := refusal(text):  # injection, shell or format strings, code, random letters
-        return why
+    if (why := refusal(text)) and not asks_to_delete(text):  # injection, code, mash ...
+        return why  # (a request to delete gets the chat's own answer: nothing is deleted)
     if not _SETTINGY.search(text):
         return None
     for key, names in _KEYS.items():

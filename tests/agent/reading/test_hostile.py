@@ -4,6 +4,7 @@ keyboard mash are refused in plain words; requests that only mention such words 
 import pytest
 
 from agent.reading.hostile import refusal
+from agent.reading.intents import asks_to_delete
 from agent.reading.validate import message_problem
 
 HOSTILE = [
@@ -48,8 +49,11 @@ ORDINARY = [
 def test_hostile_text_is_refused_in_plain_words(text):
     why = refusal(text)
     assert why and "Nothing was stored" in why
-    assert message_problem(text) == why  # the chat answers it before anything is read
     assert "Error" not in why and "Traceback" not in why
+    if asks_to_delete(text):  # the chat's own answer: nothing can be deleted from the chat
+        assert message_problem(text) is None
+    else:  # answered before anything is read or stored
+        assert message_problem(text) == why
 
 
 @pytest.mark.parametrize("text", ORDINARY)
