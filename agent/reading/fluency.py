@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import unicodedata
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
 # Words a caption never gains from an edit: they belong to the message, not the picture.
@@ -104,6 +105,11 @@ def problems(prompt: str, before: str = "", request: str = "") -> list[str]:
                 segment.strip().lower() not in before.lower():
             found.append(f"an instruction pasted in (\"{segment.strip()[:40]}\")")
             break
+    odd = {ch for ch in prompt if ch not in before and not ch.isascii() and (
+        not ch.isalpha() or "LATIN" not in unicodedata.name(ch, "")
+        or "FULLWIDTH" in unicodedata.name(ch, "")) and ch not in "’‘“”–—…°é"}
+    if odd:  # another script, an emoji, look-alike letters: not the caption's words
+        found.append("characters I cannot read as English (" + "".join(sorted(set(odd)))[:8] + ")")
     m = _DANGLING.search(prompt)
     if m and not _DANGLING.search(before):
         found.append(f"a dangling word (\"{m.group(0).strip(' ,')}\")")

@@ -9,6 +9,7 @@ mentions a word ("a sign that says system") passes.
 
 from __future__ import annotations
 
+import functools
 import re
 
 _INJECTION = re.compile(
@@ -25,7 +26,14 @@ _INJECTION = re.compile(
     r"(?:\s+variables?)?|config(?:uration)?|database|db|source\s+code|\.env)\b"
     r"|\b(?:act|behave|respond)\s+as\s+(?:if\s+you\s+(?:are|were)|an?\s+(?:unrestricted|"
     r"unfiltered|different))|\bpretend\s+(?:to\s+be|you\s+are)\b"
-    r"|\bnew\s+instructions?\s*:|\bend\s+of\s+(?:system\s+)?prompt\b",
+    r"|\bnew\s+instructions?\s*:|\bend\s+of\s+(?:system\s+)?prompt\b"
+    r"|\b(?:ignore|disregard|forget)\s+(?:everything|all|anything|what)\s+(?:above|before|"
+    r"previous(?:ly)?|prior|earlier|you\s+(?:were|have\s+been)\s+told)\b"
+    r"|<\|[a-z_]+\|>|</?s>|\[/?inst\]|<<\s*/?sys\s*>>|\brepeat\s+after\s+me\b"
+    r"|^\W*[\[<({#*|]+\s*/?\s*(?:system|assistant|admin(?:istrator)?|developer|root|sys|operator|"
+    r"instructions?|model|ai|bot|user)\s*(?:prompt|message|note)?\s*[\]>)}:|*]"
+    r"|</?\s*(?:system|assistant|admin|developer|instructions?|prompt)\s*>"
+    r"|#{2,}\s*(?:system|instructions?|admin|developer|assistant)\b",
     re.IGNORECASE)
 _SHELL_WORDS = (r"(?:rm|ls|cat|curl|wget|sudo|su|chmod|chown|echo|bash|sh|zsh|python3?|perl|nc|"
                 r"netcat|kill|shutdown|reboot|mkfs|dd|mv|cp|touch|eval|exec|export|env|printenv|"
@@ -53,6 +61,15 @@ _FORMAT = re.compile(r"(?<![\w%])%(?:\d+\$)?[-+#0 ]*\d*(?:\.\d+)?[sdnxXpfoiucb](
                      r"|\$\{jndi:|\\x[0-9a-f]{2}|\\u[0-9a-f]{4}|%[0-9a-f]{2}%[0-9a-f]{2}",
                      re.IGNORECASE)
 
+# A value from a program, not words: null, undefined, NaN, a bare number or hex value,
+# JSON or a list, a link, placeholder Latin
+_LITERAL = re.compile(
+    r"^\s*(?:null|nil|none|undefined|nan|inf|infinity|true|false|void|[-+]?\d+(?:\.\d+)?"
+    r"(?:e[-+]?\d+)?|0x[0-9a-f]+|\[.*\]|\{.*\}|<[^>]*>)\s*$"
+    r"|\b(?:https?|ftp|file|data|javascript)://\S+|\bwww\.\S+\.\w+|!?\[[^\]]*\]\([^)]*\)"
+    r"|\blorem\s+ipsum\b",
+    re.IGNORECASE | re.DOTALL)
+
 _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm", "1234567890")
 _VOWELS = set("aeiouy")
 
@@ -75,10 +92,65 @@ def _mash(word: str) -> bool:
 
 def _looks_like_mash(text: str) -> bool:
     words = re.findall(r"[A-Za-z]{3,}", text)
+    # letters broken up by punctuation ("a;sldkfj", "sd!f#jk"): judged as one token
+    joined = [re.sub(r"[^A-Za-z]", "", t) for t in text.split()
+              if len(re.findall(r"[^\w\s'-]", t)) >= 2]
+    words += [w for w in joined if len(w) >= 3]
     if not words:
         return False
     mashed = [w for w in words if _mash(w)]
+    symbols = len(re.findall(r"[^\w\s'.,!?-]", text))
+    if symbols >= 4 and symbols > len(re.findall(r"[A-Za-z]", text)) / 2:
+        return True  # more symbols than words ("#$%^&* qw!e")
     return len(mashed) * 2 >= len(words)
+
+
+@functools.cache
+def _known_words() -> frozenset[str]:
+    """Words of the chat's own data (prompts/*.yaml): colours, places, recipe keywords ..."""
+    from agent.prompts import recipes, vocabulary
+
+    out: set[str] = set()
+
+    def walk(value) -> None:
+        if isinstance(value, str):
+            out.update(re.findall(r"[a-z]+", value.lower()))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(k)
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(vocabulary())
+    walk({k: r.get("keywords", []) for k, r in recipes().items()})
+    return frozenset(out)
+
+
+def _invented(text: str) -> bool:
+    """Most words are no English words at all ("blorp the flibber with zanky gronks"): the
+    lemma dictionary, the chat's own word lists and its function words know none of them."""
+    from lemminflect import getAllLemmas
+
+    from agent.reading.references import respell
+
+    words = [w for w in re.findall(r"[a-z]{3,}", respell(text.lower()).replace("'", ""))
+             if w not in _FUNCTION]
+    if len(words) < 2:
+        return False
+    unknown = [w for w in words if w not in _known_words() and not getAllLemmas(w)
+               and not getAllLemmas(w.rstrip("s"))]
+    known_to_chat = any(w in _known_words() for w in words)
+    return len(unknown) >= 2 and len(unknown) >= 0.7 * len(words) and not known_to_chat
+
+
+_FUNCTION = frozenset("""
+the and for with from into onto over under this that these those there here what which who
+whom whose when where why how can could would should will shall may might must not nor yet
+also just only very too its his her their our your you him them she they are was were been
+being has have had does did done doing please thanks thank okay yes yeah nope
+""".split())  # noqa: SIM905 - a word list
 
 
 def refusal(text: str) -> str | None:
@@ -95,8 +167,12 @@ def refusal(text: str) -> str | None:
         what = "code (a script, a database query or a template)"
     elif _FORMAT.search(t):
         what = "a format string or an escaped code, not words"
+    elif _LITERAL.search(t):
+        what = "a value, a link or placeholder text, not a request in words"
     elif _looks_like_mash(t):
         what = "random letters"
+    elif _invented(t):
+        what = "words I do not know in English"
     if what is None:
         return None
     return (f"I did not act on that: it reads like {what}, not a change to the picture or a "

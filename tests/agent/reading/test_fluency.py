@@ -21,6 +21,9 @@ BAD = [
     (LAKE, LAKE + ", with a wings spread open", "plural"),
     (LAKE, LAKE + ", with the", "dangling"),
     (PRODUCT, PRODUCT + ", make it pop please", "request"),
+    (PRODUCT, PRODUCT + ", красный", "cannot read"),
+    (PRODUCT, PRODUCT + ", on fire 🔥", "cannot read"),
+    (PRODUCT, PRODUCT + ", ｒｅｄ", "cannot read"),
 ]
 GOOD = [
     (PRODUCT, "a product photo of a black ceramic mug on a marble table"),
@@ -28,6 +31,7 @@ GOOD = [
     (STREET, "a watercolor painting of a red bicycle leaning on a brick wall"),
     (LAKE, LAKE + ", at night, dark sky, lit by soft moonlight"),
     (STREET, "a photo of a red bicycle leaning on a brick wall, with a cat next to it"),
+    (STREET, STREET + ", outside a café"),
     (LAKE, LAKE + ", with birds in the sky"),
 ]
 
