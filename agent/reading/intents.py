@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from agent import ops
 from agent.prompts import alternation, vocabulary
 from agent.reading import meaning
 from agent.reading.cleaning import clean_request
@@ -194,7 +195,7 @@ def _edit_confidence(text: str, clean: str) -> float:
     """How sure "it is an edit" is: a message an edit verb begins is one; one that sounds
     like a move (its words, or its nearest labelled examples: agent/reading/meaning.py)
     is not."""
-    if _editish().match(clean.lower()):
+    if _editish().match(clean.lower()) or _exact_operation(clean):
         return 0.9
     if _MOVE_CUE.search(text) or sounds_like_navigation(text):
         return 0.3
@@ -202,6 +203,13 @@ def _edit_confidence(text: str, clean: str) -> float:
     if reading is not None and reading.kind in ("move", "question") and reading.confidence >= 0.1:
         return 0.35
     return 0.8
+
+
+def _exact_operation(text: str) -> bool:
+    try:
+        return ops.parse_request(text) is not None
+    except ValueError:  # an operation with a number out of range: still an operation
+        return True
 
 
 def starts_with_edit_verb(text: str) -> bool:
