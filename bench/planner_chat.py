@@ -121,7 +121,8 @@ class Tally:
         if len(self.groups) > 1:
             line += "\n" + " " * 32 + "  ".join(
                 f"{g}: right {c['right']}/{sum(c.values())} "
-                f"({100 * c['right'] / max(1, sum(c.values())):.1f} %), WRONG {c['WRONG']}"
+                f"({100 * c['right'] / max(1, sum(c.values())):.1f} %), asked {c['asked']}, "
+                f"WRONG {c['WRONG']}"
                 for g, c in sorted(self.groups.items()))
         return line
 

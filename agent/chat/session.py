@@ -34,6 +34,7 @@ conversation is only delete(conversation_id), a separate call for the UI.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -150,8 +151,11 @@ class ChatSession:
         if len(text) > MAX_MESSAGE:
             return [Reply(text=f"That message is too long (over {MAX_MESSAGE} characters); "
                           "please shorten it.", kind="error")]
-        if problem := message_problem(text):  # numbers out of range, giant words: nothing stored
-            return [Reply(text=problem, kind="error")]
+        # "2" answering the chat's numbered question is an answer, not a stray number
+        answer = self._cid is not None and not files and re.fullmatch(r"#?\d", text) and \
+            clarify.pending(self.store, self._cid) is not None
+        if not answer and (problem := message_problem(text)):  # giant words, hostile text,
+            return [Reply(text=problem, kind="error")]          # numbers out of range
         if problem := nav_limits.problem(text, self.store, self._cid):  # "back to turn -1"
             return [Reply(text=problem, kind="error")]
         if self._cid is None:
