@@ -161,7 +161,8 @@ def find_item(items: list[str], ref: str) -> int | None:
     best, best_score = None, 0
     for i, item in enumerate(items):
         iw = words(item)
-        if noun not in iw and not (noun.endswith("s") and noun[:-1] in iw):
+        if noun not in iw and not (noun.endswith("s") and noun[:-1] in iw) and \
+                _compound(iw, noun) is None:
             continue
         score = 10 + len(ref_words & set(iw))
         score += 5 * sum(bool(re.search(rf"\b{p}\b", item.lower())) for p in ref_places[:1])
@@ -174,7 +175,15 @@ def _noun_index(item_words: list[str], noun: str) -> int | None:
     for cand in (noun, noun[:-1] if noun.endswith("s") else None):
         if cand and cand in item_words:
             return item_words.index(cand)
-    return None
+    return _compound(item_words, noun)
+
+
+def _compound(item_words: list[str], noun: str) -> int | None:
+    """"coat" names the "raincoat", "watch" the "wristwatch": a word ending in the noun."""
+    if len(noun) < 3:
+        return None
+    return next((i for i, w in enumerate(item_words)
+                 if w.endswith(noun) and len(w) >= len(noun) + 3 and w.isalpha()), None)
 
 
 def _edit_item(caption: str, ref: str, fn) -> str | None:

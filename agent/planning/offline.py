@@ -194,7 +194,7 @@ class OfflinePlanner:
                 note = (f"The description already says that (\"{caption}\"), so this step may "
                         "change little.")
             step = Step(instruction, target, focus, strength)
-            if target == caption and note and "could not find" in note:
+            if note and "could not find" in note:
                 step.unsure = note.split(",")[0].replace("I could not find", "I see no") + \
                     " in the picture's description"
             return [step], "", note

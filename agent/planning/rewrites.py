@@ -90,7 +90,7 @@ def instead_of(low: str, caption: str) -> Direct | None:
     if not xw or not yw or yw[0] in set(vocabulary()["edit_verbs"]) or len(xw) > 4:
         return None
     found = re.search(rf"\b{re.escape(x)}\b", caption, re.IGNORECASE)
-    if found and len(xw) == 1 and len(yw) <= 3:
+    if found and len(xw) == 1 and len(yw) <= 3 and _modifier(xw[0]):
         # the old word is a modifier in the caption ("silver wristwatch"): put the new one
         new_word = yw[0] if len(yw) > 1 and cap.head_noun(y) and cap.head_noun(y) in \
             caption.lower() else (yw[0] if len(yw) == 1 else " ".join(yw[:-1]) or yw[0])
@@ -102,6 +102,38 @@ def instead_of(low: str, caption: str) -> Direct | None:
     if new is not None:
         return Direct(new, [cap.head_noun(y) or yw[-1]])
     return None
+
+
+def _modifier(word: str) -> bool:
+    """A word that describes a thing ("silver", "stone") rather than names one ("fence")."""
+    from lemminflect import getAllLemmas
+
+    if cap.category(word):
+        return True
+    lemmas = getAllLemmas(word)
+    return "ADJ" in lemmas or not lemmas
+
+
+def restyle(low: str, caption: str) -> Direct | None:
+    """"black headphones instead", "a wooden fence": a thing the picture has, described anew;
+    "pastel pink background": a new background."""
+    m = re.match(r"^(?:an?\s+|the\s+|some\s+)?(?P<p>[\w' -]+?)(?:\s+instead)?$", low)
+    if not m or (cap.words(m.group("p")) or [""])[0] in set(vocabulary()["edit_verbs"]):
+        return None
+    phrase = m.group("p")
+    ws = cap.words(phrase)
+    if len(ws) < 2 or len(ws) > 4:
+        return None
+    if ws[-1] in ("background", "backdrop") and any(cap.category(w) == "colour" for w in ws):
+        where = cap.with_article(" ".join([*ws[:-1], "background"]))
+        return Direct(places.set_location(caption, where, "on") if "background" not in
+                      caption.lower() else places.set_background(caption, " ".join(ws[:-1])),
+                      [ws[-2]])
+    if not all(cap.category(w) for w in ws[:-1]):
+        return None  # only describing words before the thing
+    from agent.planning.rules import give_attribute
+
+    return give_attribute(caption, phrase)
 
 
 def medium(low: str, caption: str) -> Direct | None:
@@ -158,8 +190,10 @@ def empty(low: str, caption: str) -> Direct | None:
 def action(low: str, caption: str) -> Direct | None:
     """"make him jump", "have the cyclist glance backwards", "make the dog look back at the
     camera": the named one (or the caption's subject) does it."""
+    if cap.category(cap.words(low)[-1] if cap.words(low) else ""):
+        return None  # "make the watch face blue": an attribute, not an action
     m = re.match(rf"^(?:make|have|let|get)\s+(?:(?P<p>him|her|them|it)|{_DET}(?P<x>[\w-]+(?:\s+"
-                 rf"[\w-]+)?))\s+(?P<v>[a-z]+)(?P<rest>(?:\s+.+)?)$", low)
+                 rf"[\w-]+)??))\s+(?P<v>[a-z]+)(?P<rest>(?:\s+.+)?)$", low)
     if not m or m.group("v") == "look" and not _DIRECTIONS.match(m.group("rest") or ""):
         return None
     verb = m.group("v")
@@ -252,12 +286,13 @@ def recipe_rest(clause: str, recipe: dict, target: str) -> str:
                  r"really|super|heavy|light|a|an|some|the)\b", " ", low)
     parts = [" ".join(p.split()) for p in low.split(",")]
     parts = [p for p in parts if p and re.search(r"[a-z]{3,}", p)
+             and not re.match(r"^(?:no|not|without|nobody|nothing)\b", p)
              and not re.search(rf"\b{re.escape(p)}\b", target.lower())
              and (p.split() or [""])[0] not in set(vocabulary()["edit_verbs"])]
     return ", ".join(parts)
 
 
-MORE_RULES = (unmake, more_of, instead_of, medium, place, empty, head_turn, action)
+MORE_RULES = (unmake, more_of, instead_of, restyle, medium, place, empty, head_turn, action)
 
 
 def _subject(caption: str) -> str | None:

@@ -323,7 +323,7 @@ def recolor(caption: str, x: str, colour: str) -> Direct:
         return Direct(cap.append(caption, f"tinted {colour}"), [colour])
     new = cap.recolor(caption, x, colour)
     noun = cap.head_noun(x)
-    if new is None:
+    if new is None:  # "make her eyes blue": said, though the description did not name them
         new = cap.append(caption, f"with {cap.with_article(f'{colour} {noun}')}")
     return Direct(new, [colour] + ([noun] if noun else []))
 

@@ -125,7 +125,7 @@ _TO = (r"(?:(?:go|get|come|head|jump|hop|skip|move|step|switch|swap|flip|roll|ta
        r"rewind|restore|reset|(?:switch|send|move|get|set)\s+(?:me|us|it|this)\s+back|"
        r"(?:change|turn|make)\s+(?:it|this|everything|things)\s+back|switch|swap|"
        r"jump|hop|skip|cross|move|go|get|head|take\s+(?:me|us)|bring\s+(?:me|us))"
-       r"(?:\s+(?:back|over))?(?:\s+(?:to|into|onto))?")
+       r"(?:\s+(?:back|over|ahead|forward|on))?(?:\s+(?:to|into|onto))?")
 # ... and verbs that take a change back ("undo the dog" means the version before it).
 _UNDO_VERB = (r"(?:undo|revert|roll\s*back|take\s+back|scrap|cancel|reverse|drop\s+back\s+from|"
               r"get\s+rid\s+of\s+the\s+edit\s+with)")
@@ -348,13 +348,15 @@ def _with(phrase: str, how: str) -> Target:
     low = phrase.lower().strip()
     without = ""
     m = re.search(r"\s*(?:,\s*)?\b(?:before\s+(?:it|he|she|they|there|you)\s+(?:got|was|were|became|"
-                  r"had|went|turned|added|made|gave|put)|(?<=,\s)before|(?<=,)before|"
+                  r"had|went|turned|added|made|gave|put)|(?<=,\s)before|(?<=,)before|(?<=\w\s)before|"
                   r"(?:but|and|yet)\s+(?:with\s+)?(?:it\s+|he\s+|she\s+|there\s+)?"
                   r"(?:no|not|without|before(?:\s+the)?|(?:was|is|had|has|did|were)\s*n[o']?t|"
                   r"(?:wasn|isn|hadn|hasn|didn|weren)'?t)|without|with\s+no)\s+(?:any\s+)?(?:yet\s+)?"
                   r"(?P<neg>.+)$", low)
     if m:
-        without, low = _words(m.group("neg")), low[: m.start()]
+        neg = re.sub(r"\s+(?:got|get|was|were|became|turned|appeared|came|went|showed)\b.*$", "",
+                     m.group("neg"))
+        without, low = _words(neg), low[: m.start()]
     still = bool(re.search(r"\b(?:still|yet|remained|stayed)\b", low))
     words = _words(low)
     if still or without:
@@ -466,6 +468,7 @@ def _read(text: str) -> Nav | None:
 
 
 def _read_move(text: str) -> Nav | None:
+    text = re.sub(r"^(\W*)rewind\b", r"\1go back", text.strip(), flags=re.IGNORECASE)
     raw = re.sub(r"[^a-z ]", " ", text.lower())
     if _AGAIN.match(" ".join(_FILLER.sub("", " ".join(raw.split())).split())):
         return Nav("again")
