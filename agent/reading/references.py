@@ -14,6 +14,17 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from agent.reading.phrasing import (
+    AGAIN,
+    BEFORE_LAST,
+    CAME_FROM,
+    MADE,
+    NUMBERED,
+    POINTING,
+    REQUEST,
+    WHOLE,
+    respell,
+)
 from agent.reading.words import content_words
 
 NavKind = Literal["undo", "redo", "goto", "branch", "again"]
@@ -56,9 +67,6 @@ _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "sev
             "latest": -1, "once": 1, "twice": 2, "thrice": 3}
 _NUM = r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a couple(?: of)?|couple of|an?)"
 _ORD = r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|latest)"
-_NTH = (r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\d{1,3}(?:st|nd|rd|th)"
-        r"|last|latest|final|newest|most\s+recent)")
-_NUMBERED = {"final": -1, "newest": -1, "most recent": -1}
 _THING = r"(?:version|one|image|picture|pic|photo|state|shot|edit|result|variant|take)"
 
 
@@ -67,34 +75,9 @@ def _n(word: str) -> int:
     m = re.fullmatch(r"(\d+)(?:st|nd|rd|th)?", word)
     if m:
         return int(m.group(1))
-    return _NUMBERS.get(word, _NUMBERED.get(word, 0))
+    return _NUMBERS.get(word, NUMBERED.get(word, 0))
 
 
-# "my third edit", "the 2nd change i made", "edit 6", "whatever i did first", "my last edit"
-_REQUEST = re.compile(
-    rf"^(?:(?:my|the|your)\s+)?(?P<o>{_NTH})\s+(?:edit|change|request|thing|step|tweak|"
-    rf"modification)(?:\s+(?:that\s+)?(?:i|we|you)\s+(?:made|did|asked\s+for|requested|tried|"
-    rf"wanted|asked\s+you\s+(?:for|to\s+do)))?$"
-    rf"|^(?:my\s+|the\s+)?(?:edit|change|request)\s+(?:#|no\.?\s*|number\s+)?(?P<n>\d{{1,3}})$"
-    rf"|^(?:what(?:ever)?|the\s+(?:thing|edit|change)|the\s+one)\s+(?:that\s+)?(?:i|we)\s+"
-    rf"(?:did|made|asked\s+for|changed|edited|tried)\s+(?P<o2>first|last|second|third)$"
-    rf"|^(?:my\s+)?(?P<o3>first|last|latest|final|most\s+recent)\s+(?:one|attempt)$",
-    re.IGNORECASE)
-# "the 4th version", "version 2", "the newest one", "the most recent image"
-_MADE = re.compile(
-    rf"^(?:the\s+)?(?P<o>{_NTH})\s+(?:version|one|result|state|variant)"
-    rf"(?:\s+(?:you|we)\s+made)?$|^(?:the\s+)?version\s+(?:#|no\.?\s*|number\s+)?(?P<n>\d{{1,3}})$"
-    rf"|^(?:the\s+)?(?P<o2>latest|newest|most\s+recent|last)$",
-    re.IGNORECASE)
-_BEFORE_LAST = re.compile(
-    r"^(?:the\s+)?(?:penultimate|second[\s-]+(?:to[\s-]+)?last|next[\s-]+to[\s-]+last|"
-    r"last\s+but\s+one)(?:\s+(?:one|version|image|picture|edit))?$"
-    r"|^(?:the\s+)?(?:one|version|image|picture)\s+before\s+(?:the\s+)?(?:last|latest|newest|"
-    r"most\s+recent)(?:\s+(?:one|version|image|picture|edit))?$", re.IGNORECASE)
-_CAME_FROM = re.compile(
-    r"^(?:where|what)\s+(?:i|we)\s+(?:was|were|had|came\s+from|left\s+off|just\s+was)"
-    r"(?:\s+(?:before|just\s+now|a\s+moment\s+ago))?$|^(?:the\s+)?(?:one|version|image)\s+"
-    r"(?:i|we)\s+(?:was|were)\s+(?:on|at|looking\s+at)(?:\s+before)?$", re.IGNORECASE)
 
 
 _FILLER = re.compile(
@@ -233,24 +216,6 @@ _JUDGED = re.compile(
     r"great|fine|perfect|preferable)(?:\s+.*)?$", re.IGNORECASE)
 
 
-# Chat spellings: dropped apostrophes, common slips, "2" for "to".
-_SPELLING = {"bakc": "back", "bak": "back", "teh": "the", "hte": "the", "tke": "take",
-             "taek": "take", "hes": "he's", "shes": "she's", "wasnt": "wasn't", "isnt": "isn't",
-             "didnt": "didn't", "dont": "don't", "cant": "can't", "wont": "won't", "id": "i'd",
-             "im": "i'm", "ive": "i've", "thats": "that's", "whats": "what's", "u": "you",
-             "ur": "your", "pls": "please", "plz": "please", "verison": "version",
-             "versoin": "version", "orignal": "original", "origional": "original",
-             "beggining": "beginning", "begining": "beginning", "befor": "before",
-             "beofre": "before", "brnach": "branch", "branh": "branch", "prev": "previous",
-             "undoo": "undo", "latets": "latest", "lastest": "latest", "wanna": "want to"}
-
-
-def respell(text: str) -> str:
-    """Chat spellings as words ("go bakc 2 before the frisby" -> "go back to before ...")."""
-    out = re.sub(r"\b2\s+(?=(?:before|the|my|when|where|how|what|start|beginning|original)\b)",
-                 "to ", text, flags=re.IGNORECASE)
-    return re.sub(r"[A-Za-z]+", lambda m: _SPELLING.get(m.group(0).lower(), m.group(0)), out)
-
 
 def _tidy(text: str) -> str:
     text = " ".join(respell(text.replace("’", "'")).split())
@@ -281,16 +246,16 @@ def _ref(text: str, *, marked: bool) -> Target | Nav | str | None:
     low = r.lower()
     if _PRONOUN.match(low):
         return "pronoun"
-    m = _REQUEST.match(low)
+    m = REQUEST.match(low)
     if m:
         word = next(g for g in m.groups() if g)
         n = -1 if word.lower() in ("last", "latest", "final", "most recent") else _n(word)
         return Target("request", number=n)
-    if _BEFORE_LAST.match(low):
+    if BEFORE_LAST.match(low):
         return Target("before_last")
-    if _CAME_FROM.match(low):
+    if CAME_FROM.match(low):
         return Target("came_from")
-    m = _MADE.match(low)
+    m = MADE.match(low)
     if m and not re.match(r"^(?:the\s+)?(?:last|latest)\s+(?:turn|step)$", low):
         word = next(g for g in m.groups() if g)
         n = -1 if word.lower() in ("last", "latest", "newest", "most recent", "final") else _n(word)
@@ -382,7 +347,7 @@ def read(text: str) -> Nav | None:
         return None
     # "the dog ruined it. go back to before it": "it" is what another clause is about
     about = [w for c in clauses if not re.search(_PRONOUN_END, c, re.IGNORECASE)
-             and not _POINTING.match(_tidy(c))
+             and not POINTING.match(_tidy(c))
              and re.search(r"\b(?:the|this|that|these|those|your|his|her|a|an)\s+(?!is\b|was\b)"
                            r"[a-z]", c, re.IGNORECASE)
              for w in content_words(respell(c)) if w not in _JUDGING]
@@ -409,23 +374,12 @@ def read(text: str) -> Nav | None:
 def _pointed(clauses: list[str]) -> Nav | None:
     """"which version had the cyclist? take me there", "wasn't the tram green? i'd like
     that one": a clause that points ("there", "that one") at what the others name."""
-    if not any(_POINTING.match(_tidy(c)) for c in clauses):
+    if not any(POINTING.match(_tidy(c)) for c in clauses):
         return None
-    about = [w for c in clauses if not _POINTING.match(_tidy(c))
+    about = [w for c in clauses if not POINTING.match(_tidy(c))
              for w in content_words(respell(c)) if w not in _JUDGING]
     return Nav("goto", _with(" ".join(about), "at")) if about else None
 
-
-# A move to what another clause names: "take me there", "go to that one", "i'd like that one"
-_POINTING = re.compile(
-    r"^(?:(?:take|bring|get)\s+(?:me|us)\s+(?:back\s+)?(?:there|to\s+(?:it|that|this|that\s+one|"
-    r"this\s+one|them))|(?:go|jump|switch|move|head|return)\s+(?:back\s+)?(?:there|to\s+(?:it|that|"
-    r"this|that\s+one|this\s+one|them))|(?:i'?d|i\s+would|we'?d)\s+(?:like|prefer|love|want)\s+"
-    r"(?:that|this|it)(?:\s+one)?(?:\s+back)?|(?:i\s+)?want\s+(?:that|this)\s+one(?:\s+back)?|"
-    r"(?:show|give)\s+(?:me|us)\s+(?:that|it|that\s+one|this\s+one)|(?:that|this)\s+one|"
-    r"(?:let'?s\s+)?go\s+(?:back\s+)?there|use\s+(?:that|it|that\s+one)|"
-    r"(?:can|could)\s+(?:we|you|i)\s+(?:go\s+)?(?:back\s+)?to\s+(?:that|it|that\s+one))$",
-    re.IGNORECASE)
 
 
 _PRONOUN_END = r"\b(before|after|with|without|to|undo|revert)\s+(?:it|that|them|this|that one)$"
@@ -447,21 +401,13 @@ def _judged_ref(clause: str) -> Target | None:
     return None
 
 
-_WHOLE = re.compile(r"^(?:undo|revert|scrap|scratch|cancel|discard|reverse|ditch|bin|drop|nah|no|"
-                    r"nope|oops)\b",
-                    re.IGNORECASE)
-_AGAIN = re.compile(r"^(?:and\s+)?(?:(?:do\s+(?:that|it)|that)\s+)?(?:again|once\s+more|one\s+more(?:\s+time)?"
-                    r"|(?:undo|back|go\s+back|step\s+back)\s+(?:once\s+more|one\s+more(?:\s+time)?|"
-                    r"again)|one\s+more\s+(?:step\s+)?back|back\s+(?:one\s+)?more|further\s+back|"
-                    r"(?:go\s+)?back\s+further|keep\s+going(?:\s+back)?|more)$", re.IGNORECASE)
-
 
 def _read(text: str) -> Nav | None:
     nav = _read_move(text)
     if nav is not None and nav.kind == "undo":
         low = re.sub(r"[^a-z ]", " ", _FILLER.sub("", text.lower())).strip()
         low = _ASKING.sub("", low).strip()
-        if _WHOLE.match(low) or re.match(r"^(?:no|nope|nah|oops|undo)$",
+        if WHOLE.match(low) or re.match(r"^(?:no|nope|nah|oops|undo)$",
                                          re.sub(r"[^a-z ]", "", text.lower()).strip()):
             return Nav("undo", count=nav.count, whole=True)
     return nav
@@ -470,7 +416,7 @@ def _read(text: str) -> Nav | None:
 def _read_move(text: str) -> Nav | None:
     text = re.sub(r"^(\W*)rewind\b", r"\1go back", text.strip(), flags=re.IGNORECASE)
     raw = re.sub(r"[^a-z ]", " ", text.lower())
-    if _AGAIN.match(" ".join(_FILLER.sub("", " ".join(raw.split())).split())):
+    if AGAIN.match(" ".join(_FILLER.sub("", " ".join(raw.split())).split())):
         return Nav("again")
     s = _tidy(text)
     low = s.lower()
