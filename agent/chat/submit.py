@@ -133,7 +133,10 @@ def unsure_reply(turn: Turn, exc: Unsure, request: str, caption: str, history,
                             "steps": [s.model_dump() for s in plan.steps],
                             "say": f"edit: only {quote_all(exc.sure)}, giving "
                                    f"\"{plan.final_prompt}\""})
-    missing = "; ".join(f"\"{part}\" ({why})" for part, why in exc.parts[:3])
+    first_why: dict[str, str] = {}
+    for part, why in exc.parts:  # one reason per part: the first one found
+        first_why.setdefault(part, why)
+    missing = "; ".join(f"\"{part}\" ({why})" for part, why in list(first_why.items())[:3])
     lead = (f"I did not do {missing}." if exc.sure else
             f"I am not sure what you want changed: {missing}.")
     tip = f" Say it another way, for example {EXAMPLES}."
