@@ -3,10 +3,13 @@
 bench/planner_cases.yaml lists requests on three captions (a portrait, a landscape, a
 product shot), each with the words its final target prompt must and must not contain.
 
-    python -m bench.planner [--planner offline] [--verbose]
+    python -m bench.planner [--planner offline] [--verbose] [--sets dev,heldout,hostile,existing]
 
-Prints each failure and the pass rate. No model is loaded; an LLM planner (--planner
-openai|anthropic|ollama, configured as for the app) can be compared on the same cases.
+Prints each failure and the pass rate of the planner alone, then the language sets of
+bench/language/ sent through the chat (bench/planner_chat.py): right / asked / declined /
+WRONG per set and the time per message. The held-out set is printed as totals only. No
+model is loaded; an LLM planner (--planner openai|anthropic|ollama, configured as for the
+app) can be compared on the same cases.
 """
 
 from __future__ import annotations
@@ -72,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.planner", description=__doc__.split("\n")[0])
     ap.add_argument("--planner", default="offline",
                     help="offline | openai | anthropic | ollama (LLM settings from MTEDIT_*)")
-    ap.add_argument("--verbose", "-v", action="store_true", help="print every case")
+    ap.add_argument("--verbose", "-v", action="store_true",
+                    help="print every case, and the dev sets' misses through the chat")
+    ap.add_argument("--sets", default="existing,dev,heldout,hostile",
+                    help="the sets sent through the chat (comma-separated; '' for none)")
     args = ap.parse_args(argv)
     planner = None
     if args.planner != "offline":
@@ -97,7 +103,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"planner {args.planner}: {n_ok}/{len(outcomes)} requests on {captions} captions "
           f"say what was asked ({100 * n_ok / len(outcomes):.1f} %); "
           f"{1000 * secs / len(outcomes):.2f} ms per request")
+    chat_sets(args.sets, planner if args.planner != "offline" else None, args.verbose)
     return 0
+
+
+def chat_sets(names: str, planner, verbose: bool) -> None:
+    """The edit sets through the chat, one line each."""
+    from bench import planner_chat as pc
+
+    runs = {"existing": lambda: pc.run_planner_cases(planner=planner),
+            "dev": lambda: pc.run_edit_set("edits_dev.yaml", planner=planner),
+            "heldout": lambda: pc.run_edit_set("edits_heldout.yaml", planner=planner),
+            "hostile": pc.run_hostile_set}
+    tallies = [runs[n.strip()]() for n in names.split(",") if n.strip()]
+    if not tallies:
+        return
+    print("\nthrough the chat (right: as the case expects; asked: a question back, nothing "
+          "run; declined: nothing run, no question; WRONG: an action not asked for):")
+    for t in tallies:
+        print(t.line())
+        if verbose:
+            for miss in t.misses:
+                print(f"    {miss}")
 
 
 if __name__ == "__main__":

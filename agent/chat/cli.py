@@ -81,7 +81,7 @@ def plan_json(result) -> dict:
 def cmd_plan(args) -> int:
     from agent.planning.chat_model import PlannerConfigError
     from agent.planning.llm import make_planner
-    from agent.planning.safe import PlanningError, plan_safely
+    from agent.planning.safe import PlanningError, Unsure, check_plan, plan_safely
     from mtedit.settings import Settings
 
     try:
@@ -91,14 +91,20 @@ def cmd_plan(args) -> int:
         print(f"mtedit plan: {exc}", file=sys.stderr)
         return 2
     try:
-        result = plan_safely(planner, args.request, args.caption, args.history)
+        result = plan_safely(planner, args.request, args.caption, args.history, check=False)
     except PlanningError as exc:
         if args.json:
             print(json.dumps({"error": str(exc)}, ensure_ascii=False))
         print(f"mtedit plan: I could not plan that: {exc}", file=sys.stderr)
         return 1
+    unsure = ""
+    try:  # the chat asks before running a plan like this one
+        check_plan(result, args.request, args.caption)
+    except Unsure as exc:
+        unsure = str(exc)
     if args.json:
-        print(json.dumps(plan_json(result), indent=2, ensure_ascii=False))
+        print(json.dumps({**plan_json(result), **({"unsure": unsure} if unsure else {})},
+                         indent=2, ensure_ascii=False))
         return 0
     print(result.plan.describe())
     for i, s in enumerate(result.plan.steps, 1):
@@ -106,6 +112,8 @@ def cmd_plan(args) -> int:
         print(f"  {i}. {what} -> \"{s.target_prompt}\"")
     for note in result.notes:
         print(f"note: {note}")
+    if unsure:
+        print(f"unsure (the chat asks before running it): {unsure}")
     print(f"(planner: {result.planner})")
     return 0
 

@@ -27,7 +27,7 @@ REFUSE = ("I can't delete or change stored history or files from the chat, so no
           "deleted. Every version stays available; to delete a whole conversation, use the "
           "conversation list.")
 # Kinds that may start a job or move the head: answered under the conversation's claim.
-CLAIMED = ("upload", "generate", "edit", "undo", "redo", "goto", "branch")
+CLAIMED = ("upload", "generate", "edit", "undo", "redo", "goto", "branch", "again")
 
 
 def answer(turn: Turn, intent: Intent, uploads: list[tuple[str, bytes]],
@@ -52,7 +52,7 @@ def answer(turn: Turn, intent: Intent, uploads: list[tuple[str, bytes]],
             return submit.generate(turn, intent)
         case "edit":
             return submit.edit(turn, intent.edit, intent.once, text)
-        case "undo" | "redo" | "goto" | "branch":
+        case "undo" | "redo" | "goto" | "branch" | "again":
             return head_moves.navigate(turn, intent, redo_hints)
         case "history":
             return [turn.say(history(turn.store, turn.conversation_id), "history",

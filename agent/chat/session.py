@@ -34,10 +34,21 @@ conversation is only delete(conversation_id), a separate call for the UI.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.chat import conversations, dispatch, head_moves, retry, submit, upload_flow, views
+from agent.chat import (
+    clarify,
+    conversations,
+    dispatch,
+    doubt,
+    head_moves,
+    retry,
+    submit,
+    upload_flow,
+    views,
+)
 from agent.chat.turn import Turn, busy_reply
 from agent.chat.views import ConversationView, MessageView, NodeView, Reply
 from agent.jobs import recovery
@@ -141,8 +152,11 @@ class ChatSession:
         if len(text) > MAX_MESSAGE:
             return [Reply(text=f"That message is too long (over {MAX_MESSAGE} characters); "
                           "please shorten it.", kind="error")]
-        if problem := message_problem(text):  # numbers out of range, giant words: nothing stored
-            return [Reply(text=problem, kind="error")]
+        # "2" answering the chat's numbered question is an answer, not a stray number
+        answer = self._cid is not None and not files and re.fullmatch(r"#?\d", text) and \
+            clarify.pending(self.store, self._cid) is not None
+        if not answer and (problem := message_problem(text)):  # giant words, hostile text,
+            return [Reply(text=problem, kind="error")]          # numbers out of range
         if problem := nav_limits.problem(text, self.store, self._cid):  # "back to turn -1"
             return [Reply(text=problem, kind="error")]
         if self._cid is None:
@@ -155,11 +169,17 @@ class ChatSession:
         except ValueError as exc:
             return [turn.say(f"I could not use that file: {exc}", "error", user_text=text)]
         head = self.store.head(self._cid)
+        asked = clarify.pending(self.store, self._cid) if not uploads else None
+        chosen = clarify.pick(text, asked["choices"]) if asked else None
+        if chosen is not None:  # the answer to the question the chat asked last
+            return self._claimed(turn, lambda t: clarify.follow(t, asked["choices"][chosen]))
         intent = parse_intent(text, len(uploads), head is not None)
         if head is not None and intent.kind in ("edit", "question") and \
                 sounds_like_navigation(text):
             intent = dispatch.llm_reading(self.planner, self.store, intent, text, head)
         resume = RESUME.fullmatch(text) is not None and not uploads
+        if not resume and (reply := doubt.misread(turn, intent, head)) is not None:
+            return [reply]
         pending = (upload_flow.pending_caption(self.store, head)
                    if intent.kind in ("edit", "generate", "question") and not uploads else None)
         if not resume and pending is None and intent.kind not in dispatch.CLAIMED:
@@ -173,6 +193,13 @@ class ChatSession:
                     return upload_flow.caption_given(turn, intent.text or text, pending)
                 return dispatch.answer(turn, intent, uploads, self._redo_hint,
                                        head is not None)
+        except ConversationBusy as exc:
+            return [busy_reply(self.job(exc.job.id))]
+
+    def _claimed(self, turn: Turn, act) -> list[Reply]:
+        try:
+            with self.executor.claim(self._cid) as claim:
+                return act(dataclasses.replace(turn, claim=claim))
         except ConversationBusy as exc:
             return [busy_reply(self.job(exc.job.id))]
 

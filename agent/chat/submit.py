@@ -19,10 +19,10 @@ from agent.jobs import timing
 from agent.jobs.recovery import resume_spec
 from agent.jobs.spec import JobSpec
 from agent.jobs.view import job_state
-from agent.planning.offline import OfflinePlanner
+from agent.planning.offline import OfflinePlanner, PlanResult
 from agent.planning.params import EditSettings, core_overrides, shift_strength
 from agent.planning.plan import EditPlan
-from agent.planning.safe import check_request, plan_safely
+from agent.planning.safe import EXAMPLES, Unsure, check_request, plan_safely
 from agent.reading.intents import Intent
 
 
@@ -52,10 +52,13 @@ def generate(turn: Turn, intent: Intent) -> list[Reply]:
     return [run(turn, spec, None, "generate")]
 
 
-def edit(turn: Turn, request: str, once: dict, user_text: str | None) -> list[Reply]:
+def edit(turn: Turn, request: str, once: dict, user_text: str | None, *,
+         steps: list[dict] | None = None) -> list[Reply]:
     """Plan the request and run it from the head (or, while an edit of this conversation
     runs in this process, queue it behind that edit); `once`: settings for this edit
-    alone (Intent.once). user_text None: the user message is stored already."""
+    alone (Intent.once). user_text None: the user message is stored already. A plan the
+    planner is not sure of is asked about, not run (Unsure). steps: a plan the user chose
+    from a question (run as it was shown)."""
     store, cid = turn.store, turn.conversation_id
     after_job, base_node_id = None, None
     behind = turn.behind()
@@ -87,7 +90,12 @@ def edit(turn: Turn, request: str, once: dict, user_text: str | None) -> list[Re
         if not turn.wait and not isinstance(turn.planner, OfflinePlanner):  # never block
             return [plan_in_worker(turn, request, user_text, caption, history, once,
                                    base_node_id, after_job)]
-        result = plan_safely(turn.planner, request, caption, history)
+        if steps is not None:
+            result = PlanResult(EditPlan.model_validate({"steps": steps}), "chosen")
+        else:
+            result = plan_safely(turn.planner, request, caption, history)
+    except Unsure as exc:
+        return [unsure_reply(turn, exc, request, caption, history, user_text)]
     except ValueError as exc:
         return [turn.say(f"I could not plan that: {exc}", "error", user_text=user_text)]
     try:
@@ -107,6 +115,41 @@ def edit(turn: Turn, request: str, once: dict, user_text: str | None) -> list[Re
         reply = replace(reply, text="Queued after the edit that is running:\n"
                                     + plan.describe())
     return [reply]
+
+
+def unsure_reply(turn: Turn, exc: Unsure, request: str, caption: str, history,
+                 user_text: str | None) -> Reply:
+    """Ask instead of running a plan the planner was not sure of: offer the parts it did
+    understand (a request of several parts), and say which it did not."""
+    choices = []
+    if exc.sure:
+        alone = ". ".join(exc.sure)
+        try:
+            plan = plan_safely(turn.planner, alone, caption, history).plan
+        except ValueError:
+            plan = None
+        if plan is not None:
+            choices.append({"kind": "plan", "request": alone,
+                            "steps": [s.model_dump() for s in plan.steps],
+                            "say": f"edit: only {quote_all(exc.sure)}, giving "
+                                   f"\"{plan.final_prompt}\""})
+    first_why: dict[str, str] = {}
+    for part, why in exc.parts:  # one reason per part: the first one found
+        first_why.setdefault(part, why)
+    missing = "; ".join(f"\"{part}\" ({why})" for part, why in list(first_why.items())[:3])
+    lead = (f"I did not do {missing}." if exc.sure else
+            f"I am not sure what you want changed: {missing}.")
+    tip = f" Say it another way, for example {EXAMPLES}."
+    return turn.ask(lead + (" Did you mean:" if choices else tip), choices, user_text=user_text)
+
+
+def quote_all(parts: Sequence[str]) -> str:
+    return " and ".join(f"\"{p}\"" for p in parts)
+
+
+def run_plan(turn: Turn, request: str, steps: list[dict], user_text: str | None) -> list[Reply]:
+    """Run a plan the user chose from a question, as it was shown."""
+    return edit(turn, request, {}, user_text, steps=steps)
 
 
 def plan_in_worker(turn: Turn, request: str, user_text: str | None, caption: str,

@@ -19,6 +19,9 @@ from agent.jobs.view import JobView, active_job
 from agent.planning.params import EditSettings
 from mtedit.settings import Settings
 
+HOW_TO_ANSWER = ("Say the number (or \"that one\" for the first); anything else is read as a "
+                 "new message. Nothing was changed.")
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -44,6 +47,14 @@ class Turn:
                                      node_ids=list(node_ids), kind=kind, meta=meta)
         return Reply(text=full, kind=kind, node_ids=tuple(node_ids), plan=plan,
                      message_id=msg.id, notes=tuple(notes))
+
+    def ask(self, question: str, choices: list[dict], *, user_text: str | None) -> Reply:
+        """A question with numbered choices instead of an action; the choices are stored in
+        the message's meta (agent/chat/clarify.py reads the answer against them)."""
+        lines = [question, *(f"{i}. {c['say']}" for i, c in enumerate(choices, 1)),
+                 HOW_TO_ANSWER if choices else "Nothing was changed."]
+        return self.say("\n".join(lines), "ask", user_text=user_text,
+                        meta={"choices": choices} if choices else None)
 
     def behind(self) -> tuple[str, JobSpec] | None:
         """The conversation's last unfinished job (an edit queues behind it), if any."""

@@ -9,18 +9,23 @@ match is taken, several make a question naming them, and none moves nothing.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from agent.lineage import walks as lineage
+from agent.reading import meaning
 from agent.reading.references import Nav, Target
 from agent.reading.words import content_words, forms, keys, matches
 
 # Edits named by what they took away ("remove the glasses") do not give the image the words.
 _REMOVAL = re.compile(r"^(?:remove|erase|delete|take (?:off|away|out)|get rid of|drop|lose|"
                       r"without|no more)\b", re.IGNORECASE)
+
+
+NEAR = 0.45  # the least similarity for a word the conversation never used to stand for one
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,43 @@ class _Index:
         self.caption_of = caption_of
         self._caps: dict[str, frozenset[str]] = {}
         self.group_of: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.requests = [(r or "", tuple(ids)) for r, ids in groups]
         for request, ids in groups:
             ids = tuple(i for i in ids if i in self.by_id)
             for i in ids:
                 self.group_of[i] = (request or "", ids)
+
+    def vocabulary(self) -> frozenset[str]:
+        """Every word the conversation's captions, instructions and requests use."""
+        if not hasattr(self, "_vocab"):
+            out: set[str] = set()
+            for n in self.nodes:
+                out |= self.caption_keys(n) | keys(n.instruction)
+            for request, _ in self.requests:
+                out |= keys(request)
+            self._vocab = frozenset(w for w in out if w.isalpha() and len(w) > 2)
+        return self._vocab
+
+    def known(self, query: Sequence[str]) -> list[str]:
+        """The query with each word the conversation never used replaced by its nearest
+        word in spelling ("umbrelas" -> "umbrellas") or meaning ("cartoonified" ->
+        "cartoon", "dark" -> "night"), when one is clearly nearest."""
+        vocab = self.vocabulary()
+        out = []
+        for q in query:
+            if forms(q) & vocab or not q.isalpha():
+                out.append(q)
+                continue
+            close = difflib.get_close_matches(q, sorted(vocab), n=1, cutoff=0.8)
+            if close:
+                out.append(close[0])
+                continue
+            near = meaning.nearest(q, vocab)
+            if near is not None and near.score >= NEAR and near.score - near.runner_up >= 0.05:
+                out.append(near.word)
+            else:
+                out.append(q)
+        return out
 
     def caption_keys(self, node) -> frozenset[str]:
         if node.id not in self._caps:
@@ -119,21 +157,101 @@ class _Index:
 
 
 def navigate(nav: Nav, nodes, head_id: str | None, groups=(), redo_hint: str | None = None,
-             caption_of: Callable = lambda n: n.caption) -> Outcome:
+             caption_of: Callable = lambda n: n.caption, came_from: str | None = None) -> Outcome:
     """The node a navigation request means, over the conversation's nodes.
 
-    groups: (request text, node ids it produced) of the edit requests, oldest first."""
+    groups: (request text, node ids it produced) of the edit requests, oldest first.
+    redo_hint: the branch tip the last undo left (redo goes back toward it); came_from:
+    where the last move started ("back to where I was")."""
     nodes = list(nodes)
     if not nodes or head_id is None:
         return Outcome(None, "none", "There are no images yet: nothing to go back to.")
     ix = _Index(nodes, groups, caption_of)
     if nav.kind == "undo":
+        if nav.whole:
+            return _plain(*_undo_requests(ix, head_id, nav.count))
         return _plain(*lineage.undo(nodes, head_id, nav.count))
     if nav.kind == "redo":
-        return _plain(*lineage.redo(nodes, head_id, redo_hint))
+        return _redo(ix, head_id, redo_hint)
     if nav.kind == "branch":
         return _branch(ix, nav.target, head_id)
+    if nav.target is not None and nav.target.how in ("request", "made", "before_last",
+                                                      "came_from"):
+        return _by_order(ix, nav.target, head_id, came_from)
     return _goto(ix, nav.target, head_id)
+
+
+def _undo_requests(ix: _Index, head_id: str, count: int):
+    """Back past whole requests: from any step of a request of several steps to the
+    image before its first step."""
+    node = ix.by_id[head_id]
+    if node.parent_id is None:
+        return None, "This is the original image: there is nothing to undo."
+    for _ in range(max(1, count)):
+        if node.parent_id is None:
+            break
+        _, ids = ix.group_of.get(node.id, ("", (node.id,)))
+        first = ix.by_id.get(ids[0]) if ids else node
+        if first is None or first.id not in {n.id for n in lineage.path(ix.nodes, node.id)}:
+            first = node
+        node = ix.parent(first) or node
+    return node, None
+
+
+def _redo(ix: _Index, head_id: str, hint: str | None) -> Outcome:
+    """Forward: toward where an undo came from, else the only later image; with several
+    later images and no move to go back on, ask which."""
+    kids = lineage.children(ix.nodes, head_id)
+    if not kids:
+        return Outcome(None, "none", "There is nothing to redo: this image has no later edits.")
+    if hint and hint in ix.by_id:
+        ids = [n.id for n in lineage.path(ix.nodes, hint)]
+        if head_id in ids[:-1]:
+            return Outcome(ix.by_id[ids[ids.index(head_id) + 1]], "move")
+    if len(kids) == 1:
+        return Outcome(kids[0], "move")
+    lines = [f"- {_describe(ix, k)}: say go to the one with "
+             f"{' '.join(content_words(k.instruction or '')) or k.caption}" for k in kids]
+    return Outcome(None, "ask", f"Which one do you mean? This image has {len(kids)} later "
+                                "versions:\n" + "\n".join(lines) + "\nI left the image where it is.",
+                   tuple(kids))
+
+
+def _by_order(ix: _Index, target: Target, head_id: str, came_from: str | None) -> Outcome:
+    """"my third edit" (requests in the order made), "the 4th version" (images in the order
+    made, the upload first), "the one before last", "where I was"."""
+    if target.how == "came_from":
+        if came_from and came_from in ix.by_id and came_from != head_id:
+            return Outcome(ix.by_id[came_from], "move")
+        return Outcome(None, "none", "You have not moved from another version yet, so I left "
+                                     "the image where it is.")
+    if target.how == "before_last":
+        tip = lineage.branch_leaf(ix.nodes, head_id)
+        parent = ix.parent(tip)
+        if parent is None:
+            return Outcome(None, "none", "There is no version before the latest one.")
+        return Outcome(parent, "move")
+    if target.how == "made":
+        made = sorted(ix.nodes, key=lambda n: (n.created_at, n.id))
+        k = len(made) if target.number == -1 else target.number
+        if not 1 <= k <= len(made):
+            return Outcome(None, "none", f"The conversation has {len(made)} images (the upload "
+                                         f"is the first); there is no number {k}.")
+        return Outcome(made[k - 1], "move")
+    asked = []  # the requests that made images, oldest first
+    seen = set()
+    for _request, ids in ix.requests:
+        ids = tuple(i for i in ids if i in ix.by_id)
+        if ids and ids not in seen:
+            seen.add(ids)
+            asked.append(ids)
+    k = len(asked) if target.number == -1 else target.number
+    if not asked:
+        return Outcome(None, "none", "You have not asked for an edit yet.")
+    if not 1 <= k <= len(asked):
+        return Outcome(None, "none", f"You have asked for {len(asked)} edits so far; there is "
+                                     f"no edit number {k}. Say \"show the history\" to see them.")
+    return Outcome(ix.by_id[asked[k - 1][-1]], "move")
 
 
 def _plain(node, why) -> Outcome:
@@ -168,9 +286,9 @@ def _goto(ix: _Index, target: Target, head_id: str) -> Outcome:
                                      "history\" to see them.")
     if target.how == "other":
         return _branch(ix, target, head_id)
-    query = content_words(target.words)  # the LLM's words come as it wrote them
+    query = ix.known(content_words(target.words))  # the LLM's words come as it wrote them
     if target.how == "state":
-        return _state(ix, branch, query, content_words(target.without), target.still)
+        return _state(ix, branch, query, ix.known(content_words(target.without)), target.still)
     if not query:
         return Outcome(None, "none", "I could not tell which version you mean; say \"show the "
                                      "history\" to see them.")
@@ -180,7 +298,9 @@ def _goto(ix: _Index, target: Target, head_id: str) -> Outcome:
         if before:
             return _before_state(ix, branch, query)
         return _state(ix, branch, query, [], False)
-    on = [c for c in changes if c.first.id in {n.id for n in branch}]
+    own = {n.id for n in lineage.path(nodes, head_id)}
+    mine = [c for c in changes if c.first.id in own]  # the head's own history first
+    on = mine or ([c for c in changes if c.first.id in {n.id for n in branch}] if before else [])
     pool = on or changes
     if len(pool) > 1:
         intro = [c for c in pool if ix.introduced(c, query)]
@@ -276,6 +396,7 @@ def _branch(ix: _Index, target: Target | None, head_id: str) -> Outcome:
     nodes = ix.nodes
     head = ix.by_id[head_id]
     tips = sorted(lineage.leaves(nodes), key=lambda n: (n.created_at, n.id), reverse=True)
+    oldest_first = {t.id: k for k, t in enumerate(reversed(tips))}
     current = lineage.branch_leaf(nodes, head_id)
     if target is None:  # "switch branch": the most recent other tip
         others = [t for t in tips if t.id != current.id]
@@ -292,9 +413,10 @@ def _branch(ix: _Index, target: Target | None, head_id: str) -> Outcome:
         if not others:
             return Outcome(None, "none", "There is only one branch: edit an earlier version to "
                                          "start another.")
-        return _ask_branches(ix, others, current, "the other version")
-    query = content_words(target.words)
-    without = content_words(target.without)
+        return _ask_branches(ix, sorted(others, key=lambda t: oldest_first[t.id]), current,
+                             "the other version")
+    query = ix.known(content_words(target.words))
+    without = ix.known(content_words(target.without))
 
     def has(tip) -> bool:
         chain = lineage.path(nodes, tip.id)
@@ -314,7 +436,8 @@ def _branch(ix: _Index, target: Target | None, head_id: str) -> Outcome:
                                      "already.")
     if len(others) == 1:
         return Outcome(others[0], "move")
-    return _ask_branches(ix, others, current, ' '.join(query))
+    return _ask_branches(ix, sorted(others, key=lambda t: oldest_first[t.id]), current,
+                         ' '.join(query))
 
 
 def _ask_branches(ix: _Index, tips, current, what: str) -> Outcome:

@@ -62,6 +62,7 @@ def _categories() -> dict[str, str]:
     for kind, ws in vocabulary().get("attributes", {}).items():
         out.update({w: kind for w in ws})
     out.update({w: "size" for w in size_words()})
+    out.update({w: "colour" for w in vocabulary().get("colour_shades", [])})
     out.update({w: "colour" for w in colours()})
     return out
 
@@ -160,7 +161,8 @@ def find_item(items: list[str], ref: str) -> int | None:
     best, best_score = None, 0
     for i, item in enumerate(items):
         iw = words(item)
-        if noun not in iw and not (noun.endswith("s") and noun[:-1] in iw):
+        if noun not in iw and not (noun.endswith("s") and noun[:-1] in iw) and \
+                _compound(iw, noun) is None:
             continue
         score = 10 + len(ref_words & set(iw))
         score += 5 * sum(bool(re.search(rf"\b{p}\b", item.lower())) for p in ref_places[:1])
@@ -173,7 +175,15 @@ def _noun_index(item_words: list[str], noun: str) -> int | None:
     for cand in (noun, noun[:-1] if noun.endswith("s") else None):
         if cand and cand in item_words:
             return item_words.index(cand)
-    return None
+    return _compound(item_words, noun)
+
+
+def _compound(item_words: list[str], noun: str) -> int | None:
+    """"coat" names the "raincoat", "watch" the "wristwatch": a word ending in the noun."""
+    if len(noun) < 3:
+        return None
+    return next((i for i, w in enumerate(item_words)
+                 if w.endswith(noun) and len(w) >= len(noun) + 3 and w.isalpha()), None)
 
 
 def _edit_item(caption: str, ref: str, fn) -> str | None:
@@ -413,75 +423,6 @@ def add_object(caption: str, phrase: str, wearer: str | None = None) -> str:
         obj_seps = [", "] * (len(objs) - 2) + [" and "]
         return join_items(objs, obj_seps) + seps[tail - 1] + join_items(items[tail:], seps[tail:])
     return append(caption, f"with {phrase}")
-
-
-def place_preposition(place: str) -> str:
-    """'beach' -> 'on', 'wall' -> 'in front of', else 'in'."""
-    noun = head_noun(place) or ""
-    single = noun.removesuffix("s")
-    for prep, nouns in vocabulary().get("place_prepositions", {}).items():
-        if noun in nouns or single in nouns:
-            return prep
-    return "in"
-
-
-def _location_span(item: str) -> tuple[int, int] | None:
-    """Where the first item's place starts and ends ('in front of a brick wall')."""
-    m = re.search(rf"\s(?:{_alternation(locations())})\s+(?!(?:her|him|them|it)\b)",
-                  item, re.IGNORECASE)
-    if m is None:
-        return None
-    # not the subject's own words: the place comes after the first noun phrase
-    if len(words(item[: m.start()])) < 2:
-        return None
-    return m.start() + 1, len(item)
-
-
-def set_location(caption: str, place: str, prep: str | None = None) -> str:
-    """'put her on the moon': the caption's place becomes the new one."""
-    given = place.strip()
-    place = strip_article(given)
-    own = given[: len(given) - len(place)].strip()  # the user's own article stays
-    phrase = f"{prep or place_preposition(place)} {f'{own} {place}' if own else _place_article(place)}"
-    items, seps = split_items(caption)
-    span = _location_span(items[0])
-    if span is None:
-        return append(caption, phrase)
-    items[0] = items[0][: span[0]] + phrase
-    return join_items(items, seps)
-
-
-def _place_article(place: str) -> str:
-    noun = head_noun(place) or ""
-    if noun in ("moon", "sun", "sea", "ocean", "sky", "desert", "city", "beach", "street",
-                "countryside", "mountains", "jungle", "arctic", "stage"):
-        return f"the {place}"
-    if noun in ("mars", "paris", "london", "tokyo", "space", "venice", "rome") or is_plural(
-            noun) or noun in uncountable():
-        return place
-    return with_article(place)
-
-
-def set_background(caption: str, value: str) -> str:
-    value = strip_article(value).strip()
-    if value in colours():
-        new = recolor(caption, "background", value)
-        if new is not None:
-            return new
-    items, _ = split_items(caption)
-    if find_item(items, "background") is None and _location_span(items[0]) is not None:
-        if value in colours():
-            return set_location(caption, f"plain {value} background", "in front of")
-        return set_location(caption, value)
-    if not value.endswith("background"):
-        value = f"{value} background"
-    items, seps = split_items(caption)
-    i = find_item(items, "background")
-    if i is not None:
-        prep = re.match(r"^\s*(on|in|against|with)\b", items[i], re.IGNORECASE)
-        items[i] = fix_articles(f"{prep.group(1) if prep else 'on'} a {value}")
-        return join_items(items, seps)
-    return f"{caption}, on a {value}"
 
 
 def append(caption: str, text: str) -> str:

@@ -18,7 +18,8 @@ from agent import ops
 from agent.planning import captions as cap
 from agent.planning.plan import MAX_STEPS, EditPlan, EditStep
 from agent.planning.recipes import Step, apply_recipe, find_recipe
-from agent.planning.rules import direct
+from agent.planning.rewrites import MORE_RULES, recipe_rest, restate
+from agent.planning.rules import DECLINE, direct
 from agent.planning.safe import EXAMPLES, PlanningError, quote
 from agent.prompts import alternation, vocabulary
 from agent.reading.cleaning import clean_request
@@ -36,13 +37,18 @@ class PlanResult:
     plan: EditPlan
     planner: str
     notes: list[str] = field(default_factory=list)
+    # the request's parts, those not understood (part, why), and the part of each step
+    clauses: list[str] = field(default_factory=list)
+    unsure: list[tuple[str, str]] = field(default_factory=list)
+    step_clauses: list[str] = field(default_factory=list)
 
 
 def split_clauses(text: str) -> list[str]:
     """'make the circle blue and the square red, then add a hat' -> three clauses."""
     verbs = alternation(vocabulary()["edit_verbs"])
-    parts = re.split(rf"\s*(?:;|\.\s+|,?\s+(?:and\s+)?then\s+|,?\s+and\s+(?=(?:{verbs})\b)"
-                     rf"|,\s+(?=(?:{verbs})\b))\s*", text, flags=re.IGNORECASE)
+    parts = re.split(rf"\s*(?:;|\.\s+|,?\s+(?:and\s+)?then\s+|,?\s+and\s+(?:also\s+)?(?=(?:{verbs})\b)"
+                     rf"|,\s+(?:also\s+|and\s+|plus\s+)?(?=(?:{verbs})\b))\s*", text,
+                     flags=re.IGNORECASE)
     out: list[str] = []
     for part in (p.strip() for p in parts):
         if not part:
@@ -85,12 +91,26 @@ class OfflinePlanner:
         steps: list[Step] = []
         notes: list[str] = []
         summaries: list[str] = []
+        clauses, unsure, step_clauses = [], [], []
+        named = None  # the thing the last part named: "... the river ..., make it flowing"
         for clause in split_clauses(request):
+            if named and re.match(r"^make\s+it\s+[\w-]+$", clause, re.IGNORECASE) and \
+                    find_recipe(clause) is None and cap.category(clause.split()[-1]) != "colour":
+                clause = re.sub(r"\bit\b", f"the {named}", clause, count=1)
+            m = re.search(r"\bthe\s+([a-z][\w-]+)\b", clause, re.IGNORECASE)
+            named = m.group(1) if m and m.group(1).lower() not in cap.REFERS_TO_IMAGE else None
             if not re.search(r"[^\W\d_]", clause) or clause.lower() in ("and", "then", "also"):
                 continue  # no words: nothing to plan in this part
+            clauses.append(clause)
+            doubt = doubts(clause, current)
+            if doubt:
+                unsure.append((clause, doubt))
             new_steps, summary, note = self._clause(clause, current)
+            if new_steps and new_steps[-1].unsure and not doubt:
+                unsure.append((clause, new_steps[-1].unsure))
             for s in new_steps:
                 steps.append(s)
+                step_clauses.append(clause)
                 current = s.target
             if summary:
                 summaries.append(summary)
@@ -112,11 +132,24 @@ class OfflinePlanner:
                    for s in steps],
             summary=" ".join(summaries)[:300],
         )
-        return PlanResult(plan, self.name, list(dict.fromkeys(notes)))
+        return PlanResult(plan, self.name, list(dict.fromkeys(notes)), clauses, unsure,
+                          step_clauses[:MAX_STEPS])
 
     # -- one clause -> steps ---------------------------------------------------------
 
     def _clause(self, clause: str, caption: str) -> tuple[list[Step], str, str | None]:
+        clause, remark = restate(clause)
+        if remark:  # "he looks bored": said about the picture, not a change
+            return [], "", None
+        head, _, tail = clause.partition(", ")
+        if tail and _has_verb(head) and not _has_verb(tail) and not re.match(
+                r"^(?:no|nobody|no one|not|without|nothing)\b", tail, re.IGNORECASE):
+            steps, summary, note = self._clause(head, caption)  # "make the grass short,
+            if steps and not steps[-1].unsure:                  # freshly mowed"
+                steps[-1].target = cap.append(steps[-1].target, tail)
+            return steps, summary, note
+        clause = re.sub(r",\s*(?:nobody|no one|no people)(?:\s+(?:around|there|at all))?$", "",
+                        clause, flags=re.IGNORECASE)
         clause, strength = _strength_of(clause)
         # "try a red scarf" after a rollback means "add a red scarf"
         clause = re.sub(r"^try\s+(?:adding\s+|putting\s+(?:on\s+)?|with\s+)?(?=(?:a|an|some)\s)",
@@ -143,22 +176,37 @@ class OfflinePlanner:
             return ([Step(op.describe(), ops.caption_after(caption, op), [], strength, "op",
                            str(op))],
                     "", "This is an exact operation (done with PIL, not by the diffusion model).")
+        for rule in MORE_RULES:  # "X instead of Y", a new medium or place, an action
+            found = rule(clause.lower(), caption)
+            if found is not None and found is not DECLINE:
+                return [Step(instruction, found.target, found.focus, strength)], "", found.note
         recipe = find_recipe(clause)
         if recipe is not None and (_IMAGE_LEVEL.match(clause) or not _has_verb(clause)):
-            return apply_recipe(recipe, caption, strength), recipe.get("summary", ""), None
+            steps = apply_recipe(recipe, caption, strength)
+            rest = recipe_rest(clause, recipe, steps[-1].target)
+            if rest:  # "snowy christmas eve with lights in the windows": the rest too
+                steps[-1].target = cap.append(steps[-1].target, rest)
+            return steps, recipe.get("summary", ""), None
         found = direct(clause, caption)
         if found is not None:
             target, focus, note = found
             if note is None and target == caption:
                 note = (f"The description already says that (\"{caption}\"), so this step may "
                         "change little.")
-            return [Step(instruction, target, focus, strength)], "", note
+            step = Step(instruction, target, focus, strength)
+            if note and "could not find" in note:
+                step.unsure = note.split(",")[0].replace("I could not find", "I see no") + \
+                    " in the picture's description"
+            return [step], "", note
         if recipe is not None:
             return apply_recipe(recipe, caption, strength), recipe.get("summary", ""), None
         target, focus = self._generic(clause, caption)
         note = (f"I had no rule for \"{clause}\", so I added it to the image description; "
                 "an LLM planner (see the README) understands more.")
-        return [Step(instruction, target, focus, strength)], "", note
+        step = Step(instruction, target, focus, strength)
+        if re.match(rf"^(?:{alternation(vocabulary()['edit_verbs'])})\b", clause, re.IGNORECASE):
+            step.unsure = "I have no rule for it"  # a verb I could not apply
+        return [step], "", note
 
     def _generic(self, clause: str, caption: str) -> tuple[str, list[str]]:
         phrase = re.sub(r"^(?:make|turn)\s+(?:it|the image|the picture|the photo|everything)\s+"
@@ -168,6 +216,30 @@ class OfflinePlanner:
         stop = {"a", "an", "the", "and", "of", "with", "it", "more", "like", "look", "make"}
         focus = [w for w in cap.words(phrase) if w not in stop][:2]
         return target, focus
+
+
+_SHE = {"her", "she", "herself"}
+_HE = {"him", "he", "his", "himself"}
+
+
+def doubts(clause: str, caption: str) -> str:
+    """Why a clause cannot be planned with confidence on this caption ("" when it can): a
+    person the caption does not have ("make her smile" on a boy), "it" moved when the
+    picture has several things."""
+    ws = set(cap.words(clause))
+    cw = set(cap.words(caption))
+    female = {"woman", "girl", "lady", "bride", "mother", "grandmother", "women", "girls",
+              "queen", "actress", "she", "her", "wife", "daughter"}
+    male = {"man", "boy", "gentleman", "groom", "father", "grandfather", "men", "boys", "king",
+            "guy", "he", "his", "husband", "son", "teenager"}
+    if ws & _SHE and cw & male and not cw & female:
+        return "the picture's description names no woman or girl"
+    if ws & _HE and cw & female and not cw & male:
+        return "the picture's description names no man or boy"
+    if re.match(r"^(?:move|shift|push)\s+(?:it|that|this|them)\s+(?:to\s+)?(?:the\s+)?(?:left|right|up|down|top|bottom|side|cent(?:er|re)|middle)\b", clause, re.IGNORECASE) \
+            and len(cap.split_items(caption)[0]) > 1:
+        return "the picture has several things; say which one"
+    return ""
 
 
 def _has_verb(clause: str) -> bool:

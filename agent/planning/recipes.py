@@ -30,6 +30,7 @@ class Step:
     strength: float
     kind: str = "edit"
     op: str = ""
+    unsure: str = ""  # why the planner is not sure it understood the part ("" when it is)
 
 
 def find_recipe(clause: str) -> dict | None:

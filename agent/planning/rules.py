@@ -16,11 +16,12 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from agent.planning import captions as cap
+from agent.planning import places
 from agent.planning.recipes import MEDIUM, find_recipe, person
 from agent.prompts import alternation, vocabulary
 
 PRONOUNS = {"her", "him", "them", "she", "he", "they", "me", "us"}
-_DET = r"(?:the |his |her |their |its |that |this |my |our |your )?"
+_DET = r"(?:the |his |her |their |its |that |this |my |our |your |all (?:of )?the |all )?"
 _PRON = r"(?:her|him|them|it|me|us|she|he|they)"
 
 
@@ -47,13 +48,21 @@ def direct(clause: str, caption: str) -> Direct | None:
 
 def background(low: str, caption: str) -> Direct | None:
     """"make the background blue", "change the backdrop to a beach"."""
-    m = re.match(rf"^(?:make|change|turn|set|paint|colou?r|switch|replace)\s+{_DET}"
+    m = re.match(rf"^(?:(?:make|change|turn|set|paint|colou?r|switch|replace)\s+{_DET})?"
                  rf"(?:background|backdrop|scenery|setting)\s+(?:colou?r\s+)?"
-                 rf"(?:to\s+|into\s+|in\s+|with\s+)?(?P<y>.+)$", low)
-    if not m:
+                 rf"(?:to\s+|into\s+|in\s+|with\s+|should\s+be\s+|:\s*)?(?P<y>.+)$", low)
+    if not m or (not re.match(r"^(?:make|change|turn|set|paint|colou?r|switch|replace)\b", low)
+                 and not re.match(rf"^(?:an?\s+)?(?:{alternation(cap.colours())})\b",
+                                  m.group("y"))):
         return None
+    y, _, rest = m.group("y").partition(",")
+    if rest.strip():  # "background white, clean e-commerce look"
+        found = background(f"make the background {y.strip()}", caption)
+        if found is not None:
+            extra = re.sub(r"\s+(?:look|style|vibe|feel)$", "", rest.strip())
+            return Direct(cap.append(found.target, extra), found.focus)
     y = re.sub(r"\s+(?:colou?r|one)$", "", m.group("y"))
-    new = cap.set_background(caption, y)
+    new = places.set_background(caption, y)
     focus = [w for w in cap.words(y) if w in cap.colours()] or cap.words(y)[-1:]
     return Direct(new, focus + (["background"] if "background" in cap.words(new) else []))
 
@@ -71,13 +80,31 @@ def remove(low: str, caption: str) -> Direct | None:
     x = m.group("x")
     if x in PRONOUNS or x in cap.REFERS_TO_IMAGE:
         return DECLINE
-    new = cap.remove(caption, x)
+    if x in ("background", "backdrop") and "background" not in caption.lower():
+        return Direct(places.set_location(caption, "a plain white background", "on"),
+                      ["white", "background"])
+    new = cap.remove(caption, x) or _drop_weather(caption, x) or places.remove_subject(caption, x)
     if new is None or new == caption:
         return Direct(caption, [], (
             f"I could not find \"{cap.strip_article(x)}\" in the description "
             f"(\"{caption}\"), so I left the description as it is and this step may "
             "change little."))
     return Direct(new, [])
+
+
+_CLEAR = {"cloud": "clear", "fog": "clear", "mist": "clear", "rain": "dry", "snow": "clear",
+          "storm": "calm", "haze": "clear", "smoke": "clear"}
+
+
+def _drop_weather(caption: str, x: str) -> str | None:
+    """"remove the clouds" from "under a cloudy sky": the word made from it changes."""
+    noun = (cap.head_noun(x) or "").removesuffix("s")
+    clear = _CLEAR.get(noun)
+    m = re.search(rf"\b{re.escape(noun)}(?:y|ey|ing|s)\b", caption, re.IGNORECASE) if clear \
+        else None
+    if m is None:
+        return None
+    return caption[: m.start()] + clear + caption[m.end():]
 
 
 def move(low: str, caption: str) -> Direct | None:
@@ -112,7 +139,7 @@ def new_place(low: str, caption: str) -> Direct | None:
         return None
     if prep in ("to", "into", "onto"):
         prep = None
-    return Direct(cap.set_location(caption, where, prep), cap.words(where)[-1:])
+    return Direct(places.set_location(caption, where, prep), cap.words(where)[-1:])
 
 
 def replace(low: str, caption: str) -> Direct | None:
@@ -160,9 +187,12 @@ def replace(low: str, caption: str) -> Direct | None:
 
 def recolour(low: str, caption: str) -> Direct | None:
     """"make the car red", "paint the circle on the left blue"."""
+    hue = alternation(cap.colours())
+    shade = alternation(vocabulary().get("colour_shades", []) +
+                        vocabulary()["attributes"].get("pattern", []))
     m = re.match(rf"^(?:make|paint|colou?r|recolou?r|turn|dye|change)\s+{_DET}(?P<x>.+?)\s+"
-                 rf"(?:to\s+)?(?P<y>{alternation(cap.colours())})(?:\s+colou?r(?:ed)?)?"
-                 rf"(?:\s+with\s+(?P<w>.+))?$", low)
+                 rf"(?:to\s+)?(?P<y>(?:(?:{shade})\s+)?(?:{hue})(?:(?:\s+and\s+|-|\s+)(?:{hue}))?"
+                 rf"(?:\s+(?:{shade}))?)(?:\s+colou?r(?:ed)?)?(?:\s+with\s+(?P<w>.+))?$", low)
     if not m or (m.group("x") in PRONOUNS
                  and m.group("y") not in vocabulary().get("hair_colours", [])):
         return None
@@ -210,8 +240,8 @@ def add(low: str, caption: str) -> Direct | None:
         return DECLINE
     if who is not None and cap.head_noun(y) not in set(vocabulary()["wearables"]):
         y, who = f"{y} on the {who}", None  # "put a vase on the table"
-    if not yw or find_recipe(y):
-        return None
+    if not yw or (find_recipe(y) and len(cap.words(cap.strip_article(y))) <= 2):
+        return None  # "add some rain", "add fog": a recipe; "add an old lady ...": an object
     changed = give_attribute(caption, y)
     if changed is not None:
         return changed
@@ -227,8 +257,13 @@ def attribute(low: str, caption: str) -> Direct | None:
     """"make the cat fluffy", "make her hair short"."""
     m = re.match(rf"^(?:make|turn|change)\s+{_DET}(?P<x>[\w-]+(?:\s+[\w-]+)?)\s+(?:more\s+)?"
                  rf"(?P<y>[\w-]+)$", low)
-    if not m or m.group("x") in cap.REFERS_TO_IMAGE or m.group("x") in PRONOUNS or \
-            cap.find_item(cap.split_items(caption)[0], m.group("x")) is None:
+    if not m or m.group("x") in cap.REFERS_TO_IMAGE or m.group("x") in PRONOUNS:
+        return None
+    if cap.find_item(cap.split_items(caption)[0], m.group("x")) is None:
+        if m.group("x") in _SCENERY:  # "make the sky stormy" with no sky said yet
+            prep = "under" if m.group("x") == "sky" else "with"
+            thing = cap.with_article(f"{m.group('y')} {m.group('x')}")
+            return Direct(cap.append(caption, f"{prep} {thing}"), [m.group("y")])
         return None
     recipe = find_recipe(m.group("y"))
     if recipe is not None and any(st.get("attributes") for st in recipe["steps"]):
@@ -237,6 +272,9 @@ def attribute(low: str, caption: str) -> Direct | None:
     new = cap.set_attribute(caption, m.group("x"), y)
     return Direct(new, [y]) if new is not None else None
 
+
+_SCENERY = {"sky", "clouds", "sea", "water", "ground", "grass", "light", "lighting", "sun",
+            "moon", "weather", "air", "horizon"}
 
 RULES: tuple[Rule, ...] = (background, remove, move, new_place, replace, recolour, resize,
                            add, attribute)
@@ -285,7 +323,7 @@ def recolor(caption: str, x: str, colour: str) -> Direct:
         return Direct(cap.append(caption, f"tinted {colour}"), [colour])
     new = cap.recolor(caption, x, colour)
     noun = cap.head_noun(x)
-    if new is None:
+    if new is None:  # "make her eyes blue": said, though the description did not name them
         new = cap.append(caption, f"with {cap.with_article(f'{colour} {noun}')}")
     return Direct(new, [colour] + ([noun] if noun else []))
 

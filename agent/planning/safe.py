@@ -1,6 +1,11 @@
 """Planning that never crashes on words: any planner failure becomes a PlanningError
 whose message can be shown to the user as it is (what was not understood, and what to
-try), never a traceback. Nothing is stored for a request that fails here."""
+try), never a traceback. Nothing is stored for a request that fails here.
+
+A plan is also never run on a misreading: a part the planner was not sure of, or a
+target prompt that does not read as a caption (agent/reading/fluency.py), raises Unsure,
+which the chat turns into a question. The offline and the LLM planner's plans pass
+the same check."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from agent.reading import op_limits
+from agent.reading import fluency, op_limits
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +25,17 @@ EXAMPLES = '"make the sky blue", "add a hat", "remove the car" or "make it look 
 
 class PlanningError(ValueError):
     """The request could not be planned; str() is a polite sentence for the user."""
+
+
+class Unsure(PlanningError):
+    """The plan would act on words it did not understand. `parts`: (part, why) that were
+    not understood; `sure`: the parts that were (a request of several parts), which the
+    chat may offer to do alone."""
+
+    def __init__(self, message: str, parts: list[tuple[str, str]], sure: list[str]):
+        super().__init__(message)
+        self.parts = parts
+        self.sure = sure
 
 
 def quote(text: str, limit: int = 60) -> str:
@@ -40,11 +56,13 @@ def check_request(request: str) -> None:
         raise PlanningError(refusal)
 
 
-def plan_safely(planner, request: str, caption: str, history: Sequence[str] = ()):
-    """planner.plan(...), or a PlanningError naming what was not understood."""
+def plan_safely(planner, request: str, caption: str, history: Sequence[str] = (), *,
+                check: bool = True):
+    """planner.plan(...), or a PlanningError naming what was not understood; with check, an
+    Unsure when the plan would act on words it did not understand (check_plan)."""
     check_request(request)
     try:
-        return planner.plan(request, caption, history)
+        result = planner.plan(request, caption, history)
     except PlanningError:
         raise
     except ValidationError as exc:
@@ -60,3 +78,25 @@ def plan_safely(planner, request: str, caption: str, history: Sequence[str] = ()
         reason = str(exc) if isinstance(exc, ValueError) and str(exc) else "I did not understand it"
         raise PlanningError(f"I did not understand {quote(request)} ({reason}). Try "
                             f"{EXAMPLES}.") from None
+    if check:
+        check_plan(result, request, caption)
+    return result
+
+
+def check_plan(result, request: str, caption: str) -> None:
+    """Unsure when a part was not understood or a target prompt does not read as a caption."""
+    parts = list(getattr(result, "unsure", []) or [])
+    before = caption
+    of_step = list(getattr(result, "step_clauses", []) or [])
+    for i, step in enumerate(result.plan.steps):
+        if step.kind == "edit":
+            for problem in fluency.problems(step.target_prompt, before, request):
+                part = of_step[i] if i < len(of_step) else step.instruction
+                parts.append((part, f"the description would have {problem}"))
+        before = step.target_prompt
+    if not parts:
+        return
+    unsure = {p for p, _ in parts}
+    sure = [c for c in getattr(result, "clauses", []) if c not in unsure]
+    what = "; ".join(f"{quote(p)}: {why}" for p, why in parts[:3])
+    raise Unsure(f"I was not sure what to change ({what}), so I did not run it.", parts, sure)

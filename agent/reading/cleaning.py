@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 
 _FIRST = re.compile(r"^(?:no|nope|nah|hmm+|ok(?:ay)?)[,.!]+\s*", re.IGNORECASE)
-_TRAILING = re.compile(r"(?:[\s,]+(?:please|pls|plz|thanks|thank you|thx|for me|if you can|"
+_TRAILING = re.compile(r"(?:[\s,]+(?:please|pls|plz|thanks|thank you|thx|for me|if you can|lol|lmao|"
+                       r"haha+|hehe+|xd|:\)|:d|;\)|\(?joking\)?|"
                        r"if possible|now|too|as well))+$", re.IGNORECASE)
 _LEADS = re.compile(
     r"^(?:(?:ok(?:ay)?|now|next|also|and|then|please|pls|hey|so|great|nice|cool|good)[,!.]?\s+)*"

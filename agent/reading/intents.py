@@ -15,14 +15,16 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from agent import ops
 from agent.prompts import alternation, vocabulary
+from agent.reading import meaning
 from agent.reading.cleaning import clean_request
 from agent.reading.references import Target
 from agent.reading.references import read as read_navigation
 from editing_core.presets import PRESETS
 
 IntentKind = Literal[
-    "empty", "refuse", "upload", "generate", "edit", "undo", "redo", "goto", "branch",
+    "empty", "refuse", "upload", "generate", "edit", "undo", "redo", "goto", "branch", "again",
     "history", "setting", "question", "help", "chat",
 ]
 
@@ -54,6 +56,11 @@ class Intent:
     # ("make the car red with 20 steps" -> "make the car red", {"steps": 20}).
     edit: str = ""
     once: dict = field(default_factory=dict)
+    # How sure the reading is (0..1): rules that match exactly are sure; "everything
+    # else is an edit" is not, when the message sounds like a move (agent/chat/doubt.py
+    # asks below its margin).
+    confidence: float = 1.0
+    whole: bool = False  # undo: whole requests (Nav.whole)
 
 
 def _num(word: str) -> int | None:
@@ -80,6 +87,11 @@ _CHAT = re.compile(r"^(?:thanks?(?: you)?(?: (?:so|very) much)?|thx|ty|great|nic
                    r"perfect|awesome|amazing|wow|good|lovely|beautiful|love it|i love it|"
                    r"looks? (?:good|great|nice|perfect)|that'?s (?:good|great|nice|perfect|it)|"
                    r"hi|hello|hey|yes|yep|sure|fine|good job|well done|👍)$", re.IGNORECASE)
+
+
+def asks_to_delete(text: str) -> bool:
+    """"delete all history", "rm -rf the data folder": answered as a refusal to delete."""
+    return _DELETE.search(" ".join((text or "").split())) is not None
 
 
 def _is_chat(text: str) -> bool:
@@ -179,6 +191,32 @@ def sounds_like_navigation(text: str) -> bool:
     return _NAV_HINT.search(text) is not None
 
 
+def _edit_confidence(text: str, clean: str) -> float:
+    """How sure "it is an edit" is: a message an edit verb begins is one; one that sounds
+    like a move (its words, or its nearest labelled examples: agent/reading/meaning.py)
+    is not."""
+    if _editish().match(clean.lower()) or _exact_operation(clean):
+        return 0.9
+    if _MOVE_CUE.search(text) or sounds_like_navigation(text):
+        return 0.3
+    reading = meaning.intent(clean)
+    if reading is not None and reading.kind in ("move", "question") and reading.confidence >= 0.1:
+        return 0.35
+    return 0.8
+
+
+def _exact_operation(text: str) -> bool:
+    try:
+        return ops.parse_request(text) is not None
+    except ValueError:  # an operation with a number out of range: still an operation
+        return True
+
+
+def starts_with_edit_verb(text: str) -> bool:
+    """"make ...", "can you add ...": a message an edit verb begins."""
+    return _editish().match(clean_request(text).lower()) is not None
+
+
 def from_choice(intent: Intent, choice) -> Intent:
     """The intent an LLM's reading (an IntentChoice: intent, words, turn) names; the rules'
     own reading when the LLM says edit or question, or answered nothing usable."""
@@ -196,6 +234,16 @@ def from_choice(intent: Intent, choice) -> Intent:
     if choice.intent in ("before", "at") and choice.words.strip():
         return Intent("goto", intent.text, target=Target(choice.intent, choice.words))
     return intent
+
+
+# Words that go with moving through the versions more than with changing the picture.
+_MOVE_CUE = re.compile(
+    r"\b(?:go|get|take|bring|jump|hop|skip|head|switch|return|revert|rewind|restore|show|see|"
+    r"view|open|load)\b.*\b(?:to|back|there|it|one|version|branch|edit)\b|\b(?:newest|latest|"
+    r"most recent|oldest|first|second|third|fourth|fifth|last|final|penultimate|\d+(?:st|nd|rd|th))"
+    r"\s+(?:one|version|edit|image|picture|change|thing)\b|\b(?:start|beginning|upload|original)"
+    r"\b|\b(?:the|that|this)\s+one\b|\bforward\b|\bonce more\b|\bstep\b",
+    re.IGNORECASE)
 
 
 # "continue": run the rest of a plan that did not finish (agent/jobs/recovery.py).
@@ -243,6 +291,8 @@ def parse_intent(text: str, n_files: int = 0, has_image: bool = False) -> Intent
     """What the message asks for (see the module docstring for the order of the checks),
     with the edit it carries and that edit's own settings."""
     intent = _read(text, n_files, has_image)
+    if intent.kind == "edit" and has_image:
+        intent = replace(intent, confidence=_edit_confidence(text, intent.text))
     carried = intent.text if intent.kind == "edit" else intent.then or intent.instruction
     if not carried:
         return intent
@@ -258,7 +308,7 @@ def _read(text: str, n_files: int, has_image: bool) -> Intent:
         first = _read(m.group("nav"), 0, has_image)
         if first.kind in ("undo", "goto", "branch"):
             return Intent(first.kind, first.text, target=first.target, count=first.count,
-                          then=m.group("edit"))
+                          then=m.group("edit"), whole=first.whole)
     low = clean.lower()
 
     if _DELETE.search(raw):
@@ -276,7 +326,7 @@ def _read(text: str, n_files: int, has_image: bool) -> Intent:
         return Intent("history", clean)
     nav = read_navigation(raw)
     if nav is not None:
-        return Intent(nav.kind, clean, target=nav.target, count=nav.count)
+        return Intent(nav.kind, clean, target=nav.target, count=nav.count, whole=nav.whole)
 
     m = _SUBTLER.match(low)
     if m:

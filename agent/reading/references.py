@@ -14,9 +14,20 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from agent.reading.phrasing import (
+    AGAIN,
+    BEFORE_LAST,
+    CAME_FROM,
+    MADE,
+    NUMBERED,
+    POINTING,
+    REQUEST,
+    WHOLE,
+    respell,
+)
 from agent.reading.words import content_words
 
-NavKind = Literal["undo", "redo", "goto", "branch"]
+NavKind = Literal["undo", "redo", "goto", "branch", "again"]
 
 
 @dataclass(frozen=True)
@@ -26,9 +37,13 @@ class Target:
     how: "before" / "at" a described change, "state" (the version whose caption says the
     words and not `without`; `still`: the last such version before it changed), "turn"
     n of the current branch, "original", "image" n (0: the other image), "other" (the
-    other branch)."""
+    other branch), "request" n (the user's n-th edit request, in the order made, across
+    branches; -1 the last), "made" n (the n-th image made, the upload first; -1 the
+    newest), "before_last" (the image before the newest of the head's branch),
+    "came_from" (where the last move started)."""
 
-    how: Literal["before", "at", "state", "turn", "original", "image", "other"]
+    how: Literal["before", "at", "state", "turn", "original", "image", "other", "request",
+                 "made", "before_last", "came_from"]
     words: str = ""
     number: int = 0
     without: str = ""
@@ -40,6 +55,9 @@ class Nav:
     kind: NavKind
     target: Target | None = None  # goto; branch (None: the most recent other branch)
     count: int = 1  # undo
+    # undo: take back whole requests ("undo", "scrap that": all the steps a request made),
+    # not single images ("back one", "go back")
+    whole: bool = False
 
 
 _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -53,8 +71,13 @@ _THING = r"(?:version|one|image|picture|pic|photo|state|shot|edit|result|variant
 
 
 def _n(word: str) -> int:
-    word = word.strip().lower().lstrip("#")
-    return int(word) if word.isdigit() else _NUMBERS.get(word, 0)
+    word = " ".join(word.strip().lower().lstrip("#").split())
+    m = re.fullmatch(r"(\d+)(?:st|nd|rd|th)?", word)
+    if m:
+        return int(m.group(1))
+    return _NUMBERS.get(word, NUMBERED.get(word, 0))
+
+
 
 
 _FILLER = re.compile(
@@ -80,16 +103,16 @@ _GERUNDS = {"going": "go", "getting": "get", "taking": "take", "bringing": "brin
             "coming": "come", "showing": "show", "seeing": "see", "using": "use"}
 
 # Verbs that move back to a version ("go back to the red bench" means that version) ...
-_TO = (r"(?:(?:go|get|come|head|jump|skip|move|step|switch|swap|flip|roll|take\s+(?:me|us|it|this)|"
+_TO = (r"(?:(?:go|get|come|head|jump|hop|skip|move|step|switch|swap|flip|roll|take\s+(?:me|us|it|this)|"
        r"bring\s+(?:me|us|it|this)|put\s+(?:me|us|it))\s+back|back|return|revert|roll\s*back|"
        r"rewind|restore|reset|(?:switch|send|move|get|set)\s+(?:me|us|it|this)\s+back|"
        r"(?:change|turn|make)\s+(?:it|this|everything|things)\s+back|switch|swap|"
-       r"jump|move|go|get|head|take\s+(?:me|us)|bring\s+(?:me|us))"
-       r"(?:\s+(?:back|over))?(?:\s+(?:to|into|onto))?")
+       r"jump|hop|skip|cross|move|go|get|head|take\s+(?:me|us)|bring\s+(?:me|us))"
+       r"(?:\s+(?:back|over|ahead|forward|on))?(?:\s+(?:to|into|onto))?")
 # ... and verbs that take a change back ("undo the dog" means the version before it).
 _UNDO_VERB = (r"(?:undo|revert|roll\s*back|take\s+back|scrap|cancel|reverse|drop\s+back\s+from|"
               r"get\s+rid\s+of\s+the\s+edit\s+with)")
-_SEE = (r"(?:show\s+(?:me|us)|let\s+me\s+see|(?:can|could|may)\s+i\s+(?:see|have)|see|view|open|"
+_SEE = (r"(?:continue\s+on|carry\s+on\s+(?:with|from|on)|keep\s+going\s+on|show\s+(?:me|us)|let\s+me\s+see|(?:can|could|may)\s+i\s+(?:see|have)|see|view|open|"
         r"load|pick|use|choose|select|give\s+me|i\s+(?:want|need|miss|prefer|liked|loved)|"
         r"(?:i|we)(?:'d|\s+would)\s+(?:like|prefer|rather\s+have)|pull\s+up|bring\s+up|"
         r"continue\s+(?:from|with)|(?:re)?start\s+(?:again\s+|over\s+)?from|begin\s+again\s+from|"
@@ -97,6 +120,9 @@ _SEE = (r"(?:show\s+(?:me|us)|let\s+me\s+see|(?:can|could|may)\s+i\s+(?:see|have
         r"edit\s+from|keep)")
 _BARE_UNDO = re.compile(
     r"^(?:undo|revert|go back|get back|step back|move back|back|back up|take (?:that|it|this) back|"
+    r"one back|back a step|a step back|back by one|scrap (?:that|it|this)|discard (?:that|it|this)|"
+    r"(?:scrap|discard|ditch|bin|drop|lose|cancel) (?:the|that|my)? ?(?:last|latest|previous)? ?"
+    r"(?:edit|change|step|one|thing|version)|(?:scrap|discard|ditch) (?:it|that)|"
     r"roll ?back|rewind|go back a (?:step|bit)|one step back|step back one|back one|"
     r"go back one(?: step| more)?|back one (?:more|step)|one more back|undo (?:that|this|it|"
     r"the last (?:edit|change|step|one|thing))|revert (?:that|this|it|the last (?:edit|change|"
@@ -122,11 +148,13 @@ _PREVIOUS = re.compile(
     rf"this one|that one|it)$|^where\s+(?:we|i)\s+(?:were|was)(?:\s+a\s+(?:step|moment)\s+ago)?$",
     re.IGNORECASE)
 _REDO = re.compile(r"^(?:redo|re-do|redo (?:that|it|the last (?:edit|change|step|one))|go forward|"
+                   r"(?:go to |show me |jump to )?(?:the )?next(?: one| version| image| step)?|"
+                   r"forwards?(?: one| a step)?|one (?:step )?forward|step forwards?|"
                    r"step forward|move forward|forward|undo (?:the|that|my|your) undo|"
                    r"go forward again|forward again|(?:go|jump) ahead|put it back the way you had it)$",
                    re.IGNORECASE)
 _ORIGINAL = re.compile(
-    rf"^(?:the\s+)?(?:very\s+)?(?:original|beginning|start|unedited|untouched|first)"
+    rf"^(?:the\s+)?(?:very\s+)?(?:raw\s+|plain\s+|initial\s+)?(?:original|beginning|start|unedited|untouched|first|upload|initial)"
     rf"(?:\s+(?:one|image|picture|pic|photo|version|upload|state))?$|^(?:the\s+)?(?:very\s+)?"
     rf"(?:first|original)\s+{_THING}$|^(?:the\s+)?{_THING}\s+(?:that\s+)?(?:i|we)\s+(?:uploaded|"
     rf"started\s+(?:with|from)|sent(?:\s+you)?|gave\s+you|began\s+with|had\s+at\s+first)$|"
@@ -169,6 +197,10 @@ _WITH = re.compile(
     rf"showed|shows)|having|showing|in\s+which|which\s+(?:has|had)|in\s+which|featuring|"
     rf"from\s+when|from\s+where|of)\s+(?P<w>.+)$|^(?:to\s+)?(?:when|where|the\s+point\s+where|"
     rf"the\s+time\s+when)\s+(?P<w2>.+)$|^with\s+(?P<w3>.+)$", re.IGNORECASE)
+# "the stormy one but before the big waves", "the film one but not faded yet"
+_NAMED_BUT = re.compile(rf"^(?:the\s+|that\s+)?(?P<w>.+?)\s+(?:{_THING}|picture|image)\s*,?\s+"
+                        r"(?P<rest>(?:but|and|yet|before|without|with|where|still)\b.+)$",
+                        re.IGNORECASE)
 _NAMED = re.compile(rf"^(?:the\s+|that\s+|this\s+)?(?P<w>.+?)\s+(?:{_THING}|picture|image)$",
                     re.IGNORECASE)
 _PREFER = re.compile(
@@ -184,8 +216,9 @@ _JUDGED = re.compile(
     r"great|fine|perfect|preferable)(?:\s+.*)?$", re.IGNORECASE)
 
 
+
 def _tidy(text: str) -> str:
-    text = " ".join(text.replace("’", "'").split())
+    text = " ".join(respell(text.replace("’", "'")).split())
     text = re.sub(r"\ball the way\s+(?=back|to)", "", text, flags=re.IGNORECASE)
     text = re.sub(r"[\"“”]", "", text)
     text = text.strip(" ?!.,;:")
@@ -213,6 +246,20 @@ def _ref(text: str, *, marked: bool) -> Target | Nav | str | None:
     low = r.lower()
     if _PRONOUN.match(low):
         return "pronoun"
+    m = REQUEST.match(low)
+    if m:
+        word = next(g for g in m.groups() if g)
+        n = -1 if word.lower() in ("last", "latest", "final", "most recent") else _n(word)
+        return Target("request", number=n)
+    if BEFORE_LAST.match(low):
+        return Target("before_last")
+    if CAME_FROM.match(low):
+        return Target("came_from")
+    m = MADE.match(low)
+    if m and not re.match(r"^(?:the\s+)?(?:last|latest)\s+(?:turn|step)$", low):
+        word = next(g for g in m.groups() if g)
+        n = -1 if word.lower() in ("last", "latest", "newest", "most recent", "final") else _n(word)
+        return Target("made", number=n)
     m = _IMAGE.match(low)
     if m:
         o = m.group("o")
@@ -248,6 +295,9 @@ def _ref(text: str, *, marked: bool) -> Target | Nav | str | None:
     m = _WITH.match(low)
     if m:
         return _with(m.group("w") or m.group("w2") or m.group("w3"), "at")
+    m = _NAMED_BUT.match(low)
+    if m:
+        return _with(f"{m.group('w')} {m.group('rest')}", "at")
     m = _NAMED.match(low)
     if m and not re.match(r"^(?:this|current|same|new|next|last|latest|previous|whole|entire)$",
                           m.group("w")):
@@ -262,12 +312,16 @@ def _with(phrase: str, how: str) -> Target:
     state dog without snow; 'the dog' -> `how` dog."""
     low = phrase.lower().strip()
     without = ""
-    m = re.search(r"\s*(?:,\s*)?\b(?:(?:but|and|yet)\s+(?:with\s+)?(?:it\s+|he\s+|she\s+|there\s+)?"
+    m = re.search(r"\s*(?:,\s*)?\b(?:before\s+(?:it|he|she|they|there|you)\s+(?:got|was|were|became|"
+                  r"had|went|turned|added|made|gave|put)|(?<=,\s)before|(?<=,)before|(?<=\w\s)before|"
+                  r"(?:but|and|yet)\s+(?:with\s+)?(?:it\s+|he\s+|she\s+|there\s+)?"
                   r"(?:no|not|without|before(?:\s+the)?|(?:was|is|had|has|did|were)\s*n[o']?t|"
                   r"(?:wasn|isn|hadn|hasn|didn|weren)'?t)|without|with\s+no)\s+(?:any\s+)?(?:yet\s+)?"
                   r"(?P<neg>.+)$", low)
     if m:
-        without, low = _words(m.group("neg")), low[: m.start()]
+        neg = re.sub(r"\s+(?:got|get|was|were|became|turned|appeared|came|went|showed)\b.*$", "",
+                     m.group("neg"))
+        without, low = _words(neg), low[: m.start()]
     still = bool(re.search(r"\b(?:still|yet|remained|stayed)\b", low))
     words = _words(low)
     if still or without:
@@ -281,18 +335,22 @@ def _words(phrase: str) -> str:
 
 def read(text: str) -> Nav | None:
     """The navigation a message asks for, or None when it asks for something else."""
+    clauses = [c for c in re.split(r"\s*[,;.!?]+\s*|\s+(?:so|and then|then)\s+", text) if c.strip()]
+    pointed = _pointed(clauses) if len(clauses) >= 2 else None
+    if pointed is not None:
+        return pointed
     whole = _read(text)
     if whole is not None:
         return whole
     # "actually the snowy one was nicer, go back to it"; "that's worse, go back"
-    clauses = [c for c in re.split(r"\s*[,;.!?]+\s*|\s+(?:so|and then|then)\s+", text) if c.strip()]
     if len(clauses) < 2:
         return None
     # "the dog ruined it. go back to before it": "it" is what another clause is about
     about = [w for c in clauses if not re.search(_PRONOUN_END, c, re.IGNORECASE)
-             and re.search(r"\b(?:the|this|that|these|those|your|his|her)\s+(?!is\b|was\b)[a-z]",
-                           c, re.IGNORECASE)
-             for w in content_words(c) if w not in _JUDGING]
+             and not POINTING.match(_tidy(c))
+             and re.search(r"\b(?:the|this|that|these|those|your|his|her|a|an)\s+(?!is\b|was\b)"
+                           r"[a-z]", c, re.IGNORECASE)
+             for w in content_words(respell(c)) if w not in _JUDGING]
     if about:
         clauses = [re.sub(_PRONOUN_END, lambda m: f"{m.group(1)} {' '.join(about)}", c,
                           flags=re.IGNORECASE) for c in clauses]
@@ -304,11 +362,29 @@ def read(text: str) -> Nav | None:
     nav = navs[-1]
     if nav.kind == "undo" and nav.count == 1 and refs and isinstance(refs[0], Target):
         return Nav("goto", refs[0])
+    first = navs[0].target
+    if len(navs) >= 2 and nav.kind == "goto" and nav.target is not None and \
+            nav.target.how == "before" and first is not None and first.how in ("at", "state") \
+            and first.words:  # "the one with the green tram, before the cyclist"
+        without = " ".join(filter(None, (first.without, nav.target.words)))
+        return Nav("goto", Target("state", first.words, without=without, still=first.still))
     return nav
+
+
+def _pointed(clauses: list[str]) -> Nav | None:
+    """"which version had the cyclist? take me there", "wasn't the tram green? i'd like
+    that one": a clause that points ("there", "that one") at what the others name."""
+    if not any(POINTING.match(_tidy(c)) for c in clauses):
+        return None
+    about = [w for c in clauses if not POINTING.match(_tidy(c))
+             for w in content_words(respell(c)) if w not in _JUDGING]
+    return Nav("goto", _with(" ".join(about), "at")) if about else None
+
 
 
 _PRONOUN_END = r"\b(before|after|with|without|to|undo|revert)\s+(?:it|that|them|this|that one)$"
 _JUDGING = frozenset("""
+think thought preferred prefer guess believe wrong might maybe suppose remember point
 ruined ruins ruin spoiled spoils spoil ugly weird bad terrible awful hate hated dislike silly odd
 wrong worse worst looks strange off creepy horrible messed mess broke broken killed overdone
 much too nicer prettier work works working worked fit fits suit suits nice pretty cool fine
@@ -325,7 +401,23 @@ def _judged_ref(clause: str) -> Target | None:
     return None
 
 
+
 def _read(text: str) -> Nav | None:
+    nav = _read_move(text)
+    if nav is not None and nav.kind == "undo":
+        low = re.sub(r"[^a-z ]", " ", _FILLER.sub("", text.lower())).strip()
+        low = _ASKING.sub("", low).strip()
+        if WHOLE.match(low) or re.match(r"^(?:no|nope|nah|oops|undo)$",
+                                         re.sub(r"[^a-z ]", "", text.lower()).strip()):
+            return Nav("undo", count=nav.count, whole=True)
+    return nav
+
+
+def _read_move(text: str) -> Nav | None:
+    text = re.sub(r"^(\W*)rewind\b", r"\1go back", text.strip(), flags=re.IGNORECASE)
+    raw = re.sub(r"[^a-z ]", " ", text.lower())
+    if AGAIN.match(" ".join(_FILLER.sub("", " ".join(raw.split())).split())):
+        return Nav("again")
     s = _tidy(text)
     low = s.lower()
     if re.match(r"^(?:no|nope|nah|oops|undo)$", re.sub(r"[^a-z ]", "", text.lower()).strip()):
@@ -340,6 +432,9 @@ def _read(text: str) -> Nav | None:
         return Nav("undo", count=max(1, _n(next(g for g in m.groups() if g))))
     if _REDO.match(low):
         return Nav("redo")
+    if re.match(r"^(?:switch|swap|hop|jump|go|cross|move|flip|change)\s+(?:back\s+)?(?:across|over|"
+                r"sides?|branches|to\s+the\s+other\s+side)$", low):
+        return Nav("branch", Target("other"))
     m = re.match(rf"^{_UNDO_VERB}\s+(?!(?:back\s+)?to\b)(?P<rest>.+)$", low)
     if m:
         ref = _ref(m.group("rest"), marked=True)
@@ -389,7 +484,9 @@ _QUESTION = re.compile(r"^(?:what|why|who|which|whose|is|are|does|do|did|was|wer
 _EDIT_START = re.compile(r"^(?:make|add|remove|replace|change|turn|put|give|swap|move|paint|"
                          r"colou?r|erase|take|draw|create|generate|render|set|apply|convert|"
                          r"transform|let|have|place|insert|fix|crop|rotate|flip|blur|sharpen|"
-                         r"brighten|darken|increase|decrease|zoom|delete|drop|lose)\b",
+                         r"brighten|darken|increase|decrease|zoom|delete|drop|lose|mirror|invert|"
+                         r"resize|scale|straighten|desaturate|greyscale|grayscale|dye|empty|"
+                         r"have|let|get|bring\s+(?:in|out)|show\s+(?:him|her|them|it)\b)\b",
                          re.IGNORECASE)
 
 

@@ -1,8 +1,8 @@
 """Checks of what the user types, before anything is planned or stored.
 
 message_problem(text) returns a reply for a message that cannot be used as it is (a
-word too long to be one, a setting given a number outside its range, NaN or infinity),
-or None. Ranges are editing_core.limits', so the chat, the CLI and the settings panel
+word too long to be one, a setting given a number outside its range, NaN or infinity;
+code, commands, injection strings and keyboard mash: agent/reading/hostile.py), or None. Ranges are editing_core.limits', so the chat, the CLI and the settings panel
 agree.
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from agent.reading.hostile import refusal
+from agent.reading.intents import asks_to_delete
 from editing_core.limits import check_number
 from mtedit.text import unreadable
 
@@ -44,6 +46,8 @@ def message_problem(text: str) -> str | None:
     if long is not None:
         return (f"That message has a word of {len(long)} characters; words can be at most "
                 f"{MAX_WORD} characters. Nothing was changed: please send it again in words.")
+    if (why := refusal(text)) and not asks_to_delete(text):  # injection, code, mash ...
+        return why  # (a request to delete gets the chat's own answer: nothing is deleted)
     if not _SETTINGY.search(text):
         return None
     for key, names in _KEYS.items():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.planning import captions
+from agent.planning import captions, places
 
 SCENE = ("a small red circle on the left and a large blue square on the right, "
          "on a green background")
@@ -20,7 +20,7 @@ def test_colour_size_and_place_change_only_the_named_item():
     assert captions.resize(SCENE, "the square", "tiny") == SCENE.replace("large", "small")
     assert captions.move(SCENE, "the circle", "on the right") == SCENE.replace(
         "circle on the left", "circle on the right")
-    assert captions.set_background(SCENE, "blue") == SCENE.replace("green", "blue")
+    assert places.set_background(SCENE, "blue") == SCENE.replace("green", "blue")
     assert captions.set_attribute("a cat on a sofa", "the cat", "fluffy") == "a fluffy cat on a sofa"
     # what the caption does not have cannot be changed
     assert captions.recolor(SCENE, "the triangle", "yellow") is None
@@ -37,7 +37,7 @@ def test_add_remove_and_replace_objects():
     assert captions.remove("a dog", "the dog") is None  # nothing would be left
     assert captions.replace_object("a black dog on a beach", "the dog", "a white cat") == (
         "a white cat on a beach")
-    assert captions.set_background("a dog", "a snowy forest") == "a dog, on a snowy forest background"
+    assert places.set_background("a dog", "a snowy forest") == "a dog, on a snowy forest background"
 
 
 def test_phrases_and_articles():
