@@ -29,8 +29,8 @@ EDIT_CATEGORIES = {
     "refuse",
 }
 NAV_WORDS = {"ask", "none", "edit", "question"}
-EDIT_SIZES = {"edits_heldout.yaml": 160, "edits_dev.yaml": 100}
-NAV_SIZES = {"navigation_heldout.yaml": 110, "navigation_dev.yaml": 70}
+EDIT_SIZES = {"edits_heldout.yaml": 160, "edits_dev.yaml": 100, "edits_dev2.yaml": 220}
+NAV_SIZES = {"navigation_heldout.yaml": 110, "navigation_dev.yaml": 70, "navigation_dev2.yaml": 110}
 
 
 def load(name):
@@ -181,6 +181,47 @@ def test_dev_and_heldout_are_distinct():
     assert not set(dev_nav["lineages"]) & set(held_nav["lineages"])
     dev_caps, held_caps = load("edits_dev.yaml")["captions"], load("edits_heldout.yaml")["captions"]
     assert not set(dev_caps.values()) & set(held_caps.values())
+
+
+def test_second_dev_sets_are_new_sentences_on_new_pictures():
+    """The second dev sets share no near-copy sentence, caption or lineage with the others.
+
+    A failure names the second dev set's sentence only, so that fixing it reads nothing
+    of a held-out set.
+    """
+    hostile = [norm(hostile_text(entry)) for entry in load("hostile.yaml")["inputs"]]
+    for kind, field in (("edits", "request"), ("navigation", "say")):
+        others = hostile + [
+            norm(c[field])
+            for name in (f"{kind}_dev.yaml", f"{kind}_heldout.yaml")
+            for c in load(name)["cases"]
+        ]
+        copies = [
+            case[field]
+            for case in load(f"{kind}_dev2.yaml")["cases"]
+            if difflib.get_close_matches(norm(case[field]), others, n=1, cutoff=0.9)
+        ]
+        if copies:
+            pytest.fail(f"{kind}_dev2: near copies of another set's sentences: {copies}")
+
+    edits = load("edits_dev2.yaml")
+    captions = edits["captions"]
+    assert len(captions) >= 14
+    assert len({key.split("_")[0] for key in captions}) >= 5
+    for name in ("edits_dev.yaml", "edits_heldout.yaml"):
+        old = {norm(c) for c in load(name)["captions"].values()}
+        assert not {norm(c) for c in captions.values()} & old, name
+
+    nav = load("navigation_dev2.yaml")
+    assert len(nav["lineages"]) >= 3
+    for key, nodes in nav["lineages"].items():
+        assert 8 <= sum(len(str(node["label"]).split()) for node in nodes) <= 12, key
+    for name in ("navigation_dev.yaml", "navigation_heldout.yaml"):
+        other = load(name)["lineages"]
+        assert not set(nav["lineages"]) & set(other), name
+        old = {norm(nodes[0]["caption"]) for nodes in other.values()}
+        new = {norm(nodes[0]["caption"]) for nodes in nav["lineages"].values()}
+        assert not new & old, name
 
 
 def hostile_text(entry):
