@@ -42,7 +42,7 @@ def calibration_card(side: int = 256):
 
 def toy_scene():
     """A two-object held-out scene of the bundled model's world (its default test image)."""
-    from toyworld.train import heldout_scenes
+    from toyworld.world import heldout_scenes
 
     return next(s for s in heldout_scenes(16, 0) if len(s.objects) == 2)
 
