@@ -34,6 +34,16 @@ def _call(velocity_fn, x, t, step, substep, callback):
     return v
 
 
+def _step(x, v, i: int, ts, control, after_step):
+    """x <- x + h v, with v first passed through `control` and x then through `after_step`."""
+    if control is not None:
+        v = control(x, v, step=i, timesteps=ts)
+    x = x + (ts[i + 1] - ts[i]) * v
+    if after_step is not None:
+        x = after_step(x, i, ts[i + 1])
+    return x
+
+
 def _midpoint(t_a: float, t_b: float) -> float:
     # Symmetric in (t_a, t_b): an inversion step and the matching sampling step get the
     # bit-identical midpoint, so features stored at one are found at the other.
@@ -47,11 +57,7 @@ def euler(velocity_fn: VelocityFn, x, timesteps: Sequence[float], control=None, 
     ts = _times(timesteps)
     for i in range(len(ts) - 1):
         v = _call(velocity_fn, x, ts[i], i, "start", callback)
-        if control is not None:
-            v = control(x, v, step=i, timesteps=ts)
-        x = x + (ts[i + 1] - ts[i]) * v
-        if after_step is not None:
-            x = after_step(x, i, ts[i + 1])
+        x = _step(x, v, i, ts, control, after_step)
     return x
 
 
@@ -64,11 +70,7 @@ def rf_solver(velocity_fn: VelocityFn, x, timesteps: Sequence[float], control=No
         h = ts[i + 1] - ts[i]
         v0 = _call(velocity_fn, x, ts[i], i, "start", callback)
         vm = _call(velocity_fn, x + 0.5 * h * v0, _midpoint(ts[i], ts[i + 1]), i, "mid", callback)
-        if control is not None:
-            vm = control(x, vm, step=i, timesteps=ts)
-        x = x + h * vm
-        if after_step is not None:
-            x = after_step(x, i, ts[i + 1])
+        x = _step(x, vm, i, ts, control, after_step)
     return x
 
 
@@ -88,11 +90,7 @@ def fireflow(velocity_fn: VelocityFn, x, timesteps: Sequence[float], control=Non
             v_prev = _call(velocity_fn, x, ts[i], i, "start", callback)
         vm = _call(velocity_fn, x + 0.5 * h * v_prev, _midpoint(ts[i], ts[i + 1]), i, "mid", callback)
         v_prev = vm
-        if control is not None:
-            vm = control(x, vm, step=i, timesteps=ts)
-        x = x + h * vm
-        if after_step is not None:
-            x = after_step(x, i, ts[i + 1])
+        x = _step(x, vm, i, ts, control, after_step)
     return x
 
 
