@@ -156,25 +156,13 @@ def tiny_tokenizers(words: list[str] | None = None, t5_max_length: int = 64):
     """(CLIP-style, T5-style) word-level tokenizers over `words` (default: DEFAULT_WORDS),
     with FLUX's special tokens: <|startoftext|> / <|endoftext|> for CLIP, </s> for T5."""
     words = sorted(set(DEFAULT_WORDS if words is None else [w.lower() for w in words]))
-    clip_tok, _ = word_tokenizer(
-        words,
-        specials=["<|startoftext|>", "<|endoftext|>", "<|unk|>"],
-        template="<|startoftext|> $A <|endoftext|>",
-        pad="<|endoftext|>",
-        unk="<|unk|>",
-        model_max_length=77,
-        bos_token="<|startoftext|>",
-        eos_token="<|endoftext|>",
-    )
-    t5_tok, _ = word_tokenizer(
-        words,
-        specials=["<pad>", "</s>", "<unk>"],
-        template="$A </s>",
-        pad="<pad>",
-        unk="<unk>",
-        model_max_length=t5_max_length,
-        eos_token="</s>",
-    )
+    bos, eos, unk = "<|startoftext|>", "<|endoftext|>", "<|unk|>"
+    clip_tok, _ = word_tokenizer(words, specials=[bos, eos, unk], template=f"{bos} $A {eos}",
+                                 pad=eos, unk=unk, model_max_length=77, bos_token=bos,
+                                 eos_token=eos)
+    t5_tok, _ = word_tokenizer(words, specials=["<pad>", "</s>", "<unk>"], template="$A </s>",
+                               pad="<pad>", unk="<unk>", model_max_length=t5_max_length,
+                               eos_token="</s>")
     return clip_tok, t5_tok
 
 
