@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 ID = String(32)
 
@@ -61,12 +61,23 @@ class ConversationRow(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the edit settings
 
 
-class ImageNodeRow(Base):
-    __tablename__ = "image_nodes"
-    __table_args__ = (Index("ix_image_nodes_conversation_created", "conversation_id", "created_at"),)
+class _TimelineRow:
+    """A row of a conversation's timeline (its images, its messages), read back by
+    conversation in the order made: index ix_<table>_conversation_created."""
 
-    id: Mapped[str] = mapped_column(ID, primary_key=True)
-    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple:
+        name = f"ix_{cls.__tablename__}_conversation_created"
+        return (Index(name, "conversation_id", "created_at"),)
+
+    # sort_order: first in the table, as the migrations create them.
+    id: Mapped[str] = mapped_column(ID, primary_key=True, sort_order=-1)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), sort_order=-1)
+
+
+class ImageNodeRow(_TimelineRow, Base):
+    __tablename__ = "image_nodes"
+
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("image_nodes.id"), index=True)
     root_id: Mapped[str] = mapped_column(ID)
     depth: Mapped[int] = mapped_column(Integer, default=0)
@@ -90,12 +101,9 @@ class ImageNodeRow(Base):
     check_result: Mapped[dict[str, Any] | None] = mapped_column()  # revision 0007
 
 
-class MessageRow(Base):
+class MessageRow(_TimelineRow, Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation_created", "conversation_id", "created_at"),)
 
-    id: Mapped[str] = mapped_column(ID, primary_key=True)
-    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
     parent_message_id: Mapped[str | None] = mapped_column(ForeignKey("messages.id"), index=True)
     role: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text, default="")
