@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -53,27 +52,6 @@ def fill(data: Path, n: int) -> tuple[str, list[str]]:
         return conv, [x.id for x in store.nodes(conv)]
 
 
-def load_and_click(context, url: str, conv: str, n: int, node_id: str):
-    """Seconds until the page's shell, until the tree is drawn, from a click to the
-    image's actions."""
-    from bench.lineage_page import ALL_DRAWN, click_thumbnail
-
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    started = time.monotonic()
-    page.goto(f"{url}/?c={conv}")
-    page.get_by_test_id("stChatInputTextArea").wait_for()
-    shell = time.monotonic() - started
-    page.wait_for_function(ALL_DRAWN, arg=n)
-    drawn = time.monotonic() - started
-    started = time.monotonic()
-    click_thumbnail(page, node_id)
-    page.get_by_role("dialog").get_by_role("button", name="Make head").wait_for()
-    clicked = time.monotonic() - started
-    page.close()
-    return shell, drawn, clicked
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nodes", type=int, default=200)
@@ -82,10 +60,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import sync_playwright
 
+    from bench.page_timing import timed_runs
     from mtedit.settings import BUNDLED_MODEL
 
     sys.path.insert(0, str(ROOT / "tests" / "app"))
-    from offline import CHROMIUM, FLAGS, offline
     from test_browser import _serve  # the browser test's server
 
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
@@ -99,25 +77,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"server up in {time.monotonic() - started:.1f} s; load: "
                   f"{os.getloadavg()[0]:.2f} (1 min average), {os.cpu_count()} cores, "
                   f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-            runs = []
-            for i in range(args.runs + 1):
-                context = browser.new_context(viewport={"width": 1400, "height": 1000},
-                                              service_workers="block")
-                with offline(context):
-                    shell, drawn, clicked = load_and_click(context, url, conv, args.nodes,
-                                                           target)
-                context.close()
-                name = "warm-up (first page of the server)" if i == 0 else f"run {i}"
-                print(f"{name}: shell {shell:.2f} s, drawn {drawn:.2f} s, click to actions "
-                      f"{clicked:.2f} s, ready {drawn + clicked:.2f} s")
-                if i:
-                    runs.append((shell, drawn, clicked))
-            browser.close()
+            shell, drawn, clicked = timed_runs(
+                pw, args.runs, "click to actions", f"{url}/?c={conv}", args.nodes, target,
+                lambda page: page.get_by_test_id("stChatInputTextArea").wait_for(),
+                lambda page: page.get_by_role("dialog").get_by_role(
+                    "button", name="Make head").wait_for)
         finally:
             server.close()
-    shell, drawn, clicked = (statistics.median(r[k] for r in runs) for k in range(3))
-    print(f"app page with a {args.nodes}-image lineage, median of {len(runs)}: shell "
+    print(f"app page with a {args.nodes}-image lineage, median of {args.runs}: shell "
           f"{shell:.2f} s, drawn {drawn:.2f} s, click to actions {clicked:.2f} s, ready "
           f"{drawn + clicked:.2f} s (target <= 3 s); load now {os.getloadavg()[0]:.2f}")
     return 0

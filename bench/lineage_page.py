@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -27,22 +26,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench.page_timing import ALL_DRAWN, click_thumbnail, timed_runs  # noqa: F401 - tests' too
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "app" / "lineage_tree" / "demo.py"
-
-# Every thumbnail of the tree is decoded (the component draws in a shadow root).
-ALL_DRAWN = """n => {
-  const hosts = document.querySelectorAll('[data-testid="stBidiComponentIsolated"]');
-  for (const h of hosts) {
-    const root = h.shadowRoot;
-    const box = root && root.querySelector('.lt-scroll[data-ready="1"]');
-    if (!box) continue;
-    const imgs = root.querySelectorAll('.lt-node img');
-    return imgs.length === n && [...imgs].every(i => i.complete && i.naturalWidth > 0);
-  }
-  return false;
-}"""
-
 
 @contextmanager
 def serve_demo(log_path: Path) -> Iterator[str]:
@@ -75,35 +62,15 @@ def serve_demo(log_path: Path) -> Iterator[str]:
             stop(server)
 
 
-def click_thumbnail(page, node_id: str) -> None:
-    """Scroll the node into view inside the tree and click the middle of its picture
-    with the mouse, as a person does."""
-    img = page.locator(f'.lt-node[data-id="{node_id}"] img')
-    img.evaluate("e => e.scrollIntoView({block: 'center', inline: 'center'})")
-    box = img.bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+def clicked_answer(node_id: str):
+    """The demo page shows the clicked node's id under the tree: the wait for it (checking
+    first that it is not there already)."""
 
+    def answer(page):
+        assert node_id not in page.locator(".st-key-clicked").inner_text()
+        return page.locator(".st-key-clicked", has_text=node_id).wait_for
 
-def load_and_click(context, url: str, nodes: int, direction: str,
-                   node_id: str) -> tuple[float, float, float]:
-    """Seconds until the page's shell, until the tree is drawn, from a click to Python's
-    answer."""
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    started = time.monotonic()
-    page.goto(f"{url}/?n={nodes}&direction={direction}")
-    page.get_by_text("Nothing yet: click a thumbnail.").wait_for()
-    shell = time.monotonic() - started
-    page.wait_for_function(ALL_DRAWN, arg=nodes)
-    drawn = time.monotonic() - started
-    before = page.locator(".st-key-clicked").inner_text()
-    started = time.monotonic()
-    click_thumbnail(page, node_id)
-    page.locator(".st-key-clicked", has_text=node_id).wait_for()
-    clicked = time.monotonic() - started
-    assert node_id not in before
-    page.close()
-    return shell, drawn, clicked
+    return answer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,32 +84,18 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    sys.path.insert(0, str(ROOT / "tests" / "app"))
-    from offline import CHROMIUM, FLAGS, offline
-
     target = f"node-{min(150, args.nodes - 1):04d}"
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         started = time.monotonic()
         with serve_demo(Path(tmp) / "server.log") as url:
             print(f"server up in {time.monotonic() - started:.1f} s; "
                   f"load: {os.getloadavg()[0]:.2f} (1 min average), {os.cpu_count()} cores")
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-            runs = []
-            for i in range(args.runs + 1):
-                context = browser.new_context(viewport={"width": 1400, "height": 1000},
-                                              service_workers="block")
-                with offline(context):
-                    shell, drawn, clicked = load_and_click(context, url, args.nodes,
-                                                           args.direction, target)
-                context.close()
-                name = "warm-up (first page of the server)" if i == 0 else f"run {i}"
-                print(f"{name}: shell {shell:.2f} s, drawn {drawn:.2f} s, click answered "
-                      f"{clicked:.2f} s, ready {drawn + clicked:.2f} s")
-                if i:
-                    runs.append((shell, drawn, clicked))
-            browser.close()
-    shell, drawn, clicked = (statistics.median(r[k] for r in runs) for k in range(3))
-    print(f"{args.nodes}-image lineage tree ({args.direction}), median of {len(runs)}: "
+            shell, drawn, clicked = timed_runs(
+                pw, args.runs, "click answered", f"{url}/?n={args.nodes}&direction="
+                f"{args.direction}", args.nodes, target,
+                lambda page: page.get_by_text("Nothing yet: click a thumbnail.").wait_for(),
+                clicked_answer(target))
+    print(f"{args.nodes}-image lineage tree ({args.direction}), median of {args.runs}: "
           f"shell {shell:.2f} s, drawn {drawn:.2f} s, click answered {clicked:.2f} s, "
           f"ready {drawn + clicked:.2f} s (target <= 3 s); load now {os.getloadavg()[0]:.2f}")
     return 0

@@ -109,17 +109,11 @@ def chat_sets(names: str, verbose: bool) -> list:
     runs = {"existing": nc.run_existing,
             "dev": lambda: nc.run_language_set("navigation_dev.yaml"),
             "heldout": lambda: nc.run_language_set("navigation_heldout.yaml")}
-    tallies = [runs[n.strip()]() for n in names.split(",") if n.strip()]
-    if tallies:
-        print("\nthrough the chat (right: as the case expects; asked: a question back, "
-              "nothing moved; declined: nothing moved, no question; WRONG: a move or an edit "
-              "not asked for):")
-    for t in tallies:
-        print(t.line())
-        if verbose:
-            for miss in t.misses:
-                print(f"    {miss}")
-    return tallies
+    from bench.planner_chat import run_sets
+
+    return run_sets(runs, names, "\nthrough the chat (right: as the case expects; asked: a "
+                    "question back, nothing moved; declined: nothing moved, no question; WRONG: "
+                    "a move or an edit not asked for):", verbose)
 
 
 if __name__ == "__main__":

@@ -115,16 +115,9 @@ def chat_sets(names: str, planner, verbose: bool) -> None:
             "dev": lambda: pc.run_edit_set("edits_dev.yaml", planner=planner),
             "heldout": lambda: pc.run_edit_set("edits_heldout.yaml", planner=planner),
             "hostile": pc.run_hostile_set}
-    tallies = [runs[n.strip()]() for n in names.split(",") if n.strip()]
-    if not tallies:
-        return
-    print("\nthrough the chat (right: as the case expects; asked: a question back, nothing "
-          "run; declined: nothing run, no question; WRONG: an action not asked for):")
-    for t in tallies:
-        print(t.line())
-        if verbose:
-            for miss in t.misses:
-                print(f"    {miss}")
+    pc.run_sets(runs, names, "\nthrough the chat (right: as the case expects; asked: a question "
+                "back, nothing run; declined: nothing run, no question; WRONG: an action not "
+                "asked for):", verbose)
 
 
 if __name__ == "__main__":

@@ -132,6 +132,20 @@ class Tally:
                 "groups": {g: dict(c) for g, c in self.groups.items()}}
 
 
+def run_sets(runs: dict, names: str, heading: str, verbose: bool) -> list[Tally]:
+    """Run the sets named in `names` (comma-separated keys of `runs`) and print, after
+    `heading`, one line each (and, if verbose, each miss); their tallies."""
+    tallies = [runs[n.strip()]() for n in names.split(",") if n.strip()]
+    if tallies:
+        print(heading)
+    for t in tallies:
+        print(t.line())
+        if verbose:
+            for miss in t.misses:
+                print(f"    {miss}")
+    return tallies
+
+
 def says(text: str, phrase: str) -> bool:
     """Whole words, case-insensitive ('rain' is not in 'raindrops')."""
     return re.search(rf"(?<![\w-]){re.escape(phrase.lower())}(?![\w-])", text.lower()) is not None
