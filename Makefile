@@ -26,6 +26,11 @@ test: install
 bench: install
 	OMP_NUM_THREADS=1 $(BIN)/mtedit bench reconstruct --model tiny-random --turns 3 --size 64 --chain both --presets rf,rf_solver,fireflow,rf_inversion,mtc
 	OMP_NUM_THREADS=1 $(BIN)/mtedit bench toy --scenes 6 --turns 4 --t2i 8 --nfe 18 --threads 1
+	OMP_NUM_THREADS=1 $(BIN)/mtedit bench toy --scenes 4 --turns 4 --chain pixel --presets rf,mtc --nfe 18 --region auto --t2i 0 --threads 1
+	OMP_NUM_THREADS=1 $(BIN)/python -m bench.reader_agreement --scenes 12
+	OMP_NUM_THREADS=1 $(BIN)/python -m bench.planner
+	OMP_NUM_THREADS=1 $(BIN)/python -m bench.navigation
+	OMP_NUM_THREADS=1 $(BIN)/python -m bench.lineage_page --runs 1
 
 lint: install
 	$(BIN)/ruff check .
