@@ -27,7 +27,7 @@ def _default_work_dir() -> Path:
 
 
 def register(subparsers) -> None:
-    from .train import Config
+    from .train_config import Config
 
     p = subparsers.add_parser(
         "train-toy", help="train the small toy FLUX model from scratch (resumable, CPU)")

@@ -24,7 +24,7 @@ Stages:
 - `export`: write the diffusers-format folder (EMA weights, fp16).
 
 The stages live in train_vae.py, train_text.py and train_transformer.py; what they
-share (settings, log, schedule, checkpoints) in train_shared.py.
+share in train_shared.py (log, schedule, checkpoints) and train_config.py (settings).
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from pathlib import Path
 import torch
 
 from . import components as C
-from .train_shared import Config, Log, cosine_lr, psnr, resume, to_tensor, tokenize
+from .train_config import Config
+from .train_shared import Log, cosine_lr, psnr, resume, to_tensor, tokenize
 from .train_text import NO_LABEL, TOKEN_HEADS, caption_labels, train_text
 from .train_transformer import TextStack, quick_eval, sample_t, train_transformer, velocity
 from .train_vae import encode_latents, finetune_decoder, train_vae

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from . import components as C
-from .train_shared import Config, Log, cosine_lr, tokenize
+from .train_config import Config
+from .train_shared import Log, cosine_lr, tokenize
 from .world import caption, heldout_scenes, is_heldout, random_scene
 
 NO_LABEL = -100

@@ -15,7 +15,8 @@ from editing_core.schedule import DEV_SHIFT, sampling_timesteps
 from editing_core.solvers import euler
 
 from . import components as C
-from .train_shared import Config, Log, cosine_lr, resume, tokenize
+from .train_config import Config
+from .train_shared import Log, cosine_lr, resume, tokenize
 from .train_text import train_text
 from .world import RESOLUTION, caption, heldout_scenes
 

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import components as C
-from .train_shared import Config, Log, cosine_lr, psnr, resume, to_tensor
+from .train_config import Config
+from .train_shared import Log, cosine_lr, psnr, resume, to_tensor
 from .world import RESOLUTION, caption, heldout_scenes, render, training_scenes
 
 
