@@ -138,7 +138,7 @@ def test_a_plan_killed_between_steps_resumes_from_where_it_stopped(store, model_
 
 # argv: database_url data_dir conversation_id model_dir go_file n ; one JSON line per reply
 RACER = r"""
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 from agent import ChatSession
 from agent.jobs.executor import Executor
@@ -153,6 +153,7 @@ settings = Settings(data_dir=store.data_dir, model=model, max_side=64)
 session = ChatSession.open(settings, conv, store=store, executor=Executor(store, backend))
 words = ["make the circle blue", "make the circle red", "make the square green",
          "make the square yellow"]
+Path(f"{go}.{os.getpid()}.ready").touch()
 while not Path(go).exists():
     time.sleep(0.001)
 for i in range(int(n)):
@@ -181,7 +182,11 @@ def test_two_processes_on_one_conversation_run_one_job_at_a_time(shared_store, m
                                str(model_dir), str(go), "20"], cwd=ROOT, env=env(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
-    time.sleep(8)  # both have loaded the model
+    deadline = time.monotonic() + 300
+    while len(list(tmp_path.glob("go.*.ready"))) < 2:  # both have loaded the model
+        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+        assert time.monotonic() < deadline, "the two processes did not load the model"
+        time.sleep(0.1)
     go.touch()
     replies = []
     for p in procs:

@@ -52,19 +52,24 @@ def deployment(redis_url, postgres_url, tmp_path, model_dir):
     Store.open(postgres_url, tmp_path / "shared").close()  # migrated once, before the workers
     workers: list[subprocess.Popen] = []
 
-    def start_worker(name: str) -> subprocess.Popen:
-        log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([sys.executable, "-m", "mtedit", "worker", "--name", name],
-                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        workers.append(proc)
+    def start_workers(*names: str) -> list[subprocess.Popen]:
+        """Start the workers together; return once each says it is ready."""
+        procs = []
+        for name in names:
+            log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "mtedit", "worker", "--name", name],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+        workers.extend(procs)
         deadline = time.monotonic() + 120
-        while "ready." not in (tmp_path / f"{name}.log").read_text():
-            assert proc.poll() is None, (tmp_path / f"{name}.log").read_text()
-            assert time.monotonic() < deadline, "worker did not start"
-            time.sleep(0.2)
-        return proc
+        for name, proc in zip(names, procs):
+            while "ready." not in (tmp_path / f"{name}.log").read_text():
+                assert proc.poll() is None, (tmp_path / f"{name}.log").read_text()
+                assert time.monotonic() < deadline, "worker did not start"
+                time.sleep(0.2)
+        return procs
 
-    yield env, start_worker
+    yield env, start_workers
     stop(*workers, grace=20)
 
 
@@ -79,8 +84,8 @@ def test_a_worker_with_the_wrong_blob_folder_refuses_to_start(deployment, tmp_pa
 
 
 def test_chats_through_two_workers_survive_a_worker_killed_mid_job(deployment):
-    env, start_worker = deployment
-    workers = [start_worker("w1"), start_worker("w2")]
+    env, start_workers = deployment
+    workers = start_workers("w1", "w2")
     settings = Settings.from_env(env)
     session = ChatSession.open(settings)
     assert type(session.executor).__name__ == "QueueExecutor"

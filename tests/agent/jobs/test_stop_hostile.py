@@ -108,7 +108,7 @@ def continue_at_once(store: Store) -> None:
     assert [n.kind for n in chat.lineage()] == ["upload", "edit", "edit"]
 
 
-SCRIPT = f"""settings: {{steps: 40}}
+SCRIPT = f"""settings: {{steps: 16}}
 turns:
   - text: {CAPTION}
     images: [{SCENE}]
@@ -135,7 +135,7 @@ from agent import ChatSession
 from mtedit.settings import Settings
 chat = ChatSession.open(Settings.from_env())
 chat.new_conversation("driver")
-chat.update_settings(steps=40)
+chat.update_settings(steps=16)
 chat.send({CAPTION!r}, files=[{str(SCENE)!r}])
 chat.send("make it more vintage", wait=True)
 print("finished")
