@@ -17,11 +17,13 @@ caller as it is.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import threading
 import time
+from collections.abc import Iterator
 
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
@@ -76,6 +78,18 @@ def committed_after_all(store, xid: int | None, exc: BaseException) -> bool:
             time.sleep(0.2)  # its backend is still finishing it
     setattr(exc, IN_DOUBT, True)
     return False
+
+
+@contextlib.contextmanager
+def no_retries() -> Iterator[None]:
+    """Store calls in this block (this thread) fail at once instead of waiting out a lost
+    database: for a process that is exiting, whose database may already have stopped."""
+    before = getattr(_inside, "active", False)
+    _inside.active = True
+    try:
+        yield
+    finally:
+        _inside.active = before
 
 
 def retrying(fn):
