@@ -30,6 +30,7 @@ from agent.jobs.run import job_size, run_job
 from agent.jobs.spec import CLAIM_REQUEST, JobSpec
 from agent.jobs.view import JobView, job_view
 from mtedit.settings import Settings
+from storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -356,5 +357,7 @@ class Executor:
                                        message=said)
             if ended is not None and ended[1] is not None:
                 live.message_id = ended[1].id
+        except StorageError as exc:  # said in words (the database vanished, the disk is full)
+            log.warning("could not store the end of job %s: %s", live.id, exc)
         except Exception:
             log.exception("could not store the end of job %s", live.id)

@@ -363,3 +363,21 @@ def test_a_damaged_head_is_not_offered_as_a_place_to_continue_from(tmp_path, how
     assert "cannot be read" in text and "undo" in text
     assert "continue" not in text.lower()
     chat.store.close()
+
+
+def test_a_database_deleted_mid_edit_prints_no_traceback(tmp_path, capfd):
+    import logging
+
+    logging.getLogger("agent").addHandler(handler := logging.StreamHandler())
+    try:
+        backend = Backend(lambda n: n == 2 and delete_database(chat.store))
+        chat = open_chat(tmp_path, backend)
+        try:
+            chat.send("make it more vintage", wait=True)
+        except Exception:  # noqa: BLE001 - the session may raise the store's error
+            pass
+    finally:
+        logging.getLogger("agent").removeHandler(handler)
+    err = capfd.readouterr().err
+    assert "was deleted while mtedit was using it" in err  # said, once, in a line
+    assert "Traceback" not in err
