@@ -31,6 +31,7 @@ from editing_core.latents import flux_velocity, image_ids, pack, unpack
 from editing_core.presets import edit_nfe, resolve_params
 from editing_core.region import Region, RegionPlan, Trajectory, as_region
 from editing_core.schedule import sampling_timesteps
+from mtedit.text import error_text
 from editing_core.solvers import MIDPOINT, SOLVERS, solver_nfe
 from editing_core.turn import (
     Anchors,
@@ -152,7 +153,7 @@ class FluxBackend:
         try:
             img = to_rgb(img)
         except (OSError, ValueError, SyntaxError) as exc:  # a lazily opened, truncated file
-            raise ImageInputError(f"not a readable image: {exc}") from exc
+            raise ImageInputError(f"not a readable image: {error_text(exc)}") from exc
         size = img.size
         w, h = grid_size(*size, max_side or self.max_side, self.grid)
         if (w, h) != size:
