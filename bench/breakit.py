@@ -178,7 +178,7 @@ class Probe:
             detail, ok = fn() or "ok", True
         except Fail as exc:
             detail, ok = str(exc), False
-        except BaseException as exc:  # noqa: BLE001 - the probe itself must go on
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             frames = [f for f in traceback.extract_tb(exc.__traceback__)
@@ -244,9 +244,9 @@ def _images(store) -> dict[str, str]:
         for node in store.nodes(conv.id):
             try:
                 kept[node.id] = hashlib.sha256(store.read_image(node)).hexdigest()
-            except Exception:  # noqa: BLE001 - damaged on purpose before: not ours to count
+            except Exception:  # noqa: BLE001, S110 - damaged on purpose before: not ours to count
                 pass
-    store._breakit_damage = check(store).damaged  # noqa: SLF001
+    store._breakit_damage = check(store).damaged
     return kept
 
 

@@ -37,10 +37,10 @@ def forget(chat) -> None:
     from agent.chat import conversations
 
     chat.store.close()
-    with conversations._STORES_LOCK:  # noqa: SLF001
-        for key, store in list(conversations._STORES.items()):  # noqa: SLF001
+    with conversations._STORES_LOCK:
+        for key, store in list(conversations._STORES.items()):
             if store is chat.store:
-                del conversations._STORES[key]  # noqa: SLF001
+                del conversations._STORES[key]
 
 
 def chat_of(probe: Probe):
@@ -57,7 +57,7 @@ def say(chat, text: str, files_=(), *, stores: bool | None = False, moves: bool 
     with contextlib.redirect_stderr(err):
         try:
             replies = chat.send(text, files=list(files_), wait=True)
-        except Exception as exc:  # noqa: BLE001 - the page shows explain_error(exc)
+        except Exception as exc:
             from agent import explain_error
             from storage import StorageError
 
@@ -269,12 +269,12 @@ def damage(probe: Probe) -> None:
 
     def vanish():
         real = chat.executor.backend()
-        chat.executor._backend = Vanishing(real)  # noqa: SLF001 - to time the deletion
+        chat.executor._backend = Vanishing(real)
         try:
             said = say(chat, "make the circle blue and add a small yellow triangle at the top and "
                        "make the background red", stores=None, moves=None)
         finally:
-            chat.executor._backend = real  # noqa: SLF001
+            chat.executor._backend = real
         low = said.lower()
         expect("done" not in low or any(w in low for w in ("deleted", "gone", "replaced", "moved")),
                f"reads as success: {said[:150]}")

@@ -169,7 +169,7 @@ def mount_tmpfs(where: Path, size: str = "4m") -> bool:
     where.mkdir(parents=True, exist_ok=True)
     try:
         r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                           capture_output=True, timeout=20)
+                           capture_output=True, timeout=20, check=False)
     except (OSError, subprocess.SubprocessError):
         return False
     if r.returncode == 0:
@@ -180,15 +180,15 @@ def mount_tmpfs(where: Path, size: str = "4m") -> bool:
 def bind_read_only(src: Path, where: Path) -> bool:
     """`src` seen read-only at `where` (a bind mount)."""
     where.mkdir(parents=True, exist_ok=True)
-    if subprocess.run(["mount", "--bind", str(src), str(where)], capture_output=True).returncode:
+    if subprocess.run(["mount", "--bind", str(src), str(where)], capture_output=True, check=False).returncode:
         return False
     _MOUNTS.append(where)
     return subprocess.run(["mount", "-o", "remount,ro,bind", str(where)],
-                          capture_output=True).returncode == 0
+                          capture_output=True, check=False).returncode == 0
 
 
 def unmount(where: Path) -> None:
-    subprocess.run(["umount", "-l", str(where)], capture_output=True)
+    subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
     if where in _MOUNTS:
         _MOUNTS.remove(where)
 
@@ -214,7 +214,7 @@ def fill(where: Path) -> None:
 def unmount_all() -> None:
     while _MOUNTS:
         where = _MOUNTS.pop()
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
 
 
 def env_without(*keys: str) -> dict:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bench import breakit_files as files
-from bench.breakit import Fail, Probe, clean_said, expect, refused
+from bench.breakit import Probe, clean_said, expect, refused
 from bench.breakit_cases import _said_plain
 
 
@@ -198,20 +198,20 @@ def signals(probe: Probe) -> None:
                 store = _store(d)
                 nodes = store.counts().get("image_nodes", 0)
                 store.close()
-            except Exception:  # noqa: BLE001 - not created yet
+            except Exception:  # noqa: BLE001, S112 - not created yet
                 continue
             if nodes >= 2:
                 break
         expect(proc.poll() is None, f"the edit ended before the signal (nodes {nodes})")
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
         clean_said(err, "stderr ")
         expect(proc.returncode == 143, f"exit status {proc.returncode}")
         store = _store(d)
         jobs = store.list_jobs(status=("queued", "running"))
         expect(not jobs, f"{len(jobs)} job(s) still marked running after SIGTERM")
-        from bench.breakit_chat import say
         from agent import ChatSession, load_backend
+        from bench.breakit_chat import say
         from mtedit.settings import Settings
 
         settings = Settings.from_env(env={**probe.env, "MTEDIT_DATA_DIR": str(d)})

@@ -103,6 +103,6 @@ def _at_exit() -> None:
             if executor._owned():
                 with no_retries():
                     stop(executor, wait=EXIT_WAIT_S)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - best effort at exit: said in one line
             log.warning("could not mark the running jobs interrupted at exit (%s); they "
                         "will read as interrupted once their heartbeat is stale", one_line(exc))
