@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bench import breakit_files as files
-from bench.breakit import Fail, Probe, clean_said, expect, refused
+from bench.breakit_core import Fail, Probe, clean_said, expect, refused
 
 # -- settings from the environment -------------------------------------------------------
 

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from bench import breakit_files as files
-from bench.breakit import CONTROL, Fail, Probe, clean_said, expect
+from bench.breakit_core import CONTROL, Fail, Probe, clean_said, expect
 
 _CHAT = {}
 

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from bench import breakit_files as files
-from bench.breakit import Probe, clean_said, expect, refused
 from bench.breakit_cases import _said_plain
+from bench.breakit_core import Probe, clean_said, expect, refused
 
 
 def _store(data: Path):

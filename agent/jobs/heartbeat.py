@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from storage import StorageError
 from storage.jobs import HEARTBEAT_S
 from storage.records import JOB_ACTIVE
 
@@ -50,6 +51,9 @@ class Heartbeat:
                 continue
             try:
                 alive = self.store.heartbeat(ids, statuses=self.statuses)
+            except StorageError as exc:  # said in words (the database vanished, a full disk)
+                log.warning("heartbeat failed: %s", exc)
+                alive = {}
             except Exception:
                 log.warning("heartbeat failed", exc_info=True)
                 alive = {}
