@@ -185,7 +185,7 @@ class Probe:
     def stray_temp(self) -> list[str]:
         """Entries the run left in the system's temp folder."""
         now = set(os.listdir(tempfile.gettempdir()))
-        return sorted(n for n in now - self._tmp_before if n.startswith("mtedit"))
+        return sorted(n for n in now - self._tmp_before if n.startswith("mtedit-chat"))
 
 
 class Fail(Exception):

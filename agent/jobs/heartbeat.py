@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from storage import StorageError
+from agent.jobs.failures import log_failure
 from storage.jobs import HEARTBEAT_S
 from storage.records import JOB_ACTIVE
 
@@ -51,11 +51,8 @@ class Heartbeat:
                 continue
             try:
                 alive = self.store.heartbeat(ids, statuses=self.statuses)
-            except StorageError as exc:  # said in words (the database vanished, a full disk)
-                log.warning("heartbeat failed: %s", exc)
-                alive = {}
-            except Exception:
-                log.warning("heartbeat failed", exc_info=True)
+            except Exception as exc:  # noqa: BLE001 - the next beat tries again
+                log_failure(log, "heartbeat failed", exc=exc)
                 alive = {}
             self.beaten(alive)
             time.sleep(HEARTBEAT_S)
