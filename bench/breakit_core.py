@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # what a person must never see: a traceback, an exception class, a raw errno text
 LEAK = re.compile(r"Traceback \(most recent|\b[A-Z][A-Za-z]*(?:Error|Exception)\b|\[Errno \d+\]"
-                  r"|\b[A-Za-z]+\.[A-Z][A-Z_]{2,}\b|\bsqlite3\.\w|\bpsycopg2?\.\w|\bsqlalchemy\.\w|\bpydantic")
+                  r"|\binstance of [A-Z]\w+|\b[A-Za-z]+\.[A-Z][A-Z_]{2,}\b|\bsqlite3\.\w|\bpsycopg2?\.\w|\bsqlalchemy\.\w|\bpydantic")
 # "\r" is allowed: progress bars on stderr redraw their line with it
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 

@@ -292,3 +292,12 @@ def test_a_manifest_nested_absurdly_deep_is_refused_in_words(store, export, tmp_
     assert mtedit(["import", "--db", store.url, str(deep)]) == 1
     err = capsys.readouterr().err
     assert "nested deeper" in err and "Traceback" not in err
+
+
+def test_a_field_of_the_wrong_shape_is_said_without_class_names(store, export, tmp_path):
+    bad = rewrite(export, tmp_path / "shape.zip", lambda doc: doc.update(conversation=[1, 2]))
+    with pytest.raises(StorageError) as refused:
+        import_conversation(store, bad)
+    said = str(refused.value)
+    assert "conversation: Input should be a valid dictionary" in said
+    assert "ConversationDoc" not in said and "instance of" not in said
