@@ -71,7 +71,16 @@ def say(chat, text: str, files_=(), *, stores: bool | None = False, moves: bool 
     clean_said(said, "reply ")
     clean_said(err.getvalue(), "stderr ")
     expect(bool(said.strip()), "no reply")
-    n1, head1 = len(chat.lineage()), chat.head_id()
+    try:
+        n1, head1 = len(chat.lineage()), chat.head_id()
+    except Exception as exc:  # noqa: BLE001 - the page shows explain_error(exc) in its place
+        from agent import explain_error
+        from storage import StorageError
+
+        if not isinstance(exc, StorageError):
+            raise
+        clean_said(explain_error(exc), "the page ")
+        return said
     if stores is False:
         expect(n1 == n0, f"{n1 - n0} image(s) made: {said[:120]}")
     if stores is True:

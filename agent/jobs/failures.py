@@ -9,9 +9,11 @@ import logging
 from storage import StorageError
 
 
-def log_failure(log: logging.Logger, what: str, *args, exc: BaseException) -> None:
-    """log.warning(what % args) with the error's words, or with its traceback."""
+def log_failure(log: logging.Logger, what: str, *args, exc: BaseException,
+                level: int = logging.WARNING) -> None:
+    """Log `what % args` at `level`: with the error's words when the store raised it, else
+    with its traceback."""
     if isinstance(exc, StorageError):
-        log.warning(f"{what}: %s", *args, exc)
+        log.log(level, f"{what}: %s", *args, exc)
     else:
-        log.warning(what, *args, exc_info=exc)
+        log.log(level, what, *args, exc_info=exc)
