@@ -73,7 +73,7 @@ def say(chat, text: str, files_=(), *, stores: bool | None = False, moves: bool 
     expect(bool(said.strip()), "no reply")
     try:
         n1, head1 = len(chat.lineage()), chat.head_id()
-    except Exception as exc:  # noqa: BLE001 - the page shows explain_error(exc) in its place
+    except Exception as exc:
         from agent import explain_error
         from storage import StorageError
 
