@@ -97,7 +97,7 @@ def run() -> None:
     except SettingsError as exc:  # a wrong setting: name it, do not call it a crash
         st.error(f"A setting needs fixing before the app can start. {exc}. Change it in "
                  "the environment or in settings.yaml, then reload the page.")
-    except Exception as exc:  # the page must stay up
+    except Exception as exc:  # noqa: BLE001 - the page must stay up (logged below)
         log_failure(log, "the page failed", exc=exc, level=logging.ERROR)
         st.error(
             f"Something went wrong ({explain_error(exc)}). Your conversations are "

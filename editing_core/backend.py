@@ -31,7 +31,6 @@ from editing_core.latents import flux_velocity, image_ids, pack, unpack
 from editing_core.presets import edit_nfe, resolve_params
 from editing_core.region import Region, RegionPlan, Trajectory, as_region
 from editing_core.schedule import sampling_timesteps
-from mtedit.text import error_text
 from editing_core.solvers import MIDPOINT, SOLVERS, solver_nfe
 from editing_core.turn import (
     Anchors,
@@ -42,6 +41,7 @@ from editing_core.turn import (
     PromptEmbeds,
     Turn,
 )
+from mtedit.text import error_text
 
 log = logging.getLogger(__name__)
 

@@ -374,7 +374,7 @@ def test_a_database_deleted_mid_edit_prints_no_traceback(tmp_path, capfd):
         chat = open_chat(tmp_path, backend)
         try:
             chat.send("make it more vintage", wait=True)
-        except Exception:  # noqa: BLE001 - the session may raise the store's error
+        except Exception:  # noqa: BLE001, S110 - the session may raise the store's error
             pass
     finally:
         logging.getLogger("agent").removeHandler(handler)
