@@ -44,6 +44,13 @@ def transient(store, exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
+def unreachable(exc: BaseException) -> bool:
+    """Is `exc` the database not answering (refused, lost, stopped), whatever the store?"""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 def transaction_id(session) -> int | None:
     """The id of the session's transaction (PostgreSQL; None elsewhere)."""
     if session.get_bind().dialect.name != "postgresql":
@@ -80,22 +87,27 @@ def committed_after_all(store, xid: int | None, exc: BaseException) -> bool:
     return False
 
 
+_NO_RETRIES = threading.Event()
+
+
 @contextlib.contextmanager
 def no_retries() -> Iterator[None]:
-    """Store calls in this block (this thread) fail at once instead of waiting out a lost
-    database: for a process that is exiting, whose database may already have stopped."""
-    before = getattr(_inside, "active", False)
-    _inside.active = True
+    """Store calls made while this block runs (in any thread) fail at once instead of
+    waiting out a lost database: for a process that is exiting, whose database may have
+    stopped already."""
+    already = _NO_RETRIES.is_set()
+    _NO_RETRIES.set()
     try:
         yield
     finally:
-        _inside.active = before
+        if not already:
+            _NO_RETRIES.clear()
 
 
 def retrying(fn):
     @functools.wraps(fn)
     def call(self, *args, **kwargs):
-        if getattr(_inside, "active", False):
+        if getattr(_inside, "active", False) or _NO_RETRIES.is_set():
             return fn(self, *args, **kwargs)
         _inside.active = True
         try:
@@ -104,7 +116,7 @@ def retrying(fn):
                 try:
                     return fn(self, *args, **kwargs)
                 except Exception as exc:
-                    if not transient(self, exc):
+                    if not transient(self, exc) or _NO_RETRIES.is_set():
                         raise
                     now = time.monotonic()
                     if deadline is None:

@@ -284,3 +284,31 @@ def test_at_exit_a_stopped_database_is_not_waited_for_nor_a_traceback_printed(tm
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     said = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(said) <= 1, said
+
+
+def test_a_heartbeat_to_a_stopped_database_is_one_line_not_a_traceback(caplog):
+    """After the test session's PostgreSQL stops, a heartbeat still beating said so with
+    two chained tracebacks per beat; now one line naming what the driver said."""
+    from sqlalchemy.exc import OperationalError
+
+    from agent.jobs.heartbeat import Heartbeat
+
+    beats = []
+
+    class Gone:
+        def heartbeat(self, ids, statuses):
+            beats.append(ids)
+            raise OperationalError("SELECT 1", {}, OSError(
+                "connection failed: connection refused\n\tIs the server running?"))
+
+    owned = [["job1"]]
+    heart = Heartbeat(Gone(), lambda: owned[0], lambda alive: owned.__setitem__(0, []))
+    heart.ensure()
+    deadline = time.monotonic() + 10
+    while not beats and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    said = [r for r in caplog.records if r.getMessage().startswith("heartbeat failed")]
+    assert said and all(r.exc_info is None for r in said)
+    assert "the database does not answer (connection failed: connection refused)" in \
+        said[0].getMessage()
