@@ -18,7 +18,7 @@ from pathlib import Path
 import streamlit as st
 
 try:
-    from agent import explain_error, welcome
+    from agent import explain_error, log_failure, welcome
     from app.chat_panel import (
         IMAGE_TYPES,
         INPUT,
@@ -97,8 +97,8 @@ def run() -> None:
     except SettingsError as exc:  # a wrong setting: name it, do not call it a crash
         st.error(f"A setting needs fixing before the app can start. {exc}. Change it in "
                  "the environment or in settings.yaml, then reload the page.")
-    except Exception as exc:  # the page must stay up
-        log.exception("the page failed")
+    except Exception as exc:  # noqa: BLE001 - the page must stay up (logged below)
+        log_failure(log, "the page failed", exc=exc, level=logging.ERROR)
         st.error(
             f"Something went wrong ({explain_error(exc)}). Your conversations are "
             "stored; reload the page. If it persists, check the settings in the sidebar "

@@ -8,6 +8,7 @@ from agent.chat.views import ConversationView, MessageView, NodeView, Reply
 from agent.jobs.backends import load_backend
 from agent.jobs.damage import DamagedImage, placeholder_png
 from agent.jobs.executor import Executor
+from agent.jobs.failures import log_failure
 from agent.jobs.job_text import check_text, explain_error
 from agent.jobs.spec import JobSpec
 from agent.jobs.timing import say_seconds
@@ -41,6 +42,7 @@ __all__ = [
     "check_upload",
     "explain_error",
     "load_backend",
+    "log_failure",
     "make_planner",
     "node_labels",
     "placeholder_png",

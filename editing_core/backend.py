@@ -41,6 +41,7 @@ from editing_core.turn import (
     PromptEmbeds,
     Turn,
 )
+from mtedit.text import error_text
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ class FluxBackend:
         try:
             img = to_rgb(img)
         except (OSError, ValueError, SyntaxError) as exc:  # a lazily opened, truncated file
-            raise ImageInputError(f"not a readable image: {exc}") from exc
+            raise ImageInputError(f"not a readable image: {error_text(exc)}") from exc
         size = img.size
         w, h = grid_size(*size, max_side or self.max_side, self.grid)
         if (w, h) != size:

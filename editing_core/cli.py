@@ -8,6 +8,7 @@ from pathlib import Path
 
 from editing_core.limits import argparse_type
 from editing_core.presets import PRESETS
+from mtedit.text import error_text
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -60,7 +61,7 @@ def print_progress(done: int, total: int, stage: str) -> None:
 
 
 def fail(exc: Exception) -> int:
-    print(f"mtedit: {exc}", file=sys.stderr)
+    print(f"mtedit: {error_text(exc)}", file=sys.stderr)
     return 1
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from editing_core.errors import ImageInputError
+from mtedit.text import error_text
 
 if TYPE_CHECKING:
     import torch
@@ -49,7 +50,7 @@ def load_image(source, max_pixels: int = MAX_PIXELS) -> Image.Image:
             raise ImageInputError(f"the image has {bomb_megapixels(exc)} megapixels; the limit "
                                   f"is {max_pixels / 1e6:g} megapixels") from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise ImageInputError(f"not a readable image: {exc}") from exc
+            raise ImageInputError(f"not a readable image: {error_text(exc)}") from exc
     if img.width < 1 or img.height < 1:
         raise ImageInputError("the image is empty (zero width or height)")
     return img

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from mtedit.settings import SettingsError
     from mtedit.stopping import EXIT_STATUS, Terminated, exit_on_sigterm
-    from mtedit.text import CleanStream
+    from mtedit.text import CleanStream, error_text
 
     exit_on_sigterm()  # SIGTERM: the cleanup runs (jobs are marked interrupted), then exit
     out, err, last = sys.stdout, sys.stderr, logging.lastResort
@@ -72,9 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         print("stopped (SIGTERM)", file=sys.stderr)
         return EXIT_STATUS
-    except OSError as exc:  # a full disk outside the store's own writes (a temp folder)
+    except OSError as exc:  # a file the command could not read or write: said in words
         if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-            raise
+            print(f"mtedit {args.command}: {error_text(exc)}", file=sys.stderr)
+            return 1
         where = f" holding {exc.filename}" if exc.filename else ""
         print(f"mtedit {args.command}: the disk{where} is full; free some space, then try "
               "again", file=sys.stderr)

@@ -158,6 +158,9 @@ class Settings:
         sources: dict[str, str] = {}
         names = [f.name for f in dataclasses.fields(cls)]
         path = settings_file(env)
+        if env.get("MTEDIT_CONFIG") and path.exists() and not path.is_file():
+            raise SettingsError(f"{path} (from MTEDIT_CONFIG) is not a file; set MTEDIT_CONFIG "
+                                "to a YAML file of settings, or unset it")
         if path.is_file():
             values.update(read_settings_file(path, names))
             sources.update({k: str(path) for k in values})

@@ -56,6 +56,15 @@ def clean(text: str, keep: str = "") -> str:
     return "".join(ch for ch in text if ch in keep or not _dropped(ch))
 
 
+def error_text(exc: BaseException) -> str:
+    """An error in plain words: an OSError as "PATH: what happened" (without "[Errno N]"),
+    anything else as its own text."""
+    if isinstance(exc, OSError) and exc.strerror:
+        what = exc.strerror[:1].lower() + exc.strerror[1:]
+        return f"{exc.filename}: {what}" if exc.filename is not None else what
+    return str(exc)
+
+
 def has_controls(text: str) -> bool:
     """True when `text` carries an escape sequence, a control character other than tab
     and newline, or a text-direction override."""

@@ -100,6 +100,8 @@ def _conversation(store, ident: str | None):
         if conv is None:
             raise CommandError("no conversations yet")
         return conv
+    if not ident.strip():
+        raise CommandError("the conversation id is empty; `mtedit history` lists them")
     matches = [c for c in store.list_conversations() if c.id.startswith(ident)]
     if len(matches) != 1:
         raise CommandError(

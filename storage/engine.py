@@ -22,8 +22,14 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from storage.errors import StorageError, StorageFullError
-from storage.space import full_message, is_full, said_when_full
+from storage.errors import StorageError, StorageFullError, StorageReadOnlyError
+from storage.space import (
+    full_message,
+    is_full,
+    is_read_only,
+    read_only_message,
+    said_when_full,
+)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
@@ -84,6 +90,8 @@ def opening(store) -> Iterator[None]:
         store.engine.dispose()
         if is_full(exc):
             raise StorageFullError(full_message("the database", shown)) from None
+        if is_read_only(exc):
+            raise StorageReadOnlyError(read_only_message("the database", shown)) from None
         if isinstance(exc, (DBAPIError, sqlite3.Error)):
             orig = getattr(exc, "orig", None) or exc
             reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]

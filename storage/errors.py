@@ -59,6 +59,10 @@ class StorageFullError(StorageError):
     """The disk holding the data folder or the database is full: nothing was written."""
 
 
+class StorageReadOnlyError(StorageError):
+    """The data folder or the database file is read-only: nothing was written."""
+
+
 class BlobLinkError(BlobMissingError):
     """A blob path under the data folder is a symbolic link: never followed, so the blob
     counts as missing."""

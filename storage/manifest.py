@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -255,5 +256,6 @@ def read_manifest(doc: Any) -> Manifest:
             where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"])
             where = where.replace(".[", "[")
             reason = err["msg"].removeprefix("Value error, ")
+            reason = re.sub(r" or instance of \w+", "", reason)  # no class names in words
             lines.append(f"{where}: {reason}" if where else reason)
         raise ManifestError("; ".join(lines)) from None

@@ -17,11 +17,13 @@ caller as it is.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import threading
 import time
+from collections.abc import Iterator
 
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
@@ -37,6 +39,13 @@ def transient(store, exc: BaseException) -> bool:
     """Would the same call succeed once the database is back?"""
     if store.engine.dialect.name == "sqlite" or getattr(exc, IN_DOUBT, False):
         return False
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Is `exc` the database not answering (refused, lost, stopped), whatever the store?"""
     if isinstance(exc, (OperationalError, InterfaceError)):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
@@ -78,10 +87,27 @@ def committed_after_all(store, xid: int | None, exc: BaseException) -> bool:
     return False
 
 
+_NO_RETRIES = threading.Event()
+
+
+@contextlib.contextmanager
+def no_retries() -> Iterator[None]:
+    """Store calls made while this block runs (in any thread) fail at once instead of
+    waiting out a lost database: for a process that is exiting, whose database may have
+    stopped already."""
+    already = _NO_RETRIES.is_set()
+    _NO_RETRIES.set()
+    try:
+        yield
+    finally:
+        if not already:
+            _NO_RETRIES.clear()
+
+
 def retrying(fn):
     @functools.wraps(fn)
     def call(self, *args, **kwargs):
-        if getattr(_inside, "active", False):
+        if getattr(_inside, "active", False) or _NO_RETRIES.is_set():
             return fn(self, *args, **kwargs)
         _inside.active = True
         try:
@@ -90,7 +116,7 @@ def retrying(fn):
                 try:
                     return fn(self, *args, **kwargs)
                 except Exception as exc:
-                    if not transient(self, exc):
+                    if not transient(self, exc) or _NO_RETRIES.is_set():
                         raise
                     now = time.monotonic()
                     if deadline is None:

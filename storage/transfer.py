@@ -137,6 +137,11 @@ def import_conversation(store: Store, path: Path | str, max_bytes: int | None = 
             raise StorageError(f"{path}: missing {MANIFEST} ({exc})") from None
         except (UnicodeDecodeError, ValueError) as exc:
             raise StorageError(f"{path}: unreadable {MANIFEST} ({exc})") from None
+        except RecursionError:
+            doc = None
+        if doc is None or _nesting(doc) > MAX_NESTING:
+            raise StorageError(f"{path}: {MANIFEST} is nested deeper than {MAX_NESTING} levels; "
+                               "an export never is")
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise StorageError(f"{path}: not a {FORMAT} file")
         try:
@@ -155,6 +160,23 @@ def import_conversation(store: Store, path: Path | str, max_bytes: int | None = 
         except BaseException:
             _remove_written(store, written)
             raise
+
+
+MAX_NESTING = 32  # lists and objects inside each other in conversation.json
+
+
+def _nesting(doc: Any) -> int:
+    """How deep lists and objects nest in `doc` (walked without recursion)."""
+    deepest, todo = 0, [(doc, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_NESTING:
+                return depth
+            todo.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict)
+                                                  else value))
+    return deepest
 
 
 def _take_blob(store: Store, manifest: Manifest, zf: zipfile.ZipFile, members: set[str],

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import yaml
 
+from mtedit.text import error_text
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -89,6 +91,10 @@ def cmd_plan(args) -> int:
         planner = make_planner(settings)
     except (PlannerConfigError, KeyError, ValueError) as exc:
         print(f"mtedit plan: {exc}", file=sys.stderr)
+        return 2
+    if not args.caption.strip():
+        print("mtedit plan: --caption is empty; give the sentence that describes the image, "
+              "e.g. --caption \"a photo of a cat on a sofa\"", file=sys.stderr)
         return 2
     try:
         result = plan_safely(planner, args.request, args.caption, args.history, check=False)
@@ -215,7 +221,7 @@ def cmd_chat(args) -> int:
         turns, edit_settings, title = (load_script(args.script) if args.script
                                        else (None, {}, None))
     except (OSError, ValueError, yaml.YAMLError) as exc:
-        print(f"mtedit chat: {exc}", file=sys.stderr)
+        print(f"mtedit chat: {error_text(exc)}", file=sys.stderr)
         return 2
     tmp = None
     db, data_dir = args.db, args.data_dir

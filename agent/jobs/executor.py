@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from agent.jobs import shutdown, timing
 from agent.jobs.backends import backend_lock, load_backend
 from agent.jobs.claim import Claim
+from agent.jobs.failures import log_failure
 from agent.jobs.heartbeat import Heartbeat
 from agent.jobs.job_text import explain_error, result_text
 from agent.jobs.recovery import reap, wait_in_store
@@ -91,8 +92,8 @@ class LiveJob:
         try:
             self.store.update_job(self.id, done=self.done, total=self.total, stage=self.stage,
                                   result_node_ids=self.node_ids, **extra)
-        except Exception:
-            log.exception("could not record progress of job %s", self.id)
+        except Exception as exc:  # noqa: BLE001 - progress is best effort; the end is not
+            log_failure(log, "could not record progress of job %s", self.id, exc=exc)
 
     def view(self) -> JobView:
         est = self.estimate
@@ -356,5 +357,5 @@ class Executor:
                                        message=said)
             if ended is not None and ended[1] is not None:
                 live.message_id = ended[1].id
-        except Exception:
-            log.exception("could not store the end of job %s", live.id)
+        except Exception as exc:  # noqa: BLE001 - said; the job's state is kept in memory
+            log_failure(log, "could not store the end of job %s", live.id, exc=exc)

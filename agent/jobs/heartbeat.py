@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from agent.jobs.failures import log_failure
 from storage.jobs import HEARTBEAT_S
 from storage.records import JOB_ACTIVE
 
@@ -50,8 +51,8 @@ class Heartbeat:
                 continue
             try:
                 alive = self.store.heartbeat(ids, statuses=self.statuses)
-            except Exception:
-                log.warning("heartbeat failed", exc_info=True)
+            except Exception as exc:  # noqa: BLE001 - the next beat tries again
+                log_failure(log, "heartbeat failed", exc=exc)
                 alive = {}
             self.beaten(alive)
             time.sleep(HEARTBEAT_S)

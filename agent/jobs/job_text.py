@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from agent.jobs import damage
 from agent.jobs.damage import DamagedImage
 
 NOT_RUN = "the edit queued before this one did not finish, so this one did not run"
@@ -58,9 +59,27 @@ def result_text(state) -> str:
     else:
         lines += _finished(spec.steps, n_done)
     if state.status == "failed" and n_done < n and state.error != NOT_RUN:
-        lines.append(resume_hint(spec.steps, n_done))
+        lines.append(damaged_start_text(state) or resume_hint(spec.steps, n_done))
     lines += spec.notes
     return "\n".join(lines)
+
+
+def damaged_start_text(state) -> str | None:
+    """What to do instead of "continue" when the image it would continue from (the last
+    finished step's, else the one the edit started from) is damaged; None when intact."""
+    node_id = state.node_ids[-1] if state.node_ids else state.spec.base_node_id
+    store = getattr(state, "store", None)
+    if node_id is None or store is None:
+        return None
+    try:
+        damage.read_image(store, store.get_node(node_id))
+    except DamagedImage:
+        return ("Its image cannot be read, so the edit cannot go on from it: go back to "
+                "an earlier version (\"undo\" or \"back to turn N\"), or upload the image "
+                "again, then send the request again.")
+    except Exception:  # noqa: BLE001 - the node itself is gone: no advice beats a wrong one
+        return None
+    return None
 
 
 def try_again_text(state) -> str:

@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import replace
 
+from agent.jobs.failures import log_failure
 from agent.jobs.job_text import NOT_RUN, interrupted_text
 from agent.jobs.spec import JobSpec, is_claim
 
@@ -71,8 +72,8 @@ def reap(store, conversation_id: str | None = None) -> list:
     (with the interruption, in one transaction)."""
     try:
         jobs = store.interrupt_stale_jobs(conversation_id, tell=lambda j: _told(store, j))
-    except Exception:
-        log.warning("could not check for interrupted jobs", exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - checked again at the next look
+        log_failure(log, "could not check for interrupted jobs", exc=exc)
         return []
     fail_followers(store, jobs)
     return jobs

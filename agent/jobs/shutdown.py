@@ -76,14 +76,33 @@ def finish_stopped(executor, state) -> None:
     state.status, state.error, state.stage = "failed", INTERRUPTED, ""
     try:
         interrupt(executor.store, [state.id])
-    except Exception:
-        log.warning("could not mark job %s interrupted", state.id, exc_info=True)
+    except Exception as exc:
+        if not _EXITING:
+            log.warning("could not mark job %s interrupted", state.id, exc_info=True)
+        else:  # the database may have stopped first; _at_exit says it once
+            log.debug("could not mark job %s interrupted at exit: %s", state.id, one_line(exc))
+
+
+_EXITING: list[bool] = []
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of what the database driver (or the error) said."""
+    said = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return (said[0] if said else type(exc).__name__)[:200]
 
 
 def _at_exit() -> None:
+    """Best effort: mark the jobs this process runs interrupted, without waiting out a
+    database that has stopped (no retries) and with one line, not a traceback, if not."""
+    from storage.retry import no_retries
+
+    _EXITING.append(True)
     for executor in list(_WATCHED):
         try:
             if executor._owned():
-                stop(executor, wait=EXIT_WAIT_S)
-        except Exception:
-            log.warning("could not mark the running jobs interrupted", exc_info=True)
+                with no_retries():
+                    stop(executor, wait=EXIT_WAIT_S)
+        except Exception as exc:  # noqa: BLE001 - best effort at exit: said in one line
+            log.warning("could not mark the running jobs interrupted at exit (%s); they "
+                        "will read as interrupted once their heartbeat is stale", one_line(exc))

@@ -14,6 +14,10 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 64_000_000  # more is a decompression bomb, not a photo
 
 
+class _TooLarge(ValueError):
+    """Our own refusal inside the decoding block (PIL's ValueErrors are not passed on)."""
+
+
 def open_checked(name: str, data: bytes) -> Image.Image:
     """The decoded image, or ValueError saying why these bytes cannot be used."""
     if not data:
@@ -27,12 +31,12 @@ def open_checked(name: str, data: bytes) -> Image.Image:
         with probe:
             w, h = probe.size
             if w * h > MAX_UPLOAD_PIXELS:
-                raise ValueError(f"{name} has {w}x{h} pixels; the limit is "
+                raise _TooLarge(f"{name} has {w}x{h} pixels; the limit is "
                                  f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels")
             probe.verify()
         img = Image.open(io.BytesIO(data))
         img.load()
-    except ValueError:
+    except _TooLarge:
         raise
     except Image.DecompressionBombError as exc:  # larger than PIL opens at all
         raise ValueError(f"{name} has {bomb_megapixels(exc)} megapixels; the limit is "

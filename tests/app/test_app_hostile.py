@@ -93,3 +93,22 @@ def test_a_corrupt_image_shows_a_placeholder_not_a_broken_page(env, monkeypatch)
     assert not at.exception
     text = shown(at)
     assert "cannot be shown" in text and "corrupt" in text and "mtedit doctor" in text
+
+
+def test_a_database_deleted_under_the_page_is_said_without_a_traceback(env, monkeypatch,
+                                                                      caplog):
+    """The page's last resort shows what the store said; the server log gets that line,
+    not a traceback (the store's own errors say what happened and what to do)."""
+    monkeypatch.setenv("MTEDIT_DEVICE", "cpu")
+    monkeypatch.setenv("MTEDIT_MODEL", str(env / "no-model"))
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    assert not at.exception
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{env / 'mtedit.db'}{suffix}").unlink(missing_ok=True)
+    caplog.clear()
+    at.run()
+    assert not at.exception
+    assert "was deleted while mtedit was using it" in shown(at)
+    failed = [r for r in caplog.records if r.getMessage().startswith("the page failed")]
+    assert failed and all(r.exc_info is None for r in failed)

@@ -270,3 +270,42 @@ def test_a_bad_database_setting_is_named_and_makes_no_data_folder(tmp_path, monk
     assert "MTEDIT_DATABASE_URL" in err and "cannot open the database" in err
     assert "OperationalError" not in err and "sqlalche.me" not in err
     assert not data.exists()
+
+
+# -- a read-only database --------------------------------------------------------------
+
+
+def test_a_read_only_database_is_said_in_words_and_loses_nothing(store, capsys):
+    """A database file that cannot be written (a read-only disk, a read-only mount):
+    writes are refused with one plain sentence naming it; reads still work."""
+    conv = store.create_conversation("kept")
+    node = store.add_upload(conv.id, make_png(8, 8, "up"), "a cat")
+    db = store.url.removeprefix("sqlite:///")
+    ro = Store.open(f"sqlite:///file:{db}?mode=ro&uri=true", store.data_dir)
+    try:
+        assert ro.read_image(node.id) == store.read_image(node.id)
+        with pytest.raises(StorageError, match="is read-only, so nothing could be written"):
+            ro.create_conversation("refused")
+    finally:
+        ro.close()
+    assert [c.title for c in store.list_conversations()] == ["kept"]
+    assert mtedit(["doctor", "--fix", "--db", f"sqlite:///file:{db}?mode=ro&uri=true",
+                   "--data-dir", str(store.data_dir)]) in (0, 1)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "sqlite3." not in err and "OperationalError" not in err
+
+
+def test_the_chat_checks_a_read_only_database_without_a_traceback(store, caplog,
+                                                                    monkeypatch):
+    from agent.jobs.recovery import reap
+    from storage.errors import StorageReadOnlyError
+
+    def refuse(*args, **kwargs):
+        raise StorageReadOnlyError("the database (x.db) is read-only, so nothing could be "
+                                   "written")
+
+    monkeypatch.setattr(store, "interrupt_stale_jobs", refuse)
+    assert reap(store) == []
+    said = [r for r in caplog.records if "interrupted jobs" in r.getMessage()]
+    assert said and all(r.exc_info is None for r in said)  # one line, no traceback
+    assert "read-only" in said[0].getMessage()

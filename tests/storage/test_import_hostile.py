@@ -273,3 +273,31 @@ def test_an_export_with_a_missing_blob_refuses_clearly_and_leaves_nothing(store,
     assert list(out.iterdir()) == []  # no X.zip, no X.zip.part
     assert mtedit(["export", "--db", store.url, conv.id, "-o", str(out / "X.zip")]) == 1
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("depth", [40, 200_000])
+def test_a_manifest_nested_absurdly_deep_is_refused_in_words(store, export, tmp_path, depth,
+                                                              capsys):
+    with zipfile.ZipFile(export) as zin:
+        doc = json.loads(zin.read("conversation.json"))
+    doc["conversation"]["settings"] = {"x": "NESTED"}  # a field the schema leaves free
+    deep = tmp_path / "deep.zip"
+    with zipfile.ZipFile(export) as zin, zipfile.ZipFile(deep, "w", zipfile.ZIP_DEFLATED) as zout:
+        nested = "[" * depth + "]" * depth
+        zout.writestr("conversation.json", json.dumps(doc).replace('"NESTED"', nested))
+        for name in zin.namelist():
+            if name.startswith("blobs/"):
+                zout.writestr(name, zin.read(name))
+    refused(store, deep, "nested deeper than 32 levels")
+    assert mtedit(["import", "--db", store.url, str(deep)]) == 1
+    err = capsys.readouterr().err
+    assert "nested deeper" in err and "Traceback" not in err
+
+
+def test_a_field_of_the_wrong_shape_is_said_without_class_names(store, export, tmp_path):
+    bad = rewrite(export, tmp_path / "shape.zip", lambda doc: doc.update(conversation=[1, 2]))
+    with pytest.raises(StorageError) as refused:
+        import_conversation(store, bad)
+    said = str(refused.value)
+    assert "conversation: Input should be a valid dictionary" in said
+    assert "ConversationDoc" not in said and "instance of" not in said

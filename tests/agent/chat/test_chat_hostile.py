@@ -348,3 +348,36 @@ def test_a_full_disk_at_the_start_of_a_chat_is_said_in_words(tmp_path, monkeypat
     assert main(["chat", "--script", str(script)]) == 1
     err = capfd.readouterr().err
     assert "is full; free some space" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_damaged_head_is_not_offered_as_a_place_to_continue_from(tmp_path, how):
+    chat = open_chat(tmp_path, Backend())
+    assert chat.send("make the square blue", wait=True)[-1].kind == "edit"
+    blob = chat.store.blobs.path(chat.store.get_node(chat.head_id()).image_sha256)
+    if how == "deleted":
+        blob.unlink()
+    else:
+        blob.write_bytes(png((1, 2, 3)))
+    text = chat.send("make the square green", wait=True)[-1].text
+    assert "cannot be read" in text and "undo" in text
+    assert "continue" not in text.lower()
+    chat.store.close()
+
+
+def test_a_database_deleted_mid_edit_prints_no_traceback(tmp_path, capfd):
+    import logging
+
+    logging.getLogger("agent").addHandler(handler := logging.StreamHandler())
+    try:
+        backend = Backend(lambda n: n == 2 and delete_database(chat.store))
+        chat = open_chat(tmp_path, backend)
+        try:
+            chat.send("make it more vintage", wait=True)
+        except Exception:  # noqa: BLE001, S110 - the session may raise the store's error
+            pass
+    finally:
+        logging.getLogger("agent").removeHandler(handler)
+    err = capfd.readouterr().err
+    assert "was deleted while mtedit was using it" in err  # said, once, in a line
+    assert "Traceback" not in err

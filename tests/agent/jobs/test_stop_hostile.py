@@ -224,3 +224,91 @@ def _png() -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (32, 32), (200, 40, 40)).save(buf, "PNG")
     return buf.getvalue()
+
+
+AT_EXIT = """
+import sys, threading, time
+from agent.jobs.executor import Executor
+from agent.jobs.spec import JobSpec
+from mtedit.servers import private_postgres
+from mtedit.settings import Settings
+from storage import Store
+
+class Backend:
+    model_id = "scripted"
+    started = threading.Event()
+    def encode_image(self, img, max_side=None):
+        import torch
+        return torch.zeros(1, 4, 2, 2)
+    def edit(self, *args, progress, cancel, **kw):
+        self.started.set()
+        while not cancel():
+            time.sleep(0.05)
+        from editing_core import EditCancelled
+        raise EditCancelled("stopped")
+
+cm = private_postgres()  # kept: its end stops the server
+pg = cm.__enter__()
+store = Store.open(pg.create_database("atexit"), sys.argv[1])
+conv = store.create_conversation("c")
+up = store.add_upload(conv.id, open(sys.argv[2], "rb").read(), "a square")
+backend = Backend()
+executor = Executor(store, backend, settings=Settings(data_dir=store.data_dir))
+executor.submit(JobSpec("edit", conv.id, steps=[{"instruction": "x", "target_prompt": "a x"}],
+                        base_node_id=up.id, base_caption="a square"))
+assert backend.started.wait(60)
+pg.crash()  # the database stops before the process does (as at the end of a test run)
+print("crashed", time.monotonic(), flush=True)
+"""
+
+
+def test_at_exit_a_stopped_database_is_not_waited_for_nor_a_traceback_printed(tmp_path):
+    """The exit hook marks running jobs interrupted; with the database already gone it
+    gives up at once with one line, instead of retrying 30 s and printing tracebacks."""
+    from mtedit.servers import ServerMissing, private_postgres
+
+    try:
+        with private_postgres():
+            pass
+    except ServerMissing:
+        pytest.skip("PostgreSQL is not installed")
+    image = tmp_path / "up.png"
+    image.write_bytes(_png())
+    proc = subprocess.run([sys.executable, "-c", AT_EXIT, str(tmp_path / "data"), str(image)],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=180, check=False)
+    ended = time.monotonic()
+    assert "crashed" in proc.stdout, proc.stderr[-2000:]
+    crashed = float(proc.stdout.split("crashed")[1].split()[0])
+    assert ended - crashed < 10  # not the 30 s of retries (the interpreter's own exit aside)
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    said = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(said) <= 1, said
+
+
+def test_a_heartbeat_to_a_stopped_database_is_one_line_not_a_traceback(caplog):
+    """After the test session's PostgreSQL stops, a heartbeat still beating said so with
+    two chained tracebacks per beat; now one line naming what the driver said."""
+    from sqlalchemy.exc import OperationalError
+
+    from agent.jobs.heartbeat import Heartbeat
+
+    beats = []
+
+    class Gone:
+        def heartbeat(self, ids, statuses):
+            beats.append(ids)
+            raise OperationalError("SELECT 1", {}, OSError(
+                "connection failed: connection refused\n\tIs the server running?"))
+
+    owned = [["job1"]]
+    heart = Heartbeat(Gone(), lambda: owned[0], lambda alive: owned.__setitem__(0, []))
+    heart.ensure()
+    deadline = time.monotonic() + 10
+    while not beats and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    said = [r for r in caplog.records if r.getMessage().startswith("heartbeat failed")]
+    assert said and all(r.exc_info is None for r in said)
+    assert "the database does not answer (connection failed: connection refused)" in \
+        said[0].getMessage()

@@ -42,3 +42,19 @@ def test_more_than_64_megapixels_is_refused_with_the_limit():
     data = png_bytes(Image.new("1", (9000, 8000), 0))
     with pytest.raises(ValueError, match="9000x8000.*64 megapixels"):
         read_upload(("big.png", data))
+
+
+def test_a_png_whose_text_inflates_hugely_is_refused_in_plain_words():
+    from PIL import PngImagePlugin
+
+    from agent.reading.uploads import open_checked
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "A" * 20_000_000, zip=True)  # 20 MB of text in ~20 KB
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(buf, "PNG", pnginfo=info)
+    with pytest.raises(ValueError) as refused:
+        open_checked("text.png", buf.getvalue())
+    said = str(refused.value)
+    assert said.startswith("text.png is not a readable image")
+    assert "MAX_TEXT_CHUNK" not in said and "Plugin" not in said
