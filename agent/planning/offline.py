@@ -108,7 +108,8 @@ class OfflinePlanner:
         plan = EditPlan(
             # an exact operation on an image with no caption yet keeps a neutral one
             steps=[EditStep(instruction=s.instruction[:300], target_prompt=s.target.strip() or "a picture",
-                            focus_words=s.focus, strength=s.strength, kind=s.kind, op=s.op)
+                            focus_words=s.focus, strength=s.strength, kind=s.kind, op=s.op,
+                            scope=s.scope)
                    for s in steps],
             summary=" ".join(summaries)[:300],
         )
@@ -158,7 +159,8 @@ class OfflinePlanner:
         target, focus = self._generic(clause, caption)
         note = (f"I had no rule for \"{clause}\", so I added it to the image description; "
                 "an LLM planner (see the README) understands more.")
-        return [Step(instruction, target, focus, strength)], "", note
+        scope = "global" if _IMAGE_LEVEL.match(clause) else "local"  # "make it dreamy"
+        return [Step(instruction, target, focus, strength, scope=scope)], "", note
 
     def _generic(self, clause: str, caption: str) -> tuple[str, list[str]]:
         phrase = re.sub(r"^(?:make|turn)\s+(?:it|the image|the picture|the photo|everything)\s+"
