@@ -31,6 +31,7 @@ class Turn:
     edit_settings: EditSettings  # the conversation's, when the message came
     settings: Settings
     claim: Claim | None = None
+    region: dict | None = None  # what the user marked on the image (JobSpec.region)
 
     def say(self, reply_text: str, kind: str, *, user_text: str | None = None,
             node_ids: Sequence[str] = (), parent_id: str | None = None, plan=None,
