@@ -23,7 +23,7 @@ def mark(head, region) -> dict:
     size = (head.width, head.height)
     if _is_box(region):
         try:
-            x0, y0, x1, y1 = (int(round(float(v))) for v in region)
+            x0, y0, x1, y1 = (round(float(v)) for v in region)
         except (TypeError, ValueError, OverflowError):
             raise ValueError("A box is four numbers: left, top, right, bottom.") from None
         found = Region.box(size, x0, y0, x1, y1)

@@ -19,6 +19,9 @@ def overlay(image_png: bytes, mask_png: bytes, size: int = 384, dim: float = 0.0
     line with a dark one inside, visible on any picture); dim > 0 darkens the outside by
     that share."""
     img = Image.open(io.BytesIO(image_png)).convert("RGB")
+    if max(img.size) < size:  # a small picture is enlarged (pixels kept sharp): a line shows
+        k = max(1, size // max(img.size))
+        img = img.resize((img.width * k, img.height * k), Image.Resampling.NEAREST)
     img.thumbnail((size, size))
     mask = Image.open(io.BytesIO(mask_png)).convert("L").resize(img.size, Image.Resampling.BOX)
     inside = np.asarray(mask) >= 128

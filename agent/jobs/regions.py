@@ -116,7 +116,7 @@ def _reused(store, step: dict, size):
         return None
     try:
         data = store.read_mask(node_id)
-    except Exception:  # noqa: BLE001 - a lost mask: the step finds its region again
+    except Exception:  # a lost mask: the step finds its region again
         log.warning("could not read the mask of %s", node_id, exc_info=True)
         return None
     if data is None:

@@ -10,6 +10,7 @@ failing one. Whoever runs the job (the in-process executor, a queue worker) hand
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 from collections.abc import Callable
@@ -94,8 +95,8 @@ def edit(store, backend, spec: JobSpec, progress: Progress, start) -> None:
         if step.get("kind") == "op":
             where = regions.for_operation(
                 backend, spec, ops.parse(step.get("op", "")).name, size,
-                lambda: latent_of(store, backend, cur, progress), source_prompt=source_prompt,
-                seed=spec.seed, memo=memo)
+                functools.partial(latent_of, store, backend, cur, progress),
+                source_prompt=source_prompt, seed=spec.seed, memo=memo)
             if not tell(spec, k, step, where):
                 cur = operation(store, cur, step, key, progress, where.region)
                 anchor, anchor_latent, cur_latent, before = cur, None, None, None

@@ -39,7 +39,7 @@ def _lineage(store, mask: bytes | None = None):
 
 
 def test_the_mask_is_a_blob_of_the_node(store):
-    conv, up, edit = _lineage(store)
+    _conv, up, edit = _lineage(store)
     assert up.mask_sha256 is None and store.read_mask(up) is None  # an upload has none
     assert edit.mask_sha256 and store.read_mask(edit.id) == mask_png()
     assert store.get_node(edit.id).mask_sha256 == edit.mask_sha256
@@ -47,7 +47,7 @@ def test_the_mask_is_a_blob_of_the_node(store):
 
 
 def test_a_mask_that_is_not_a_png_of_the_image_size_is_refused(store):
-    conv, up, _ = _lineage(store)
+    _conv, up, _ = _lineage(store)
     before = store.counts()["image_nodes"]
     for bad in (mask_png(16, 8), b"not a png at all"):
         with pytest.raises(InvalidImageError, match="mask"):
