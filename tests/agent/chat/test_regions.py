@@ -163,5 +163,5 @@ def test_the_region_mode_can_be_turned_off(tmp_path, backend, monkeypatch):
     with pytest.raises(ValueError, match="region must be one of none, auto"):
         chat.update_settings(region="sky")
     monkeypatch.setenv("MTEDIT_REGION", "none")
-    other = open_chat(tmp_path / "other", backend, **{"region": Settings.from_env().region})
+    other = open_chat(tmp_path / "other", backend, region=Settings.from_env().region)
     assert other.edit_settings.region == "none"
