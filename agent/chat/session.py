@@ -342,10 +342,11 @@ class ChatSession:
         return views.image_bytes(self.store, self._cid, node_id)
 
     def region_overlay(self, node_id: str, size: int = 384, *, of: str | None = None,
-                       dim: float = 0.0) -> bytes | None:
+                       dim: float = 0.0, line: int | None = None) -> bytes | None:
         """A PNG (long side `size`) of the image of node `of` (default: the node itself)
         with the region the node's edit was limited to outlined (dim: darken the outside
-        by that share); None when its edit had no region or the mask cannot be read."""
+        by that share; line: its width in pixels); None when its edit had no region or
+        the mask cannot be read."""
         from agent.chat.overlay import overlay
 
         node = views.own_node(self.store, self._cid, node_id)
@@ -353,7 +354,7 @@ class ChatSession:
             mask = self.store.read_mask(node)
             if mask is None:
                 return None
-            return overlay(self.image_bytes(of or node_id), mask, size, dim)
+            return overlay(self.image_bytes(of or node_id), mask, size, dim, line)
         except (ValueError, OSError, LookupError):  # a damaged blob: shown without it
             return None
 
