@@ -78,6 +78,10 @@ def test_a_local_edit_is_limited_to_where_it_acts_and_a_global_one_is_not(chat):
     overlay = chat.region_overlay(reply.node_ids[0], 256)
     drawn = pixels(overlay)
     assert drawn.shape[:2] == (256, 256) and ((drawn == (255, 43, 214)).all(-1)).any()
+    # a wider line for small thumbnails (the lineage's): about four times the magenta
+    wide = pixels(chat.region_overlay(reply.node_ids[0], 256, line=4))
+    line = ((drawn == (255, 43, 214)).all(-1)).sum()
+    assert ((wide == (255, 43, 214)).all(-1)).sum() > 3 * line
 
     [reply] = chat.send("make it more vintage")  # a look: the whole picture, no region
     assert all(mask_of(chat, n) is None for n in reply.node_ids)
