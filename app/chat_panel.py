@@ -62,7 +62,8 @@ def handle_input(chat: ChatSession, value) -> None:
     if problems:
         refused(text, " ".join(problems) + " Upload PNG, JPEG or WebP photos.")
         st.rerun()
-    region = marked(chat)  # a box or strokes on the current image (app/marking.py)
+    # a box or strokes on the current image (app/marking.py); not for new photos
+    region = None if files else marked(chat)
     try:
         replies = chat.send(text, [(f.name, f.getvalue()) for f in files], wait=False,
                             region=region)

@@ -152,6 +152,10 @@ class ChatSession:
         if problem := nav_limits.problem(text, self.store, self._cid):  # "back to turn -1"
             return [Reply(text=problem, kind="error")]
         marked = None
+        if region is not None and files:
+            return [Reply(text="A region marked on the current image cannot go with new "
+                          "photos: send the photos first, then mark on the one to edit.",
+                          kind="error")]
         if region is not None:  # checked before anything is stored
             try:
                 marked = mark(self.store.head(self._cid) if self._cid else None, region)

@@ -72,6 +72,7 @@ def edit(turn: Turn, request: str, once: dict, user_text: str | None) -> list[Re
     alone (Intent.once). user_text None: the user message is stored already."""
     store, cid = turn.store, turn.conversation_id
     after_job, base_node_id = None, None
+    asked = request  # what waits for a caption: its region words are read again then
     region, request = marked(turn, request)
     behind = turn.behind()
     if behind is not None:
@@ -95,7 +96,7 @@ def edit(turn: Turn, request: str, once: dict, user_text: str | None) -> list[Re
             return [turn.say("Before I edit: what does the image show? Describe it in one "
                              "sentence (for example \"a dog on a beach\").", "ask",
                              user_text=user_text, node_ids=[head.id],
-                             meta=ask_meta(head.id, request, once))]
+                             meta=ask_meta(head.id, asked, once, turn.region))]
         base_node_id = head.id
         history = [n.instruction for n in store.path(head.id) if n.instruction][-6:]
     region, problem = with_places(region, caption)

@@ -100,6 +100,13 @@ def test_a_dragged_box_limits_the_edit_and_comes_before_everything_else(chat):
     [refused] = chat.send("make the square red", region=(10, 10, 10, 40))
     assert refused.kind == "error" and refused.message_id is None
     assert "covers no pixel" in refused.text and chat.store.counts() == before
+    # nor does a box drawn on this image go with new photos (it is not theirs)
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (20, 120, 200)).save(buf, "PNG")
+    [refused] = chat.send("a blue picture", [("blue.png", buf.getvalue())],
+                          region=(0, 0, 32, 32))
+    assert refused.kind == "error" and "send the photos first" in refused.text
+    assert chat.store.counts() == before
 
 
 def test_a_drawn_mask_of_another_size_is_brought_to_the_image(chat):
