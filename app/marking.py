@@ -1,6 +1,7 @@
 """Marking where the next edit may change the image: a box dragged or strokes drawn on the
-current image (streamlit-drawable-canvas: a components.v2 element whose script ships in
-the package, so the page still asks nothing of other machines), sent with the next
+current image (streamlit-drawable-canvas: a components.v2 element whose script and style
+ship in its wheel and are served by the app, so the page still asks nothing of other
+machines; a loop drawn counts with what it encloses), sent with the next
 message (ChatSession.send(region=...)); what the agent does with it: agent/jobs/regions.py.
 
 session_state holds the mark of this tab (MARK: the head it was drawn on and the box or
@@ -16,7 +17,7 @@ from PIL import Image, ImageDraw, ImageOps
 from agent import ChatSession
 from app.nodes import thumb
 
-MARK = "marked_region"  # session_state: {"head": node id, "region": box | PNG bytes, "share"}
+MARK = "marked_region"  # session_state: {"head": node id, "region": box | mask PNG bytes}
 CLEARS = "mark_clears"  # session_state: how often the canvas was cleared (its key)
 OPEN = "mark-open"  # the toggle that shows the canvas (none is drawn until it is on)
 LINE = "#ff2bd6"  # the overlay's colour (agent/chat/overlay.py)
@@ -104,8 +105,8 @@ def render_marking(chat: ChatSession) -> None:
     image = thumb(chat, head, 2 * SIDE)
     if image is None:
         return
-    if not st.toggle("Mark where to edit", key=OPEN, help="Drag a box on the image: the "
-                     "next edit changes only inside it"):
+    if not st.toggle("Mark where to edit", key=OPEN, help="Drag a box (or draw) on the "
+                     "image: the next edit changes only inside it"):
         st.session_state.pop(MARK, None)
         return
     with st.container(key="marking"):

@@ -1,7 +1,8 @@
 """Where each step of an edit job may change the image, from the first source there is:
 
-1. the mask of an earlier try of the same step (try again reuses it: step["region"] =
-   {"node": id});
+1. the step's own: the mask of an earlier try of the same step (try again reuses it:
+   step["region"] = {"node": id}), or a mask given with the step (step["region"] =
+   base64 PNG text, as a job written by hand may carry);
 2. what the user marked (JobSpec.region): a mask drawn or a box dragged on the image
    ({"source": "drawn", "mask": base64 PNG}), or region words read from the request
    (agent/reading/regions.py: {"source": "words", "box": shares of the frame} or
@@ -107,9 +108,12 @@ def _things(backend, latent, caption: str, spec_region: dict, size, seed: int,
 
 
 def _reused(store, step: dict, size):
-    """The mask an earlier try of this step was limited to, if it has one."""
+    """The mask an earlier try of this step was limited to, or the one given with the step
+    as base64 PNG text, if it has one."""
     from editing_core.region import Region, as_region, resize_mask
 
+    if isinstance(step.get("region"), str) and step["region"]:
+        return given({"mask": step["region"]}, size)
     node_id = (step.get("region") or {}).get("node") if isinstance(
         step.get("region"), dict) else None
     if not node_id:
@@ -129,7 +133,7 @@ def for_step(store, backend, spec, step: dict, latent, size: tuple[int, int], *,
     """The region of an edit step of `spec` on the image of `size` (W, H) whose latent is
     `latent` and whose caption is `source_prompt` (see the module docstring)."""
     if (region := _reused(store, step, size)) is not None:
-        return StepRegion(region)
+        return StepRegion(region) if not region.empty else StepRegion(skip=True, note=NOTHING)
     marked = spec.region or None
     if marked and "mask" in marked:
         region = given(marked, size)
