@@ -28,6 +28,7 @@ try:
         restore_input,
     )
     from app.lineage_panel import render_lineage
+    from app.marking import render_marking
     from app.sidebar import render_conversations, render_settings
     from app.state import follow_url, session
     from mtedit.settings import SettingsError
@@ -87,6 +88,7 @@ def main() -> None:
         if note := getattr(chat, "planner_note", ""):  # e.g. an LLM planner that is not set up
             st.info(note, icon=":material/info:")
         nodes = render_chat(chat)
+        render_marking(chat)
     with right, st.container(key="lineage"):
         render_lineage(chat, nodes)
 

@@ -22,7 +22,9 @@ from agent import (
     say_seconds,
     welcome,
 )
-from app.nodes import tag, thumb
+from app.marking import clear as clear_mark
+from app.marking import marked
+from app.nodes import region_caption, region_image, tag, thumb
 from app.state import clear_notices, leave, move_head, notice, session
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
@@ -60,8 +62,11 @@ def handle_input(chat: ChatSession, value) -> None:
     if problems:
         refused(text, " ".join(problems) + " Upload PNG, JPEG or WebP photos.")
         st.rerun()
+    # a box or strokes on the current image (app/marking.py); not for new photos
+    region = None if files else marked(chat)
     try:
-        replies = chat.send(text, [(f.name, f.getvalue()) for f in files], wait=False)
+        replies = chat.send(text, [(f.name, f.getvalue()) for f in files], wait=False,
+                            region=region)
     except Exception as exc:  # noqa: BLE001 - the agent answers failures as replies; last resort
         refused(text, f"that message could not be handled ({explain_error(exc)}).")
         st.rerun()
@@ -73,6 +78,9 @@ def handle_input(chat: ChatSession, value) -> None:
             text = ""
         elif reply.message_id is None and reply.kind != "queued":
             notice(reply.text, kind="info")
+    if region is not None and any(r.message_id is not None or r.kind == "queued"
+                                  for r in replies):
+        clear_mark(close=True)  # it went with this message (stored, or its edit queued)
     if chat.conversation_id:
         st.query_params["c"] = chat.conversation_id
     if RESTORE in st.session_state:
@@ -174,10 +182,17 @@ def render_edit(chat: ChatSession, node: NodeView, nodes: dict[str, NodeView],
     st.markdown(f"**{tag(node, labels)} · {node.instruction or node.caption}**")
     before, after = st.columns(2)
     parent = nodes.get(node.parent_id or "")
-    if parent is not None and (b := thumb(chat, parent.id, 384)):
+    # an edit limited to a region shows it, outlined on both images
+    def over(of: str) -> bytes | None:
+        return region_image(chat, node.id, 384, of=of) if node.masked else None
+
+    if parent is not None and (b := over(parent.id) or thumb(chat, parent.id, 384)):
         before.image(b, caption=f"before ({tag(parent, labels)})", width="stretch")
-    if a := thumb(chat, node.id, 384):
+    if a := over(node.id) or thumb(chat, node.id, 384):
         after.image(a, caption=f"after ({tag(node, labels)})", width="stretch")
+    if node.masked:
+        st.caption(region_caption(node), help="The outline marks where this edit could "
+                   "change the image; outside it every pixel is the image before it.")
 
 def render_roots(
     chat: ChatSession, roots: list[NodeView], key: str, pick: bool, said: str = ""

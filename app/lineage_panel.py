@@ -9,7 +9,15 @@ import streamlit as st
 
 from agent import ChatSession, NodeView, check_text, node_labels
 from app.lineage_tree import TreeNode, lineage_tree
-from app.nodes import image_or_placeholder, node_label, tag, thumb, tree_image
+from app.nodes import (
+    image_or_placeholder,
+    node_label,
+    region_caption,
+    region_image,
+    tag,
+    thumb,
+    tree_image,
+)
 from app.state import move_head, notice
 
 KEY = "lineage"  # the tree's key (its element is .st-key-lineage-tree on the page)
@@ -19,7 +27,7 @@ OPEN = "node_dialog"  # session_state: the node whose actions are open, if any
 def tree_nodes(chat: ChatSession, nodes: list[NodeView], labels: dict[str, str]) -> list[TreeNode]:
     """What the tree draws: every image oldest first, labelled, with its thumbnail."""
     return [TreeNode(id=n.id, parent_id=n.parent_id, label=labels.get(n.id, str(n.depth)),
-                     thumbnail=tree_image(chat, n.id), caption=n.instruction or n.caption,
+                     thumbnail=tree_image(chat, n.id, n.masked), caption=n.instruction or n.caption,
                      is_head=n.is_head, left_behind=n.left_behind)
             for n in sorted(nodes, key=lambda n: (n.created_at, n.id))]
 
@@ -57,7 +65,10 @@ def node_actions(chat: ChatSession, node: NodeView, nodes: dict[str, NodeView],
         st.markdown(f"**{node_label(node, labels)}**{where}")
         if said := check_text(node.check):
             st.caption(said)
-        if b := thumb(chat, node.id, 512):
+        if node.masked and (b := region_image(chat, node.id, 512, dim=0.3)):
+            st.image(b, caption=node.caption or None, width="stretch")
+            st.caption(region_caption(node))
+        elif b := thumb(chat, node.id, 512):
             st.image(b, caption=node.caption or None, width="stretch")
         if problem := chat.image_problem(node.id):
             st.warning(f"This image cannot be shown: {problem}.", icon=":material/broken_image:")

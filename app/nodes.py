@@ -33,21 +33,24 @@ def _thumbnail(_chat: ChatSession, db_url: str, node_id: str, size: int) -> byte
     """Node images never change, so their thumbnails are made once per process."""
     return _chat.thumbnail(node_id, size)
 
-def tree_image(chat: ChatSession, node_id: str) -> str | None:
+def tree_image(chat: ChatSession, node_id: str, masked: bool = False) -> str | None:
     """A small JPEG thumbnail as a data URI, for the lineage tree (inside its one element:
-    no media request per image, so a tree of hundreds of images is quick to draw); a
-    placeholder for a damaged image; None if unknown."""
+    no media request per image, so a tree of hundreds of images is quick to draw), with
+    the region outlined when the node's edit was `masked`; a placeholder for a damaged
+    image; None if unknown."""
     try:
-        return _tree_image(chat, str(chat.settings.db_url), node_id)
+        return _tree_image(chat, str(chat.settings.db_url), node_id, masked)
     except DamagedImage as exc:
         return thumbnail_uri(placeholder_png(2 * TREE_THUMB, exc.problem))
     except (KeyError, OSError, ValueError):
         return None
 
 @st.cache_data(max_entries=5000, show_spinner=False)
-def _tree_image(_chat: ChatSession, db_url: str, node_id: str) -> str:
+def _tree_image(_chat: ChatSession, db_url: str, node_id: str, masked: bool = False) -> str:
     """Node images never change: made once per process."""
-    return thumbnail_uri(_chat.thumbnail(node_id, 2 * TREE_THUMB))
+    # a line of 3 px of the 144: it stays visible at the tree's 72 CSS px, and in its JPEG
+    outlined = _chat.region_overlay(node_id, 2 * TREE_THUMB, line=3) if masked else None
+    return thumbnail_uri(outlined or _chat.thumbnail(node_id, 2 * TREE_THUMB))
 
 def tag(node: NodeView, labels: dict[str, str]) -> str:
     """The node's label, unique in the conversation: "#2", "#2b" ..."""
@@ -62,3 +65,24 @@ def what(node: NodeView) -> str:
 
 def node_label(node: NodeView, labels: dict[str, str]) -> str:
     return f"{tag(node, labels)} {what(node)}"
+
+def region_caption(node: NodeView) -> str:
+    """What the outline on an edit's images means."""
+    share = f" ({100 * node.region:.0f} % of the picture)" if node.region is not None else ""
+    return f"Edited inside the outline{share}; everything outside is exactly as it was."
+
+
+def region_image(chat: ChatSession, node_id: str, size: int, of: str | None = None,
+                 dim: float = 0.0) -> bytes | None:
+    """The image of `of` (default: the node) with the region of the node's edit outlined
+    (ChatSession.region_overlay), made once per process; None without a region."""
+    try:
+        return _region_image(chat, str(chat.settings.db_url), node_id, size, of, dim)
+    except (KeyError, OSError, ValueError):
+        return None
+
+@st.cache_data(max_entries=500, show_spinner=False)
+def _region_image(_chat: ChatSession, db_url: str, node_id: str, size: int, of: str | None,
+                  dim: float) -> bytes | None:
+    """Images and masks never change: made once per process."""
+    return _chat.region_overlay(node_id, size, of=of, dim=dim)

@@ -13,6 +13,7 @@ from app.state import app_settings, backend_for, clear_notices, leave
 
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 PLANNERS = ["offline", "openai", "anthropic", "ollama"]
+REGIONS = {"auto": "Only where it acts (automatic)", "none": "Edit everything"}
 
 
 UNTITLED = "Untitled (empty)"  # how the list shows a conversation nothing was sent in yet
@@ -134,6 +135,13 @@ def render_settings(chat: ChatSession) -> None:
                                      key=f"set-inject-{k}")
             seed = st.number_input("Seed", 0, 2**31 - 1, value=int(e.seed), step=1,
                                    key=f"set-seed-{k}")
+            region = st.selectbox(
+                "Where an edit may change the image", list(REGIONS),
+                index=list(REGIONS).index(e.region) if e.region in REGIONS else 0,
+                format_func=REGIONS.get, key=f"set-region-{k}",
+                help="Automatic: a local edit changes only where it acts, every other pixel "
+                     "stays exactly as it was (a box you drag on the image always counts). "
+                     "Edit everything: the whole picture may change.")
             st.caption("Planner")
             planner = st.selectbox("Provider", _with(PLANNERS, s.planner),
                                    index=_index(PLANNERS, s.planner), key=f"set-planner-{k}")
@@ -152,6 +160,7 @@ def render_settings(chat: ChatSession) -> None:
             edit = {
                 "preset": preset, "steps": steps, "guidance": guidance, "eta": eta, "lam": lam,
                 "stop": stop, "highlight": highlight, "inject": inject, "seed": seed,
+                "region": region,
             }
             save_settings(chat, app, edit)
 

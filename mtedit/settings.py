@@ -56,6 +56,8 @@ ALLOWED = {
     "planner_base_url": "a URL",
     "planner_api_key": "a key",
     "planner_timeout": "seconds, more than 0 and at most 3600",
+    "region": "none (edit everything), auto (limit each local edit to where it acts) or "
+    "unset (the model folder's measured choice)",
     "import_max_mb": f"megabytes, a whole number from {IMPORT_MAX_MB_RANGE[0]} to "
     f"{IMPORT_MAX_MB_RANGE[1]}",
     "queue_url": "a Redis URL such as redis://host:6379/0 (unset: edits run in the app)",
@@ -85,12 +87,23 @@ class Settings:
     queue_url: str | None = None  # redis://host:6379/0: edits run on `mtedit worker`s
     queue_name: str = "mtedit"  # the Celery queue the app submits to and workers read
     job_stale_s: float = Field(30.0, gt=0, le=86400, allow_inf_nan=False)  # heartbeat age limit
+    # where a local edit may change the image when the user marked nothing: none (anywhere)
+    # or auto (where the edit acts, found by the model); None: the model folder's choice
+    region: Literal["none", "auto"] | None = None
 
     @field_validator("queue_url")
     @classmethod
     def _queue_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://")):
             raise ValueError("not a Redis URL (redis://host:6379/0)")
+        return value
+
+    @field_validator("region", mode="before")
+    @classmethod
+    def _region(cls, value):
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return None if value in ("", "model", "default") else value
         return value
 
     @field_validator("max_side", "threads", mode="before")

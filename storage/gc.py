@@ -41,8 +41,9 @@ def collect_orphans(store: Store, candidates: list[str], grace: float) -> list[s
     with store.transaction() as s:
         hold_blobs(s, exclusive=True)
         referenced = set()
-        for image, latent in s.execute(select(ImageNodeRow.image_sha256, ImageNodeRow.latent_sha256)):
-            referenced.update((image, latent))
+        for row in s.execute(select(ImageNodeRow.image_sha256, ImageNodeRow.latent_sha256,
+                                    ImageNodeRow.mask_sha256)):
+            referenced.update(row)  # image, latent and region mask
         for sha in candidates:
             if sha not in referenced and store.blobs.age(sha) >= grace:
                 store.blobs.delete(sha)

@@ -12,12 +12,13 @@ class Maintenance:
     """Needs `reading()` (a read session), as Store provides."""
 
     def referenced_blobs(self) -> dict[str, list[str]]:
-        """sha256 -> ids of the nodes using it (as image or latent)."""
+        """sha256 -> ids of the nodes using it (as image, latent or region mask)."""
         refs: dict[str, list[str]] = {}
-        q = select(ImageNodeRow.id, ImageNodeRow.image_sha256, ImageNodeRow.latent_sha256)
+        q = select(ImageNodeRow.id, ImageNodeRow.image_sha256, ImageNodeRow.latent_sha256,
+                   ImageNodeRow.mask_sha256)
         with self.reading() as s:
-            for node_id, image, latent in s.execute(q):
-                for sha in (image, latent):
+            for node_id, *shas in s.execute(q):
+                for sha in shas:
                     if sha:
                         refs.setdefault(sha, []).append(node_id)
         return refs

@@ -138,6 +138,7 @@ class NodeDoc(_Row):
     timings: dict[StrictStr, Seconds] = Field(default_factory=dict)
     created_at: When = None
     check_result: Check = None  # what came back (revision 0007); older exports have none
+    mask_sha256: Sha | None = None  # the region its edit was limited to (revision 0008)
 
     @model_validator(mode="after")
     def _shape(self) -> NodeDoc:
@@ -214,20 +215,23 @@ class Manifest(_Row):
         for p in self.plans:
             if p.message_id is not None and p.message_id not in message_ids:
                 problems.append(f"a plan belongs to message {p.message_id}, not in the archive")
-        kinds: dict[str, str] = {}
+        kinds: dict[str, str] = {}  # an image and a mask are both PNGs: one blob may be both
         for n in self.nodes:
-            for sha, kind in ((n.image_sha256, "image"), (n.latent_sha256, "latent")):
+            for sha, kind in ((n.image_sha256, "a PNG"), (n.mask_sha256, "a PNG"),
+                              (n.latent_sha256, "a latent")):
                 if sha is not None and kinds.setdefault(sha, kind) != kind:
-                    problems.append(f"blob {sha} is used both as an image and a latent")
+                    problems.append(f"blob {sha} is used both as a PNG and a latent")
         if problems:
             raise ValueError("; ".join(dict.fromkeys(problems[:10])))
         return self
 
     def blobs(self) -> dict[str, str]:
-        """{sha256: "image" | "latent"} of every blob a node needs."""
+        """{sha256: "image" | "mask" | "latent"} of every blob a node needs."""
         out: dict[str, str] = {}
         for n in self.nodes:
-            out[n.image_sha256] = "image"
+            if n.mask_sha256:
+                out[n.mask_sha256] = "mask"
+            out[n.image_sha256] = "image"  # a blob that is both is checked as an image too
             if n.latent_sha256:
                 out[n.latent_sha256] = "latent"
         return out

@@ -99,6 +99,8 @@ class ImageNodeRow(_TimelineRow, Base):
     timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     check_result: Mapped[dict[str, Any] | None] = mapped_column()  # revision 0007
+    # the mask the edit was limited to, a PNG blob (revision 0008); None: edited everywhere
+    mask_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class MessageRow(_TimelineRow, Base):

@@ -56,6 +56,9 @@ class Node:
     # What came back, checked once the node was stored (agent/jobs/checking.py): the
     # verdict, what the model's reader saw, the share of pixels changed. None: unchecked.
     check_result: dict[str, Any] | None = field(default=None, hash=False)
+    # The region its edit was limited to: a PNG mask blob at the image's size, white where
+    # the edit could change pixels (revision 0008). None: the edit could change anything.
+    mask_sha256: str | None = None
 
 
 @dataclass(frozen=True)

@@ -43,10 +43,11 @@ from storage.engine import (
     setting_named,
     upgrade,
 )
-from storage.errors import StorageError
+from storage.errors import InvalidImageError, StorageError
 from storage.gc import hold_blobs
 from storage.ids import get_row, json_copy, new_id, png_size, root_first
 from storage.jobs import JobQueries
+from storage.limits import check_png
 from storage.maintenance import Maintenance
 from storage.messages import MessageQueries
 from storage.models import ConversationRow, ImageNodeRow, utcnow
@@ -242,12 +243,14 @@ class Store(ConversationQueries, MessageQueries, JobQueries, Maintenance):
         focus_words: Sequence[str] = (), preset: str | None = None, params: dict | None = None,
         seed: int | None = None, model_id: str | None = None, timings: dict | None = None,
         *, set_head: bool = True, kind: str = "edit", step_key: str | None = None,
+        mask: bytes | None = None,
     ) -> Node:
         """An edit result: a child of `parent_id` in the same lineage (same root). The
         caption describes the new image (the next edit's source prompt). Becomes the head
         of the conversation unless set_head=False. kind "op": an exact operation, its
         parameters in params. step_key (e.g. "<job id>:<step>") makes the write
-        idempotent: a step stored before returns its node, nothing is added."""
+        idempotent: a step stored before returns its node, nothing is added. mask: the
+        region the edit was limited to, a PNG of the image's size (a blob, read_mask)."""
         if kind not in ("edit", "op"):
             raise ValueError(f"add_edit stores edits and operations, not {kind!r} nodes")
         if step_key is not None and (done := self.node_by_step_key(step_key)) is not None:
@@ -259,7 +262,7 @@ class Store(ConversationQueries, MessageQueries, JobQueries, Maintenance):
             caption=caption, instruction=instruction,
             target_prompt=caption if target_prompt is None else target_prompt,
             focus_words=focus_words, preset=preset, params=params, seed=seed,
-            model_id=model_id, timings=timings, step_key=step_key,
+            model_id=model_id, timings=timings, step_key=step_key, mask=mask,
         )
 
     def node_by_step_key(self, step_key: str) -> Node | None:
@@ -274,10 +277,15 @@ class Store(ConversationQueries, MessageQueries, JobQueries, Maintenance):
         instruction: str | None = None, target_prompt: str | None = None,
         focus_words: Sequence[str] = (), preset: str | None = None,
         params: dict | None = None, seed: int | None = None, model_id: str | None = None,
-        timings: dict | None = None, step_key: str | None = None,
+        timings: dict | None = None, step_key: str | None = None, mask: bytes | None = None,
     ) -> Node:
         assert kind in NODE_KINDS
         width, height = png_size(png)
+        if mask is not None:
+            mask = bytes(mask)
+            if check_png(mask) or png_size(mask) != (width, height):
+                raise InvalidImageError(f"a node's mask must be a PNG of its image's size "
+                                        f"{width}x{height}")
         if latent is not None and not isinstance(latent, (bytes, bytearray, memoryview)):
             raise TypeError("latent must be safetensors bytes (editing_core.latent_to_bytes)")
         if isinstance(focus_words, str):
@@ -290,6 +298,7 @@ class Store(ConversationQueries, MessageQueries, JobQueries, Maintenance):
             "params": json_copy(params or {}, "params"),
             "seed": None if seed is None else int(seed), "model_id": model_id,
             "timings": json_copy(timings or {}, "timings"), "step_key": step_key,
+            "mask_sha256": self.blobs.put(mask) if mask is not None else None,
         }
         with self.reading() as s:  # fail before writing blobs when the ids are wrong
             self._conv_row(s, conversation_id)
@@ -298,14 +307,15 @@ class Store(ConversationQueries, MessageQueries, JobQueries, Maintenance):
         node_id = new_id()
         try:
             return self._write_node(conversation_id, parent_id, kind, node_id, image_sha,
-                                    latent_sha, width, height, set_head, png, latent, fields)
+                                    latent_sha, width, height, set_head, png, latent, fields,
+                                    mask)
         except IntegrityError:
             if step_key is not None and (done := self.node_by_step_key(step_key)) is not None:
                 return done  # the same step, stored meanwhile by another runner
             raise
 
     def _write_node(self, conversation_id, parent_id, kind, node_id, image_sha, latent_sha,
-                    width, height, set_head, png, latent, fields) -> Node:
+                    width, height, set_head, png, latent, fields, mask=None) -> Node:
         with self.transaction() as s:
             conv = self._conv_row(s, conversation_id)
             if parent_id is None:
@@ -329,6 +339,8 @@ class Store(ConversationQueries, MessageQueries, JobQueries, Maintenance):
             self._ensure_blob(image_sha, png)
             if latent_sha:
                 self._ensure_blob(latent_sha, latent)
+            if mask is not None:
+                self._ensure_blob(fields["mask_sha256"], mask)
         return _node(row)
 
     def _ensure_blob(self, sha: str, data: bytes) -> None:
@@ -432,6 +444,12 @@ class Store(ConversationQueries, MessageQueries, JobQueries, Maintenance):
         if isinstance(node, str):
             node = self.get_node(node)
         return self.blobs.get(node.latent_sha256) if node.latent_sha256 else None
+
+    def read_mask(self, node: Node | str) -> bytes | None:
+        """The PNG mask the node's edit was limited to, hash-verified; None if it has none."""
+        if isinstance(node, str):
+            node = self.get_node(node)
+        return self.blobs.get(node.mask_sha256) if node.mask_sha256 else None
 
     # ----------------------------------------------------------------- helpers
 

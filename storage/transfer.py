@@ -1,7 +1,7 @@
 """Export a conversation to a zip file and import it into any store, with new ids.
 
 The zip holds `conversation.json` (the conversation, its image nodes, messages and plans)
-and `blobs/<sha256>` for every image and latent. Jobs are not exported.
+and `blobs/<sha256>` for every image, latent and region mask. Jobs are not exported.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def export_conversation(store: Store, conversation_id: str, path: Path | str) ->
     }
     users: dict[str, list[str]] = {}
     for n in nodes:
-        for sha, what in ((n.image_sha256, "image"), (n.latent_sha256, "latent")):
+        for sha, what in ((n.image_sha256, "image"), (n.latent_sha256, "latent"),
+                          (n.mask_sha256, "region mask")):
             if sha:
                 users.setdefault(sha, []).append(f"the {what} of node {n.id}")
     problems: list[str] = []
@@ -185,22 +186,23 @@ def _take_blob(store: Store, manifest: Manifest, zf: zipfile.ZipFile, members: s
     if f"blobs/{sha}" not in members:
         if not store.blobs.exists(sha):
             raise StorageError(f"{path}: a node needs blob {sha}, not in the archive")
-        data = store.blobs.get(sha) if kind == "image" else None
+        data = store.blobs.get(sha) if kind != "latent" else None
     else:
         data = _read(zf, f"blobs/{sha}", MAX_BLOB_BYTES, budget, path)
         if sha256_hex(data) != sha:
             raise StorageError(f"{path}: blob {sha} is damaged in the archive")
-        problem = check_png(data) if kind == "image" else check_safetensors(data)
+        problem = check_png(data) if kind != "latent" else check_safetensors(data)
         if problem:
             raise LimitError(f"{path}: blob {sha} should be the {kind} of a node but is "
                              f"{problem}")
-    if kind == "image":
+    if kind != "latent":  # an image or a region mask: the size of its node's image
         width, height = png_size(data)
         for n in manifest.nodes:
-            if n.image_sha256 == sha and (n.width, n.height) != (width, height):
-                raise ManifestError(f"{path}: malformed {MANIFEST}: node {n.id} says "
-                                    f"{n.width}x{n.height} pixels, its image is "
-                                    f"{width}x{height}")
+            for what, used in (("image", n.image_sha256), ("region mask", n.mask_sha256)):
+                if used == sha and (n.width, n.height) != (width, height):
+                    raise ManifestError(f"{path}: malformed {MANIFEST}: node {n.id} says "
+                                        f"{n.width}x{n.height} pixels, its {what} is "
+                                        f"{width}x{height}")
     if data is not None and not store.blobs.exists(sha):
         store.blobs.put(data)
         written.append(sha)
@@ -273,7 +275,7 @@ def _insert(store: Store, manifest: Manifest, zf: zipfile.ZipFile) -> Conversati
                 seed=n.seed, model_id=n.model_id, image_sha256=n.image_sha256,
                 latent_sha256=n.latent_sha256, width=n.width, height=n.height,
                 status=n.status, timings=dict(n.timings), created_at=_time(n.created_at),
-                check_result=n.check_result,
+                check_result=n.check_result, mask_sha256=n.mask_sha256,
             ))
             s.flush()
         for m in sorted(manifest.messages, key=lambda m: mdepth[m.id]):  # parents first

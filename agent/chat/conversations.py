@@ -133,7 +133,8 @@ def edit_settings(store, settings: Settings, conversation_id: str | None) -> Edi
 
 def default_edit_settings(settings: Settings) -> EditSettings:
     """EditSettings' defaults, then the model folder's own measured ones (its
-    mtedit.json: the bundled model recommends the preset that won its benchmark)."""
+    mtedit.json: the bundled model recommends the preset and the region mode that won its
+    benchmark), then the region setting (MTEDIT_REGION) when it is set."""
     from editing_core.model_defaults import FILE
 
     try:  # one stat instead of reading and checking the file on every call
@@ -141,7 +142,8 @@ def default_edit_settings(settings: Settings) -> EditSettings:
         stamp = (info.st_mtime_ns, info.st_size)
     except OSError:
         stamp = None
-    return _model_defaults(settings.model, stamp)
+    defaults = _model_defaults(settings.model, stamp)
+    return defaults.updated(region=settings.region) if settings.region else defaults
 
 
 def checked(current: EditSettings, **kw) -> EditSettings:

@@ -1,5 +1,6 @@
 """Try again: a result that missed (or may have) is made once more, the same steps from
-the same image with another seed; the earlier result stays in the lineage as a sibling.
+the same image with another seed, each limited to the region its first try was (the
+node's mask); the earlier result stays in the lineage as a sibling.
 (Going back is a head move: ChatSession.set_head.)"""
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def try_again(turn: Turn, message_id: str) -> list[Reply]:
     old = JobSpec.from_dict(job.request)
     seed = next_seed(store, first, old.seed)
     spec = replace(old, base_node_id=first.parent_id, after_job=None, seed=seed, notes=[],
-                   step_key_base="", step_offset=0, strength=old.strength)
+                   step_key_base="", step_offset=0, strength=old.strength,
+                   steps=same_regions(store, job.id, old))
     what = "generation" if old.kind == "generate" else "edit"
     user = store.add_message(cid, "user", f"Try the {what} again with another seed ({seed}).")
     if old.kind == "generate":
@@ -42,6 +44,17 @@ def try_again(turn: Turn, message_id: str) -> list[Reply]:
     shown = [{k: v for k, v in step.items() if k in EditStep.model_fields} for step in spec.steps]
     plan = EditPlan.model_validate({"steps": shown, "summary": old.summary})
     return [submit.run(turn, spec, plan, "edit")]
+
+
+def same_regions(store, job_id: str, old: JobSpec) -> list[dict]:
+    """The job's steps, each to be limited to the region its first try was limited to (the
+    mask stored on the node it made), so a try differs by its seed alone."""
+    steps = []
+    for k, step in enumerate(old.steps):
+        made = store.node_by_step_key(old.step_key(job_id, k))
+        steps.append({**step, "region": {"node": made.id}} if made is not None
+                     and made.mask_sha256 else dict(step))
+    return steps
 
 
 def _job_of(store, conversation_id: str, node_ids):

@@ -49,6 +49,7 @@ from agent.chat import (
     upload_flow,
     views,
 )
+from agent.chat.marking import mark
 from agent.chat.turn import Turn, busy_reply
 from agent.chat.views import ConversationView, MessageView, NodeView, Reply
 from agent.jobs import recovery
@@ -127,7 +128,8 @@ class ChatSession:
 
     # -- one message -------------------------------------------------------------------
 
-    def send(self, text: str, files: Sequence[Upload] = (), wait: bool = True) -> list[Reply]:
+    def send(self, text: str, files: Sequence[Upload] = (), wait: bool = True,
+             region=None) -> list[Reply]:
         """Handle one user message; returns the assistant's replies (usually one).
 
         The intent is read from the text (and files): uploads (several allowed; the
@@ -147,6 +149,10 @@ class ChatSession:
         caption that edit ends with); moving the head waits until no edit runs.
         Failures come back as kind="error" replies with a readable text, never as
         exceptions (except programming errors).
+
+        region: where the edit may change the current image, as the user marked it: a box
+        (x0, y0, x1, y1) in its pixels or a mask (PNG bytes, PIL image, array); it comes
+        before region words and the automatic region (agent/jobs/regions.py).
         """
         text = (text or "").strip()
         if len(text) > MAX_MESSAGE:
@@ -159,11 +165,21 @@ class ChatSession:
             return [Reply(text=problem, kind="error")]          # numbers out of range
         if problem := nav_limits.problem(text, self.store, self._cid):  # "back to turn -1"
             return [Reply(text=problem, kind="error")]
+        marked = None
+        if region is not None and files:
+            return [Reply(text="A region marked on the current image cannot go with new "
+                          "photos: send the photos first, then mark on the one to edit.",
+                          kind="error")]
+        if region is not None:  # checked before anything is stored
+            try:
+                marked = mark(self.store.head(self._cid) if self._cid else None, region)
+            except ValueError as exc:
+                return [Reply(text=str(exc), kind="error")]
         if self._cid is None:
             self.new_conversation(conversations.title_from(text, files))
         elif conversations.untitled(self.store, self._cid):  # its first request names it
             self.store.rename_conversation(self._cid, conversations.title_from(text, files))
-        turn = self._turn(text, wait)
+        turn = dataclasses.replace(self._turn(text, wait), region=marked)
         try:
             uploads = [read_upload(f) for f in files]
         except ValueError as exc:
@@ -355,6 +371,23 @@ class ChatSession:
         """The node's image as PNG bytes (DamagedImage, a ValueError naming what doctor
         would say, when its blob is missing or corrupt)."""
         return views.image_bytes(self.store, self._cid, node_id)
+
+    def region_overlay(self, node_id: str, size: int = 384, *, of: str | None = None,
+                       dim: float = 0.0, line: int | None = None) -> bytes | None:
+        """A PNG (long side `size`) of the image of node `of` (default: the node itself)
+        with the region the node's edit was limited to outlined (dim: darken the outside
+        by that share; line: its width in pixels); None when its edit had no region or
+        the mask cannot be read."""
+        from agent.chat.overlay import overlay
+
+        node = views.own_node(self.store, self._cid, node_id)
+        try:
+            mask = self.store.read_mask(node)
+            if mask is None:
+                return None
+            return overlay(self.image_bytes(of or node_id), mask, size, dim, line)
+        except (ValueError, OSError, LookupError):  # a damaged blob: shown without it
+            return None
 
     def image_problem(self, node_id: str) -> str | None:
         """What doctor would say about the node's image, or None when it is intact."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from agent.chat.marking import with_places
 from agent.chat.turn import Turn, ask_meta
 from agent.chat.views import Reply
 from agent.jobs import timing
@@ -24,17 +25,30 @@ from agent.planning.params import EditSettings, core_overrides, shift_strength
 from agent.planning.plan import EditPlan
 from agent.planning.safe import EXAMPLES, Unsure, check_request, plan_safely
 from agent.reading.intents import Intent
+from agent.reading.regions import read as read_region_words
 
 
 def edit_job(conversation_id: str, settings: EditSettings, steps: list[dict], *,
              base_node_id: str | None, after_job: str | None, caption: str, request: str,
-             summary: str = "", notes: Sequence[str] = ()) -> JobSpec:
+             summary: str = "", notes: Sequence[str] = (), region: dict | None = None) -> JobSpec:
     """The job of an edit: the plan's steps (empty while the worker plans them) from the
-    base node, or from the end of the job it is queued behind, with the settings."""
+    base node, or from the end of the job it is queued behind, with the settings; region:
+    what the user marked (a drawn mask or box, or region words), else the settings' mode."""
     return JobSpec("edit", conversation_id, steps=steps, base_node_id=base_node_id,
                    after_job=after_job, base_caption=caption, preset=settings.preset,
                    overrides=core_overrides(settings), seed=settings.seed, request=request,
-                   summary=summary, notes=list(notes))
+                   summary=summary, notes=list(notes), region=region,
+                   region_mode=settings.region)
+
+
+def marked(turn: Turn, request: str) -> tuple[dict | None, str]:
+    """(the region the user marked, the request to plan): a mask or box drawn on the image
+    comes first; else region words ("only the sky", "everything except the dog") are read
+    off the request (agent/reading/regions.py)."""
+    words, rest = read_region_words(request)
+    if turn.region is not None:
+        return turn.region, request
+    return (words.as_dict(), rest) if words is not None else (None, request)
 
 
 def generate(turn: Turn, intent: Intent) -> list[Reply]:
@@ -61,6 +75,8 @@ def edit(turn: Turn, request: str, once: dict, user_text: str | None, *,
     from a question (run as it was shown)."""
     store, cid = turn.store, turn.conversation_id
     after_job, base_node_id = None, None
+    asked = request  # what waits for a caption: its region words are read again then
+    region, request = marked(turn, request)
     behind = turn.behind()
     if behind is not None:
         after_job, prev = behind
@@ -83,13 +99,16 @@ def edit(turn: Turn, request: str, once: dict, user_text: str | None, *,
             return [turn.say("Before I edit: what does the image show? Describe it in one "
                              "sentence (for example \"a dog on a beach\").", "ask",
                              user_text=user_text, node_ids=[head.id],
-                             meta=ask_meta(head.id, request, once))]
+                             meta=ask_meta(head.id, asked, once, turn.region))]
         base_node_id = head.id
         history = [n.instruction for n in store.path(head.id) if n.instruction][-6:]
+    region, problem = with_places(region, caption)
+    if problem:
+        return [turn.say(problem, "error", user_text=user_text)]
     try:
         if not turn.wait and not isinstance(turn.planner, OfflinePlanner):  # never block
             return [plan_in_worker(turn, request, user_text, caption, history, once,
-                                   base_node_id, after_job)]
+                                   base_node_id, after_job, region)]
         if steps is not None:
             result = PlanResult(EditPlan.model_validate({"steps": steps}), "chosen")
         else:
@@ -109,7 +128,7 @@ def edit(turn: Turn, request: str, once: dict, user_text: str | None, *,
     store.add_plan(user.id, request, steps, result.planner)
     spec = edit_job(cid, current, steps, base_node_id=base_node_id, after_job=after_job,
                     caption=caption, request=request, summary=plan.summary,
-                    notes=result.notes)
+                    notes=result.notes, region=region)
     reply = run(turn, spec, plan, "edit")
     if after_job is not None and reply.kind == "queued":
         reply = replace(reply, text="Queued after the edit that is running:\n"
@@ -154,7 +173,7 @@ def run_plan(turn: Turn, request: str, steps: list[dict], user_text: str | None)
 
 def plan_in_worker(turn: Turn, request: str, user_text: str | None, caption: str,
                    history: Sequence[str], once: dict, base_node_id: str | None,
-                   after_job: str | None) -> Reply:
+                   after_job: str | None, region: dict | None = None) -> Reply:
     """Submit an edit whose plan is made in the executor's worker (stage "planning"), so a
     slow LLM planner never blocks the page: the reply comes at once, the plan is stored
     when it is ready and the edit runs right after it. Words no planner can use are
@@ -173,7 +192,7 @@ def plan_in_worker(turn: Turn, request: str, user_text: str | None, caption: str
         spec.summary, spec.notes = plan.summary, list(result.notes)
 
     spec = edit_job(cid, settings, [], base_node_id=base_node_id, after_job=after_job,
-                    caption=caption, request=request)
+                    caption=caption, request=request, region=region)
     job_id = turn.submit(spec, prepare)
     name = getattr(planner, "name", "the planner")
     return Reply(text=f"Planning with {name}...", kind="queued", job_id=job_id)

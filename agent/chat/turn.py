@@ -34,6 +34,7 @@ class Turn:
     edit_settings: EditSettings  # the conversation's, when the message came
     settings: Settings
     claim: Claim | None = None
+    region: dict | None = None  # what the user marked on the image (JobSpec.region)
 
     def say(self, reply_text: str, kind: str, *, user_text: str | None = None,
             node_ids: Sequence[str] = (), parent_id: str | None = None, plan=None,
@@ -86,8 +87,12 @@ def busy_reply(job: JobView) -> Reply:
                  "cancel it first.", kind="error", job_id=job.id)
 
 
-def ask_meta(node_id: str, instruction: str | None, once: dict | None = None) -> dict:
+def ask_meta(node_id: str, instruction: str | None, once: dict | None = None,
+             region: dict | None = None) -> dict:
     """The meta of an "ask" message: which image needs a caption, what edit waits for it
-    (and the settings given for that edit alone, when there are any)."""
+    (and the settings given for that edit alone, and the region marked for it, when there
+    are any)."""
     meta = {"caption_for": node_id, "instruction": instruction or ""}
+    if region:
+        meta["region"] = region
     return {**meta, "once": dict(once)} if once else meta

@@ -78,5 +78,7 @@ def caption_given(turn: Turn, caption: str, pending: dict) -> list[Reply]:
         request, once = pending["instruction"], pending.get("once")
         if once is None:  # none given, or asked before they were kept with the question
             request, once = one_off_settings(request)
+        if pending.get("region"):  # the box or mask marked for the edit that waited
+            turn = replace(turn, region=pending["region"])
         replies += submit.edit(turn, request, once, None)
     return replies

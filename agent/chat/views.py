@@ -83,6 +83,10 @@ class NodeView:
     on_head_path: bool = False  # an ancestor of the head (or the head itself)
     left_behind: bool = False  # after the head on its branch: undone, a redo brings it back
     check: dict | None = None  # what came back (agent/jobs/checking.py); None: unchecked
+    # the share of the picture its edit was limited to (its mask: ChatSession.region_overlay);
+    # None: the edit could change everything
+    region: float | None = None
+    masked: bool = False  # its edit was limited to a region (a mask is stored with it)
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,15 @@ def node_view(n, is_head: bool, on_path: bool, left_behind: bool = False) -> Nod
                     created_at=n.created_at.timestamp() if n.created_at else 0.0, depth=n.depth,
                     width=n.width, height=n.height, is_head=is_head, on_head_path=on_path,
                     left_behind=left_behind,
-                    check=dict(n.check_result) if n.check_result is not None else None)
+                    check=dict(n.check_result) if n.check_result is not None else None,
+                    region=_share(n) if n.mask_sha256 else None, masked=bool(n.mask_sha256))
+
+
+def _share(n) -> float | None:
+    """The share of the picture a node's edit was limited to, as its params recorded it."""
+    where = (n.params or {}).get("region")
+    coverage = where.get("coverage") if isinstance(where, dict) else None
+    return float(coverage) if isinstance(coverage, (int, float)) else None
 
 
 def left_behind(nodes, head_id: str | None) -> list:

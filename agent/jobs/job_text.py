@@ -38,6 +38,8 @@ def result_text(state) -> str:
     n = len(spec.steps)
     lines = []
     checks = checks_of(state)
+    if state.status == "done" and not n_done:  # every step found nothing to change
+        return "\n".join(["Nothing was changed; the head is where it was.", *spec.notes])
     if state.status == "done":
         steps_s = f"{n} step{'s' if n != 1 else ''}"
         if any(c and c.get("verdict") == "missed" for c in checks):

@@ -10,6 +10,7 @@ failing one. Whoever runs the job (the in-process executor, a queue worker) hand
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import Protocol
 from PIL import Image
 
 from agent import ops
-from agent.jobs import checking, damage, timing
+from agent.jobs import checking, damage, regions, timing
 from agent.jobs.job_text import NOT_RUN
 from agent.jobs.recovery import stored_result
 from agent.jobs.spec import JobSpec
@@ -77,6 +78,7 @@ def edit(store, backend, spec: JobSpec, progress: Progress, start) -> None:
     base = resolve_params(spec.preset, spec.overrides)
     n = len(spec.steps)
     before = None  # the image the step edits, for its check (read when first needed)
+    memo: dict = {}  # the places of things the request named, found once per job
     for k, step in enumerate(spec.steps):
         if progress.cancelled():
             raise EditCancelled("cancelled between steps")
@@ -88,9 +90,16 @@ def edit(store, backend, spec: JobSpec, progress: Progress, start) -> None:
             if done.kind == "op":
                 anchor, anchor_latent = done, None
             continue
+        source_prompt = (spec.base_caption or cur.caption) if k == 0 else cur.caption
+        size = (cur.width, cur.height)
         if step.get("kind") == "op":
-            cur = operation(store, cur, step, key, progress)
-            anchor, anchor_latent, cur_latent, before = cur, None, None, None
+            where = regions.for_operation(
+                backend, spec, ops.parse(step.get("op", "")).name, size,
+                functools.partial(latent_of, store, backend, cur, progress),
+                source_prompt=source_prompt, seed=spec.seed, memo=memo)
+            if not tell(spec, k, step, where):
+                cur = operation(store, cur, step, key, progress, where.region)
+                anchor, anchor_latent, cur_latent, before = cur, None, None, None
             continue
         if anchor_latent is None:
             anchor_latent = latent_of(store, backend, anchor, progress)
@@ -99,17 +108,23 @@ def edit(store, backend, spec: JobSpec, progress: Progress, start) -> None:
                 store, backend, cur, progress)
         progress.tokens = timing.tokens_of_latent(cur_latent.shape)
         started = time.perf_counter()
+        where = regions.for_step(store, backend, spec, step, cur_latent, size,
+                                 source_prompt=source_prompt, seed=spec.seed, memo=memo)
+        if tell(spec, k, step, where):
+            continue  # nothing to change was found: the step is not run
         strength = spec.strength if spec.strength is not None else step.get("strength", 0.5)
         knobs = {name: v for name, v in strength_overrides(strength, base).items()
                  if spec.overrides.get(name) is None}
-        source_prompt = (spec.base_caption or cur.caption) if k == 0 else cur.caption
+        # with a region, the pixels outside it are the stored image's, byte for byte
+        previous = None if where.region is None else checking.image_of(store, cur)
         result = backend.edit(
             cur_latent, source_prompt, step["target_prompt"],
             anchors=Anchors(anchor_latent, None if cur.id == anchor.id else cur_latent),
             focus_words=step.get("focus_words", ()), preset=spec.preset,
             overrides={**spec.overrides, **knobs}, seed=spec.seed,
-            output_size=(anchor.width, anchor.height), progress=progress.calls(k, n),
-            cancel=progress.cancelled)
+            output_size=(anchor.width, anchor.height) if previous is None else None,
+            progress=progress.calls(k, n), cancel=progress.cancelled,
+            region=where.region, previous_image=previous)
         progress.stage = "save"
         node = store.add_edit(
             cur.id, png_bytes(result.image), latent_to_bytes(result.latent),
@@ -117,14 +132,26 @@ def edit(store, backend, spec: JobSpec, progress: Progress, start) -> None:
             target_prompt=step["target_prompt"], focus_words=step.get("focus_words", ()),
             preset=spec.preset, params={**result.params, "strength": strength},
             seed=result.seed, model_id=getattr(backend, "model_id", None),
-            timings=result.timings, step_key=key)
+            timings=result.timings, step_key=key,
+            mask=None if where.region is None else where.region.png())
         timing.record(backend, progress.tokens, time.perf_counter() - started,
                       getattr(result, "nfe", 0))
         checking.record(store, backend, node, result.image, step["target_prompt"],
                         before=before if before is not None else checking.image_of(store, cur),
-                        source_prompt=source_prompt, region=step.get("region"))
+                        source_prompt=source_prompt, region=where.region)
         progress.made(node.id)
         cur, cur_latent, before = node, result.latent, result.image
+
+
+def tell(spec: JobSpec, k: int, step: dict, where: regions.StepRegion) -> bool:
+    """Keep what the reply must say about step k's region (JobSpec.notes); True when the
+    step is not run."""
+    if where.note:
+        said = f"{where.note.rstrip('.')}."
+        if len(spec.steps) > 1:
+            said = f"Step {k + 1} ({step['instruction']}): {said}"
+        spec.notes.append(said)
+    return where.skip
 
 
 def generate(store, backend, spec: JobSpec, progress: Progress) -> None:
@@ -173,18 +200,24 @@ def latent_of(store, backend, node, progress: Progress):
     return latent
 
 
-def operation(store, cur, step: dict, step_key: str | None, progress: Progress):
+def operation(store, cur, step: dict, step_key: str | None, progress: Progress, region=None):
     """An exact operation (agent/ops.py) on the current image, stored as a node of kind
-    op with its parameters; its latent is encoded when an edit first needs it."""
+    op with its parameters; its latent is encoded when an edit first needs it. region: a
+    Region at the image's size the operation keeps to (the rest stays byte for byte)."""
     op = ops.parse(step.get("op", ""))
     progress.stage = "op"
     t0 = time.perf_counter()
-    img = ops.apply(Image.open(io.BytesIO(store.read_image(cur))), op)
+    original = Image.open(io.BytesIO(store.read_image(cur)))
+    img = ops.apply(original, op)
+    if region is not None:
+        inside = Image.fromarray(region.mask.astype("uint8") * 255, "L")
+        img = Image.composite(img.convert("RGB"), original.convert("RGB"), inside)
     node = store.add_edit(
         cur.id, png_bytes(img), None, caption=step["target_prompt"],
         instruction=step["instruction"], target_prompt=step["target_prompt"],
-        params={"op": op.name, **op.params}, timings={"op_s": time.perf_counter() - t0},
-        kind="op", step_key=step_key)
+        params={"op": op.name, **op.params, **({} if region is None else {
+            "region": region.describe()})}, timings={"op_s": time.perf_counter() - t0},
+        kind="op", step_key=step_key, mask=None if region is None else region.png())
     progress.made(node.id)
     return node
 

@@ -33,6 +33,11 @@ class JobSpec:
     request: str = ""
     summary: str = ""  # the plan's one-sentence summary, told with the result
     notes: list[str] = field(default_factory=list)
+    # where the edit may change the image (agent/jobs/regions.py): what the user marked
+    # ({"source": "drawn", "mask": base64 PNG} or region words {"source": "words", ...}),
+    # and for steps without it the conversation's region mode, "none" or "auto"
+    region: dict | None = None
+    region_mode: str = "none"
     # step k stores its node under step_key(job id, k): a step run again (a resumed plan,
     # a redelivered job) finds its node instead of adding a second one
     step_key_base: str = ""
@@ -56,5 +61,6 @@ class JobSpec:
     @property
     def ops_only(self) -> bool:
         """A plan of exact operations only: it needs no model."""
-        return self.kind == "edit" and bool(self.steps) and all(
+        finds = bool(self.region and self.region.get("things"))  # the model finds them
+        return self.kind == "edit" and bool(self.steps) and not finds and all(
             s.get("kind") == "op" for s in self.steps)

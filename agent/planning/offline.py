@@ -128,7 +128,8 @@ class OfflinePlanner:
         plan = EditPlan(
             # an exact operation on an image with no caption yet keeps a neutral one
             steps=[EditStep(instruction=s.instruction[:300], target_prompt=s.target.strip() or "a picture",
-                            focus_words=s.focus, strength=s.strength, kind=s.kind, op=s.op)
+                            focus_words=s.focus, strength=s.strength, kind=s.kind, op=s.op,
+                            scope=s.scope)
                    for s in steps],
             summary=" ".join(summaries)[:300],
         )
@@ -203,7 +204,8 @@ class OfflinePlanner:
         target, focus = self._generic(clause, caption)
         note = (f"I had no rule for \"{clause}\", so I added it to the image description; "
                 "an LLM planner (see the README) understands more.")
-        step = Step(instruction, target, focus, strength)
+        scope = "global" if _IMAGE_LEVEL.match(clause) else "local"  # "make it dreamy"
+        step = Step(instruction, target, focus, strength, scope=scope)
         if re.match(rf"^(?:{alternation(vocabulary()['edit_verbs'])})\b", clause, re.IGNORECASE):
             step.unsure = "I have no rule for it"  # a verb I could not apply
         return [step], "", note

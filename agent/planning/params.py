@@ -15,6 +15,7 @@ from editing_core.limits import check_number
 from editing_core.presets import PRESETS
 
 PRESET_CHOICES: tuple[str, ...] = tuple(PRESETS)  # the editing core's preset names, for the UI
+REGION_MODES = ("none", "auto")  # EditSettings.region
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class EditSettings:
     inject: int | None = None
     seed: int = 0
     strength: float | None = None  # shifts each planned step's strength by (strength - 0.5)
+    # where a local step may change the image when the user marked nothing: "none"
+    # (anywhere, as without regions) or "auto" (where the edit acts: agent/jobs/regions.py)
+    region: str = "none"
 
     _ALIASES: ClassVar[dict[str, str]] = {"lambda": "lam", "lambda_": "lam", "solver": "preset"}
 
@@ -50,6 +54,11 @@ class EditSettings:
 
 
 def _coerce(key: str, value):
+    if key == "region":
+        value = str(value if value is not None else "").strip().lower()
+        if value not in REGION_MODES:
+            raise ValueError(f"region must be one of {', '.join(REGION_MODES)}, not {value!r}")
+        return value
     if value is None:
         if key in ("preset", "seed"):
             raise ValueError(f"{key} cannot be unset")

@@ -61,6 +61,14 @@ class EditStep(BaseModel):
         description="0 = barely change the image, 1 = change it a lot; 0.5 for most edits.",
     )
 
+    scope: Literal["global", "local"] = Field(
+        default="local",
+        description=("'global' when the step changes the whole picture (a style or medium, a "
+                     "colour grade, the time of day, weather or season, the lighting); "
+                     "'local' when it changes some things or a part of it (an object, its "
+                     "colour, a person, the background): the edit is then limited to where "
+                     "it acts and the rest stays exactly as it was."),
+    )
     kind: Literal["edit", "op"] = Field(
         default="edit",
         description=("'edit' for a diffusion edit; 'op' for an exact operation (flip, rotate, "
@@ -94,6 +102,7 @@ class EditStep(BaseModel):
 
             self.op = str(parse(self.op))  # raises ValueError (OpError) when unusable
             self.focus_words = []
+            self.scope = "global"  # an exact operation acts on the whole frame
         elif self.op:
             raise ValueError("`op` is only for steps of kind 'op'")
         return self

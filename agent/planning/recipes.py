@@ -31,6 +31,7 @@ class Step:
     kind: str = "edit"
     op: str = ""
     unsure: str = ""  # why the planner is not sure it understood the part ("" when it is)
+    scope: str = "local"  # EditStep.scope: "global" edits get no region
 
 
 def find_recipe(clause: str) -> dict | None:
@@ -49,6 +50,7 @@ def apply_recipe(recipe: dict, caption: str, strength: float) -> list[Step]:
     """The recipe's steps on this caption, their strengths scaled by `strength` (0.5: as
     written)."""
     scale = strength / 0.5
+    scope = recipe.get("scope", "global")  # a look, a grade, light, weather: the whole picture
     out, current = [], caption
     for k, step in enumerate(recipe["steps"]):
         group = step.get("group") or (recipe.get("group") if k == 0 else None)
@@ -69,13 +71,14 @@ def apply_recipe(recipe: dict, caption: str, strength: float) -> list[Step]:
         if not placed:
             target = cap.append(target, step.get("add", ""))
         out.append(Step(step["instruction"], target, list(step.get("focus", [])),
-                        clamp_strength(float(step.get("strength", 0.5)) * scale)))
+                        clamp_strength(float(step.get("strength", 0.5)) * scale),
+                        scope=scope))
         current = target
     if current == caption:  # asked again ("even more vintage"): push the same way
         word = str(recipe["keywords"][0])
         target = cap.append(caption, f"even more {word}")
         return [Step(f"Make it even more {word}", target, [word.split()[-1]],
-                     clamp_strength(0.6 * scale))]
+                     clamp_strength(0.6 * scale), scope=scope)]
     return out
 
 

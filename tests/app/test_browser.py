@@ -281,6 +281,7 @@ def test_bundled_model_welcome_starters_and_a_first_edit(bundled_url, offline_pa
         page.get_by_role("button", name="make the circle blue").click()
         page.get_by_text("#1 · Make the circle blue").wait_for()
         _wait_idle(page)
+        _nodes(page).nth(1).wait_for()  # the tree is drawn after the chat in the same run
         print(f"\nbundled model, example scene, 'make the circle blue': "
               f"{time.monotonic() - started:.1f} s from the click to the result")
         assert sorted(_labels(page)) == ["0", "1"]

@@ -64,5 +64,13 @@ def test_the_app_page_asks_nothing_from_outside_the_machine(app_page_url, offlin
     # The settings expander: one more :material/ icon (drawn with the bundled font).
     page.locator('[data-testid="stExpander"] summary', has_text="Settings").click()
     page.wait_for_load_state("networkidle")
+    # The drawing canvas (streamlit-drawable-canvas): its script and style come from the
+    # app itself, and the image under it is a data URI.
+    served: list[str] = []
+    page.on("request", lambda r: served.append(r.url) if "drawable_canvas" in r.url else None)
+    page.get_by_text("Mark where to edit").click()
+    page.locator("canvas.upper-canvas").wait_for()
+    page.wait_for_load_state("networkidle")
     page.wait_for_timeout(1000)
+    assert served and all(u.startswith(url) for u in served), served
     guard.assert_offline()

@@ -95,7 +95,7 @@ def test_a_database_of_revision_0005_gains_the_column(tmp_path):
     assert "check_result" not in {c["name"] for c in sa.inspect(engine).get_columns("image_nodes")}
     engine.dispose()
     with Store.open(url, tmp_path) as store:
-        assert current_revision(store.engine) == "0007"
+        assert current_revision(store.engine) == "0008"
         _, up, edit = _lineage(store)
         assert store.get_node(up.id).check_result is None
         assert store.set_check(edit.id, CHECK).check_result == CHECK

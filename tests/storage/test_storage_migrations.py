@@ -27,7 +27,7 @@ def schema_diff(url: str) -> list:
 
 def test_new_database_is_created_at_head_matching_the_models(tmp_path):
     with Store.open(data_dir=tmp_path) as store:
-        assert current_revision(store.engine) == head_revision() == "0007"
+        assert current_revision(store.engine) == head_revision() == "0008"
         with store.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -44,7 +44,7 @@ def test_empty_first_revision_database_is_upgraded(tmp_path):
     assert "jobs" not in sa.inspect(engine).get_table_names()
     engine.dispose()
     with Store.open(url, tmp_path) as store:
-        assert current_revision(store.engine) == "0007"
+        assert current_revision(store.engine) == "0008"
         conv = store.create_conversation()
         assert store.get_job(store.create_job("edit", {}, conv.id).id).status == "queued"
     assert schema_diff(url) == []
@@ -91,7 +91,7 @@ def test_populated_first_revision_database_keeps_its_history(tmp_path):
     engine.dispose()
 
     with Store.open(url, tmp_path) as store:
-        assert current_revision(store.engine) == "0007"
+        assert current_revision(store.engine) == "0008"
         conv = store.get_conversation("c1")
         assert (conv.title, conv.head_node_id) == ("old chat", "n1")
         assert conv.created_at.isoformat() == "2026-01-02T03:04:05+00:00"
@@ -205,7 +205,7 @@ def test_hidden_notes_of_a_second_revision_database_move_into_columns(tmp_path):
     engine.dispose()
 
     with Store.open(url, tmp_path) as store:
-        assert current_revision(store.engine) == "0007"
+        assert current_revision(store.engine) == "0008"
         messages = {m.id: m for m in store.messages("c1")}
         assert sorted(messages) == sorted(["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9",
                                            "m10"])

@@ -31,8 +31,10 @@ def backend():
 @pytest.fixture
 def chat(tmp_path, backend):
     store = Store.open(data_dir=tmp_path / "data")
-    session = ChatSession.open(Settings(data_dir=tmp_path / "data", model=str(BUNDLED_MODEL)),
-                               store=store, backend=backend)
+    # edits that may change the whole picture (the checks of region-limited edits, the
+    # bundled model's default: tests/agent/chat/test_regions.py)
+    session = ChatSession.open(Settings(data_dir=tmp_path / "data", model=str(BUNDLED_MODEL),
+                                        region="none"), store=store, backend=backend)
     yield session
     store.close()
 
