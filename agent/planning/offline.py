@@ -142,6 +142,13 @@ class OfflinePlanner:
         if remark:  # "he looks bored": said about the picture, not a change
             return [], "", None
         head, _, tail = clause.partition(", ")
+        op = ops.parse_request(head) if tail else None
+        if op is not None:  # "black and white, high contrast": the operation, then the rest
+            op = ops.parse(str(op))
+            after = ops.caption_after(caption, op)
+            steps, summary, note = self._clause(tail, after)
+            first = Step(op.describe(), after, [], 0.5, "op", str(op))
+            return [first, *steps], summary, note
         if tail and _has_verb(head) and not _has_verb(tail) and not re.match(
                 r"^(?:no|nobody|no one|not|without|nothing)\b", tail, re.IGNORECASE):
             steps, summary, note = self._clause(head, caption)  # "make the grass short,
@@ -194,7 +201,10 @@ class OfflinePlanner:
                 note = (f"The description already says that (\"{caption}\"), so this step may "
                         "change little.")
             step = Step(instruction, target, focus, strength)
-            if note and "could not find" in note:
+            if note and note.startswith("I could not find which"):  # two of them
+                step.unsure = "the picture has more than one " + note.split(":")[0].split()[-1]\
+                    + "; say which"
+            elif note and "could not find" in note:
                 step.unsure = note.split(",")[0].replace("I could not find", "I see no") + \
                     " in the picture's description"
             return [step], "", note
@@ -204,8 +214,8 @@ class OfflinePlanner:
         note = (f"I had no rule for \"{clause}\", so I added it to the image description; "
                 "an LLM planner (see the README) understands more.")
         step = Step(instruction, target, focus, strength)
-        if re.match(rf"^(?:{alternation(vocabulary()['edit_verbs'])})\b", clause, re.IGNORECASE):
-            step.unsure = "I have no rule for it"  # a verb I could not apply
+        if not _fresh_phrase(clause, caption):  # words pasted in are a guess: asked, not run
+            step.unsure = "I have no rule for it"
         return [step], "", note
 
     def _generic(self, clause: str, caption: str) -> tuple[str, list[str]]:
@@ -240,6 +250,23 @@ def doubts(clause: str, caption: str) -> str:
             and len(cap.split_items(caption)[0]) > 1:
         return "the picture has several things; say which one"
     return ""
+
+
+def _fresh_phrase(clause: str, caption: str) -> bool:
+    """A clause the generic fallback may append as it is: a short phrase of picture words
+    ("sandstorm", "90s vhs look", "moroccan souk vibe") that names nothing the caption
+    has - a phrase about a thing the picture shows ("laces yellow", "dapple grey horse")
+    changes that thing, which appending would not do, so it is asked about."""
+    from agent.reading import accounting
+
+    ws = accounting.words(clause)
+    if not ws or len(ws) > 4 or not re.fullmatch(r"[\w' -]+", clause) or _has_verb(clause):
+        return False
+    glue = accounting.glue() - {"a", "an", "the", "of", "and", "in", "on", "with"}
+    content = [w for w in ws if w not in {"style", "look", "vibe", "vibes", "effect", "feel"}]
+    if not content or any(w in glue for w in content):
+        return False
+    return not accounting.unaccounted_overlap(content, caption)
 
 
 def _has_verb(clause: str) -> bool:
