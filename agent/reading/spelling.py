@@ -2,14 +2,14 @@
 recrod" -> "record", "teh one wiht the hat" -> "the one with the hat", "befroe the blakc
 and white" -> "before the black and white".
 
-Only slips of the fingers are corrected: two letters swapped, one letter missing or one
-too many (in words of six letters or more), one letter struck for another (seven or more),
-towards
+Only slips of the fingers are corrected: two letters swapped, one letter missing (in
+words of five letters or more), one too many (six or more), one letter struck for another
+(seven or more), towards
 a word of the English word list that ships inside `pyspellchecker` (nothing is
 downloaded). A word any list knows is never changed: the spell checker's, lemminflect's,
 the chat's own vocabulary, or a British spelling of a known word ("colour", "harbour",
 "kerb" stay), and a word is only corrected towards a common one ("noir" and "scandi" stay).
-Short words (under five letters) are left alone but for the few slips of
+Short words (under four letters) are left alone but for the few slips of
 prompts/vocabulary.yaml's `spelling` table ("teh", "isnt").
 """
 
@@ -74,15 +74,16 @@ def known(word: str) -> bool:
 
 
 def _slips(word: str) -> set[str]:
-    """Words one typing slip away: swapped neighbours; in words of six letters or more a
-    letter dropped or doubled; in words of seven or more one letter struck for another.
+    """Words one typing slip away: swapped neighbours; a letter missing (five letters or
+    more); a letter too many (six or more); one letter struck for another (seven or more).
     (Shorter made-up words stay made up: "florp" is not "flop", "wibble" not "nibble".)"""
     letters = "abcdefghijklmnopqrstuvwxyz"
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
     out = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    if len(word) >= 5:
+        out |= {a + c + b for a, b in splits for c in letters}
     if len(word) >= 6:
         out |= {a + b[1:] for a, b in splits if b}
-        out |= {a + c + b for a, b in splits for c in letters}
     if len(word) >= 7:
         out |= {a + c + b[1:] for a, b in splits if b for c in letters}
     return out
@@ -95,7 +96,7 @@ def correct_word(word: str) -> str:
     table = vocabulary().get("spelling", {})
     if low in table:
         return _same_case(word, table[low])
-    if len(low) < 5 or "'" in low or known(low):
+    if len(low) < 4 or "'" in low or known(low):
         return word
     checker = _checker()
     found = [w for w in checker.known(_slips(low)) if checker[w] >= _COMMON]
