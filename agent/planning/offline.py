@@ -264,7 +264,7 @@ def _fresh_phrase(clause: str, caption: str) -> bool:
         return False
     glue = accounting.glue() - {"a", "an", "the", "of", "and", "in", "on", "with"}
     content = [w for w in ws if w not in {"style", "look", "vibe", "vibes", "effect", "feel"}]
-    if not content or any(w in glue for w in content):
+    if not content or len(content) > 3 or any(w in glue for w in content):
         return False
     return not accounting.unaccounted_overlap(content, caption)
 

@@ -90,9 +90,20 @@ def _shown(word: str, stems: set[str]) -> bool:
 
 
 def unaccounted_overlap(ws: list[str], caption: str) -> list[str]:
-    """The words of `ws` the caption already names (by form)."""
+    """The words of `ws` the caption already names (by form, or as the start of one of
+    its words: "lab" / "labrador")."""
     had = _stem_set(caption) - glue()
-    return [w for w in ws if w not in glue() and _shown(w, had)]
+    return [w for w in ws if w not in glue() and (
+        _shown(w, had) or (len(w) >= 3 and any(h.startswith(w) for h in had)))]
+
+
+def lost(before: str, after: str) -> float:
+    """The share of the caption's content words the new caption no longer has."""
+    had = [w for w in dict.fromkeys(words(before)) if w not in glue() and not w.isdigit()]
+    if not had:
+        return 0.0
+    now = _stem_set(after)
+    return sum(not _shown(w, now) for w in had) / len(had)
 
 
 def unaccounted(request: str, before: str, after: str,
@@ -168,6 +179,8 @@ def problems(request: str, before: str, after: str,
     missing = unaccounted(request, before, after, explained)
     if missing:
         found.append("I found no way to use " + ", ".join(f"\"{w}\"" for w in missing[:4]))
+    if lost(before, after) > 0.5:  # "on a sage green background, with ...": the rest gone
+        found.append("most of what the picture shows left out")
     kept = left_in(request, before, after)
     if kept:
         found.append(", ".join(f"\"{w}\"" for w in kept[:3]) + " would still be in the picture")

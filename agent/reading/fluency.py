@@ -40,7 +40,8 @@ transform convert go bring show use do apply
 _DANGLING = re.compile(
     r"\b(?:a|an|the|of|with|under|on|in|at|to|for|by|from|and|or|beside|near|above|below|"
     r"behind|into|onto|over)\s*(?:,|$)"
-    r"|\b(?:a|an|the)\s+(?:a|an|the|of|with|and|or|in|on|at|to)\b", re.IGNORECASE)
+    r"|\b(?:a|an|the)\s+(?:a|an|the|of|with|and|or|in|on|at|to)\b"
+    r"|\b(?:a|an)\s+[a-z'-]+\s+(?:a|an)\s", re.IGNORECASE)  # "with a guy a full head"
 _ANOTHER = re.compile(r"\b(?:another|second|more|two|three|several|extra|one more|also)\b",
                       re.IGNORECASE)
 _SAME = {"bike": "bicycle", "bicycle": "bicycle", "auto": "car", "automobile": "car",
@@ -134,8 +135,10 @@ def problems(prompt: str, before: str = "", request: str = "") -> list[str]:
                and not _known(w)]
     if unknown:  # a word garbled by a rule ("a wid street")
         found.append("words I do not know: " + ", ".join(f"\"{w}\"" for w in unknown[:3]))
-    m = _DANGLING.search(prompt)
-    if m and not _DANGLING.search(before):
+    low_before = before.lower()
+    m = next((m for m in _DANGLING.finditer(prompt) if prompt[max(0, m.start() - 24):m.end()]
+              .lower().rstrip(" ,") not in low_before), None)  # not one the caption had
+    if m:
         found.append(f"a dangling word (\"{m.group(0).strip(' ,')}\")")
     for m in re.finditer(r"\b(?:a|an)\s+([a-z][a-z'-]+)\b", prompt.lower()):
         if _plural(m.group(1)) and m.group(0) not in before.lower():

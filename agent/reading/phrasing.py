@@ -48,7 +48,7 @@ SPELLING = {"bakc": "back", "bak": "back", "teh": "the", "hte": "the", "tke": "t
              "ur": "your", "pls": "please", "plz": "please", "verison": "version",
              "versoin": "version", "orignal": "original", "origional": "original",
              "beggining": "beginning", "begining": "beginning", "befor": "before",
-             "beofre": "before", "brnach": "branch", "branh": "branch", "prev": "previous",
+             "beofre": "before", "wheres": "where's", "brnach": "branch", "branh": "branch", "prev": "previous",
              "undoo": "undo", "latets": "latest", "lastest": "latest", "wanna": "want to"}
 
 
@@ -61,6 +61,9 @@ def respell(text: str) -> str:
     out = re.sub(r"\bvery\s+(?=(?:first|last|latest|newest|beginning|start)\b)", "", out,
                  flags=re.IGNORECASE)  # "my very first edit"
     out = re.sub(r"\ba\s+single\b", "one", out, flags=re.IGNORECASE)  # "back a single image"
+    out = re.sub(r"[,?]?\s*\bif\s+(?:that'?s|it'?s|that\s+is|it\s+is)\s+(?:ok(?:ay)?|alright|all\s+right|"
+                 r"fine|possible|not\s+(?:too\s+much\s+)?(?:trouble|a\s+problem|too\s+much))\b[?.!]*",
+                 "", out, flags=re.IGNORECASE)  # politeness: "..., if that's ok"
     out = re.sub(r"\b(back|forward|ahead)\s+(one|\d{1,2}|two|three)\s+(?:image|picture|photo|pic)s?\b",
                  r"\1 \2 version", out, flags=re.IGNORECASE)
     out = re.sub(r"\bthe\s+one\s+after\s+(?:this|that|it|this one)\b", "the next one", out,
