@@ -136,8 +136,11 @@ def problems(prompt: str, before: str = "", request: str = "") -> list[str]:
     if unknown:  # a word garbled by a rule ("a wid street")
         found.append("words I do not know: " + ", ".join(f"\"{w}\"" for w in unknown[:3]))
     low_before = before.lower()
-    m = next((m for m in _DANGLING.finditer(prompt) if prompt[max(0, m.start() - 24):m.end()]
-              .lower().rstrip(" ,") not in low_before), None)  # not one the caption had
+    def had_it(m: re.Match) -> bool:  # the caption had this very ending ("blurred behind")
+        ctx = prompt[max(0, m.start() - 24):m.end()].lower()
+        return ctx in low_before or low_before.rstrip(" .").endswith(ctx.rstrip(" ,"))
+
+    m = next((m for m in _DANGLING.finditer(prompt) if not had_it(m)), None)
     if m:
         found.append(f"a dangling word (\"{m.group(0).strip(' ,')}\")")
     for m in re.finditer(r"\b(?:a|an)\s+([a-z][a-z'-]+)\b", prompt.lower()):
