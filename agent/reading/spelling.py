@@ -3,8 +3,8 @@ recrod" -> "record", "teh one wiht the hat" -> "the one with the hat", "befroe t
 and white" -> "before the black and white".
 
 Only slips of the fingers are corrected: two letters swapped, one letter missing (in
-words of five letters or more), one too many (six or more), one letter struck for another
-(seven or more), towards
+words of five letters or more), one too many or one struck for another (seven or more),
+towards
 a word of the English word list that ships inside `pyspellchecker` (nothing is
 downloaded). A word any list knows is never changed: the spell checker's, lemminflect's,
 the chat's own vocabulary, or a British spelling of a known word ("colour", "harbour",
@@ -75,14 +75,14 @@ def known(word: str) -> bool:
 
 def _slips(word: str) -> set[str]:
     """Words one typing slip away: swapped neighbours; a letter missing (five letters or
-    more); a letter too many (six or more); one letter struck for another (seven or more).
-    (Shorter made-up words stay made up: "florp" is not "flop", "wibble" not "nibble".)"""
+    more); a letter too many or one struck for another (seven or more). Shorter made-up
+    words stay made up: "florp" is not "flop", "wibble" not "nibble", "chonky" not "honky"."""
     letters = "abcdefghijklmnopqrstuvwxyz"
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
     out = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
     if len(word) >= 5:
         out |= {a + c + b for a, b in splits for c in letters}
-    if len(word) >= 6:
+    if len(word) >= 7:
         out |= {a + b[1:] for a, b in splits if b}
     if len(word) >= 7:
         out |= {a + c + b[1:] for a, b in splits if b for c in letters}
