@@ -113,8 +113,9 @@ def _plain(c: str) -> str:
                  r"(?:shot|picture|photo|pic|image|frame|scene|there|here))?$", low)
     if m:
         return f"remove {m.group('x')}"
-    m = re.match(rf"^(?:make|turn)\s+{_OWN}\s+(?:into\s+)?(?P<y>(?:a|an)\s+[\w' -]+)$", low)
-    if m and "into" not in m.group("x").split() and \
+    m = re.match(r"^(?:make|turn)\s+(?P<x>(?:the|that|this|those|these)\s+[\w' -]+?)\s+(?:into\s+)?"
+                 r"(?P<y>(?:a|an)\s+[\w' -]+)$", low)
+    if m and not {"into", "wear", "hold", "have", "look", "be"} & set(m.group("x").split()) and \
             cap.words(m.group("y"))[-1] not in {*cap.colours(), *v.get("colour_shades", [])}:
         return f"replace {m.group('x')} with {m.group('y')}"
     return c
