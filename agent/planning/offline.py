@@ -46,11 +46,12 @@ class PlanResult:
 def split_clauses(text: str) -> list[str]:
     """'make the circle blue and the square red, then add a hat' -> three clauses."""
     verbs = alternation(vocabulary()["edit_verbs"])
-    parts = re.split(rf"\s*(?:;|\.\s+|,?\s+(?:and\s+)?then\s+|,?\s+and\s+(?:also\s+)?(?=(?:{verbs})\b)"
+    parts = re.split(rf"\s*(?:;|\s\+\s|\.\s+|,?\s+(?:and\s+)?then\s+|,?\s+and\s+(?:also\s+)?(?=(?:{verbs})\b)"
                      rf"|,\s+(?:also\s+|and\s+|plus\s+)?(?=(?:{verbs})\b))\s*", text,
                      flags=re.IGNORECASE)
     out: list[str] = []
     for part in (p.strip() for p in parts):
+        part = re.sub(r"^(?:and|also|plus|then|oh)\s+(?:also\s+)?", "", part, flags=re.IGNORECASE)
         if not part:
             continue
         # "make the circle blue and the square red": the second clause borrows the verb.

@@ -44,6 +44,16 @@ def restate(clause: str) -> tuple[str, str]:
         return "", c
     c = re.sub(r"^(?:can|could|would)\s+(?:we|i|u|you)\s+(?:please\s+)?(?:just\s+)?", "", c,
                flags=re.IGNORECASE)
+    # "can the car be red", "could it be summer", "i want it to feel calmer", "it needs
+    # more drama": said as the rules read them
+    c = re.sub(r"^(?:can|could|would|should)\s+(?P<x>the\s+[\w' -]+?|his\s+[\w' -]+?|her\s+[\w' -]+?)"
+               r"\s+be\s+", r"\g<x> should be ", c, flags=re.IGNORECASE)
+    c = re.sub(r"^(?:can|could|would)\s+(?P<x>he|she|they)\s+be\s+", r"\g<x> should be ", c,
+               flags=re.IGNORECASE)
+    c = re.sub(r"^(?:can|could|would)\s+it\s+be\s+", "make it ", c, flags=re.IGNORECASE)
+    c = re.sub(r"^(?:i\s+(?:want|need|'d\s+like|would\s+like)\s+it\s+to|it\s+(?:needs|has)\s+to)\s+"
+               r"(?:be|look|feel|seem)\s+", "make it ", c, flags=re.IGNORECASE)
+    c = re.sub(r"^it\s+needs\s+(?=more\s|less\s|a\s|an\s|some\s)", "", c, flags=re.IGNORECASE)
     c = re.sub(r",?\s+(?:like|about|around|maybe)\s+\d{1,3}(?:\s*(?:years?\s+old|ish|s))?$", "", c,
                flags=re.IGNORECASE)  # "make him older, like 40": the age is a hint
     # "... instead of the red": the rule reads the change; the old value goes with it

@@ -52,9 +52,10 @@ def _removal_verbs() -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=8192)
-def forms(word: str) -> frozenset[str]:
+def forms(word: str, crude: bool = True) -> frozenset[str]:
     """The word, its lemmas and a spelling without British endings: the forms it may take
-    in a caption ("bluer" -> blue, "boots" -> boot, "colour" -> color)."""
+    in a caption ("bluer" -> blue, "boots" -> boot, "colour" -> color). crude: endings cut
+    off too (for the request's words; a caption's "creaming" is not "cream")."""
     from lemminflect import getAllLemmas
 
     out = {word}
@@ -63,6 +64,8 @@ def forms(word: str) -> frozenset[str]:
     for gb, us in _BRITISH:
         if gb in word:
             out.add(word.replace(gb, us))
+    if not crude:
+        return frozenset(out)
     for end in ("ier", "iest"):  # comparatives lemminflect may not know: "cosier"
         if word.endswith(end):
             out.add(word[: -len(end)] + "y")

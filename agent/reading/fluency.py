@@ -126,6 +126,8 @@ def problems(prompt: str, before: str = "", request: str = "") -> list[str]:
         or "FULLWIDTH" in unicodedata.name(ch, "")) and ch not in "’‘“”–—…°é"}
     if odd:  # another script, an emoji, look-alike letters: not the caption's words
         found.append("characters I cannot read as English (" + "".join(sorted(set(odd)))[:8] + ")")
+    if re.search(r"[?!]", prompt) and not re.search(r"[?!]", before):
+        found.append("a question or an exclamation mark of the message left in")
     pronoun = next((m for m in _PRONOUN_ONE.finditer(prompt.lower())
                     if m.group(0) not in before.lower()), None)
     if pronoun:  # "a glass one": the thing it stands for is not said
