@@ -61,6 +61,8 @@ def respell(text: str) -> str:
     out = re.sub(r"\bvery\s+(?=(?:first|last|latest|newest|beginning|start)\b)", "", out,
                  flags=re.IGNORECASE)  # "my very first edit"
     out = re.sub(r"\ba\s+single\b", "one", out, flags=re.IGNORECASE)  # "back a single image"
+    out = re.sub(r"\bwhat\s+(my\s+\w+\s+(?:edit|change|request))\s+(?:made|did|gave|produced)\b",
+                 r"\1", out, flags=re.IGNORECASE)  # "take me to what my 3rd edit made"
     out = re.sub(r"[,?]?\s*\bif\s+(?:that'?s|it'?s|that\s+is|it\s+is)\s+(?:ok(?:ay)?|alright|all\s+right|"
                  r"fine|possible|not\s+(?:too\s+much\s+)?(?:trouble|a\s+problem|too\s+much))\b[?.!]*",
                  "", out, flags=re.IGNORECASE)  # politeness: "..., if that's ok"
