@@ -328,12 +328,22 @@ def recolor(caption: str, x: str, colour: str) -> Direct:
         return Direct(caption, [colour, noun], f"I could not find which {noun}: the "
                       f"picture has more than one, so say which")
     new = cap.recolor(caption, x, colour)
-    if new is None and noun not in {*vocabulary().get("body_parts", []),
-                                    *vocabulary().get("uncountable", [])}:
+    if new is None and _names_things(caption) and noun not in {
+            *vocabulary().get("body_parts", []), *vocabulary().get("uncountable", [])}:
         return Direct(caption, [colour, noun], f"I could not find \"{noun}\", so I changed nothing")
     if new is None:  # "make her eyes blue": said, though the description did not name them
         new = cap.append(caption, f"with {cap.with_article(f'{colour} {noun}')}")
     return Direct(new, [colour] + ([noun] if noun else []))
+
+
+def _names_things(caption: str) -> bool:
+    """The caption names what the picture shows ("a red circle on white"), so a thing it
+    lacks is missing - not "a picture after 12 edits", which names nothing."""
+    from lemminflect import getAllLemmas
+
+    plain = {"picture", "photo", "image", "pic", "edit", "edits", "version", "shot", "result"}
+    return any(w not in plain and "NOUN" in getAllLemmas(w)
+               for w in cap.words(caption) if w.isalpha() and len(w) > 2)
 
 
 def _ambiguous(caption: str, ref: str, noun: str) -> bool:
