@@ -199,7 +199,11 @@ def parse_request(clause: str) -> Op | None:
     "rotate 90 degrees to the left", "crop to 16:9", "crop the left half", "resize to
     512x512", "make it black and white")."""
     low = " ".join(clause.lower().replace("°", " degrees").split()).rstrip(" .!?")
+    low = re.sub(r"\s*\(\s*-?\d{1,3}\s*(?:degrees?|deg)?\s*\)", "", low)  # "upside down (180)"
+    low = re.sub(r"\s+for\s+(?:my\s+|an?\s+|the\s+)?(?:instagram|insta|ig)$", "", low)
     low = re.sub(r"^(?P<r>\d{1,4}\s*[:x/]\s*\d{1,4}|square)\s+crop$", r"crop to \g<r>", low)
+    low = re.sub(r"^(flip|mirror)(.*?)\s+(horizontal|vertical)$", r"\1\2 \3ly", low)
+    low = re.sub(r"^(flip|mirror)(.*?)\s+the other way(?: round| around)?$", r"\1\2", low)
     low = re.sub(r"^(?:no|without)\s+colou?rs?,?\s+(?:just\s+|only\s+|pure\s+)?", "make it ", low)
     low = re.sub(r"^(?:just\s+|only\s+|pure\s+)(?=black)", "make it ", low)
     low = re.sub(r"\b(?:sideways|on\s+its\s+side)\b(?:\s+(?:to\s+the\s+)?(?=clockwise|left|right|"

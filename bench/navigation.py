@@ -9,7 +9,7 @@ and edit requests the agent stores; the cases run through the same reading
 A few controls (edits and questions that mention "back", "before", "version") must not
 be read as navigation.
 
-    python -m bench.navigation [--verbose] [--json FILE] [--sets existing,dev,heldout]
+    python -m bench.navigation [--verbose] [--json FILE] [--sets existing,dev,dev2,heldout]
 
 Then the same cases and the language sets of bench/language/ are sent through the chat
 (bench/navigation_chat.py): right / asked / declined / WRONG per set and the time per
@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--verbose", action="store_true", help="print the questions asked too")
     p.add_argument("--json", help="write the figures to this JSON file")
     p.add_argument("--sets", default="existing,dev,heldout",
-                   help="the sets sent through the chat (comma-separated; '' for none)")
+                   help="the sets sent through the chat (comma-separated; '' for none): existing, "
+                        "dev, dev2 (or one half of it: dev2-even, dev2-odd), heldout")
     args = p.parse_args(argv)
     r = run(args.verbose)
     for name, head, text, want, got in r["failures"]:
@@ -108,6 +109,9 @@ def chat_sets(names: str, verbose: bool) -> list:
 
     runs = {"existing": nc.run_existing,
             "dev": lambda: nc.run_language_set("navigation_dev.yaml"),
+            "dev2": lambda: nc.run_language_set("navigation_dev2.yaml"),
+            "dev2-even": lambda: nc.run_language_set("navigation_dev2.yaml", which="even"),
+            "dev2-odd": lambda: nc.run_language_set("navigation_dev2.yaml", which="odd"),
             "heldout": lambda: nc.run_language_set("navigation_heldout.yaml")}
     from bench.planner_chat import run_sets
 

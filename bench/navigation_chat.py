@@ -7,7 +7,7 @@ own cases and controls run the same way.
 
 from __future__ import annotations
 
-from bench.planner_chat import Effect, Tally, chat_over_temp_store, load, png, send
+from bench.planner_chat import Effect, Tally, chat_over_temp_store, half, load, png, send
 
 CONTROL_REPLY = {"setting": "settings", "history": "history", "chat": "text",
                  "question": "text"}
@@ -115,9 +115,10 @@ def _group(expect: str, ids: dict[str, str]) -> str:
     return expect if expect in ("ask", "none") else "control"
 
 
-def run_language_set(file: str, *, planner=None) -> Tally:
+def run_language_set(file: str, *, planner=None, which: str | None = None) -> Tally:
     data = load(file)
-    return run_cases(file.removesuffix(".yaml"), data["lineages"], data["cases"],
+    name = file.removesuffix(".yaml") + (f" ({which} half)" if which else "")
+    return run_cases(name, data["lineages"], half(data["cases"], which),
                      planner=planner, keep_misses="heldout" not in file)
 
 

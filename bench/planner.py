@@ -3,7 +3,7 @@
 bench/planner_cases.yaml lists requests on three captions (a portrait, a landscape, a
 product shot), each with the words its final target prompt must and must not contain.
 
-    python -m bench.planner [--planner offline] [--verbose] [--sets dev,heldout,hostile,existing]
+    python -m bench.planner [--planner offline] [--verbose] [--sets existing,dev,dev2,heldout,hostile]
 
 Prints each failure and the pass rate of the planner alone, then the language sets of
 bench/language/ sent through the chat (bench/planner_chat.py): right / asked / declined /
@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verbose", "-v", action="store_true",
                     help="print every case, and the dev sets' misses through the chat")
     ap.add_argument("--sets", default="existing,dev,heldout,hostile",
-                    help="the sets sent through the chat (comma-separated; '' for none)")
+                    help="the sets sent through the chat (comma-separated; '' for none): existing, "
+                         "dev, dev2 (or one half of it: dev2-even, dev2-odd), heldout, hostile")
     args = ap.parse_args(argv)
     planner = None
     if args.planner != "offline":
@@ -113,6 +114,11 @@ def chat_sets(names: str, planner, verbose: bool) -> None:
 
     runs = {"existing": lambda: pc.run_planner_cases(planner=planner),
             "dev": lambda: pc.run_edit_set("edits_dev.yaml", planner=planner),
+            "dev2": lambda: pc.run_edit_set("edits_dev2.yaml", planner=planner),
+            "dev2-even": lambda: pc.run_edit_set("edits_dev2.yaml", planner=planner,
+                                                 which="even"),
+            "dev2-odd": lambda: pc.run_edit_set("edits_dev2.yaml", planner=planner,
+                                                which="odd"),
             "heldout": lambda: pc.run_edit_set("edits_heldout.yaml", planner=planner),
             "hostile": pc.run_hostile_set}
     pc.run_sets(runs, names, "\nthrough the chat (right: as the case expects; asked: a question "

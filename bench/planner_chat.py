@@ -274,9 +274,18 @@ def run_edit_cases(name: str, captions: dict, cases: list[dict], *, planner=None
     return tally
 
 
-def run_edit_set(file: str, *, planner=None) -> Tally:
+def half(cases: list, which: str | None) -> list:
+    """A fixed split of a set for checking generalisation while tuning: "even" keeps the
+    cases at even positions (0, 2, ...), "odd" the others, None all of them."""
+    if which is None:
+        return cases
+    return cases[{"even": 0, "odd": 1}[which]::2]
+
+
+def run_edit_set(file: str, *, planner=None, which: str | None = None) -> Tally:
     data = load(file)
-    return run_edit_cases(file.removesuffix(".yaml"), data["captions"], data["cases"],
+    name = file.removesuffix(".yaml") + (f" ({which} half)" if which else "")
+    return run_edit_cases(name, data["captions"], half(data["cases"], which),
                           planner=planner, keep_misses="heldout" not in file)
 
 

@@ -46,11 +46,12 @@ class PlanResult:
 def split_clauses(text: str) -> list[str]:
     """'make the circle blue and the square red, then add a hat' -> three clauses."""
     verbs = alternation(vocabulary()["edit_verbs"])
-    parts = re.split(rf"\s*(?:;|\.\s+|,?\s+(?:and\s+)?then\s+|,?\s+and\s+(?:also\s+)?(?=(?:{verbs})\b)"
+    parts = re.split(rf"\s*(?:;|\s\+\s|\.\s+|,?\s+(?:and\s+)?then\s+|,?\s+and\s+(?:also\s+)?(?=(?:{verbs})\b)"
                      rf"|,\s+(?:also\s+|and\s+|plus\s+)?(?=(?:{verbs})\b))\s*", text,
                      flags=re.IGNORECASE)
     out: list[str] = []
     for part in (p.strip() for p in parts):
+        part = re.sub(r"^(?:and|also|plus|then|oh)\s+(?:also\s+)?", "", part, flags=re.IGNORECASE)
         if not part:
             continue
         # "make the circle blue and the square red": the second clause borrows the verb.
@@ -143,6 +144,13 @@ class OfflinePlanner:
         if remark:  # "he looks bored": said about the picture, not a change
             return [], "", None
         head, _, tail = clause.partition(", ")
+        op = ops.parse_request(head) if tail else None
+        if op is not None:  # "black and white, high contrast": the operation, then the rest
+            op = ops.parse(str(op))
+            after = ops.caption_after(caption, op)
+            steps, summary, note = self._clause(tail, after)
+            first = Step(op.describe(), after, [], 0.5, "op", str(op))
+            return [first, *steps], summary, note
         if tail and _has_verb(head) and not _has_verb(tail) and not re.match(
                 r"^(?:no|nobody|no one|not|without|nothing)\b", tail, re.IGNORECASE):
             steps, summary, note = self._clause(head, caption)  # "make the grass short,
@@ -195,7 +203,10 @@ class OfflinePlanner:
                 note = (f"The description already says that (\"{caption}\"), so this step may "
                         "change little.")
             step = Step(instruction, target, focus, strength)
-            if note and "could not find" in note:
+            if note and note.startswith("I could not find which"):  # two of them
+                step.unsure = "the picture has more than one " + note.split(":")[0].split()[-1]\
+                    + "; say which"
+            elif note and "could not find" in note:
                 step.unsure = note.split(",")[0].replace("I could not find", "I see no") + \
                     " in the picture's description"
             return [step], "", note
@@ -206,8 +217,8 @@ class OfflinePlanner:
                 "an LLM planner (see the README) understands more.")
         scope = "global" if _IMAGE_LEVEL.match(clause) else "local"  # "make it dreamy"
         step = Step(instruction, target, focus, strength, scope=scope)
-        if re.match(rf"^(?:{alternation(vocabulary()['edit_verbs'])})\b", clause, re.IGNORECASE):
-            step.unsure = "I have no rule for it"  # a verb I could not apply
+        if not _fresh_phrase(clause, caption):  # words pasted in are a guess: asked, not run
+            step.unsure = "I have no rule for it"
         return [step], "", note
 
     def _generic(self, clause: str, caption: str) -> tuple[str, list[str]]:
@@ -242,6 +253,23 @@ def doubts(clause: str, caption: str) -> str:
             and len(cap.split_items(caption)[0]) > 1:
         return "the picture has several things; say which one"
     return ""
+
+
+def _fresh_phrase(clause: str, caption: str) -> bool:
+    """A clause the generic fallback may append as it is: a short phrase of picture words
+    ("sandstorm", "90s vhs look", "moroccan souk vibe") that names nothing the caption
+    has - a phrase about a thing the picture shows ("laces yellow", "dapple grey horse")
+    changes that thing, which appending would not do, so it is asked about."""
+    from agent.reading import accounting
+
+    ws = accounting.words(clause)
+    if not ws or len(ws) > 4 or not re.fullmatch(r"[\w' -]+", clause) or _has_verb(clause):
+        return False
+    glue = accounting.glue() - {"a", "an", "the", "of", "and", "in", "on", "with"}
+    content = [w for w in ws if w not in {"style", "look", "vibe", "vibes", "effect", "feel"}]
+    if not content or len(content) > 3 or any(w in glue for w in content):
+        return False
+    return not accounting.unaccounted_overlap(content, caption)
 
 
 def _has_verb(clause: str) -> bool:

@@ -46,6 +46,17 @@ def find_recipe(clause: str) -> dict | None:
     return best
 
 
+def keywords_in(text: str) -> frozenset[str]:
+    """The words of every recipe keyword the text says ("moodier" for the darker recipe):
+    words a recipe's plan stands for without writing them."""
+    low = text.lower()
+    out: set[str] = set()
+    for _name, kw, pattern in _keyword_patterns():
+        if pattern.search(low):
+            out.update(str(kw).lower().split())
+    return frozenset(out)
+
+
 def apply_recipe(recipe: dict, caption: str, strength: float) -> list[Step]:
     """The recipe's steps on this caption, their strengths scaled by `strength` (0.5: as
     written)."""

@@ -21,7 +21,7 @@ from agent.planning import captions as cap
 from agent.planning import places
 from agent.planning.recipes import MEDIUM, find_recipe, person
 from agent.planning.rules import PRONOUNS, Direct
-from agent.prompts import vocabulary
+from agent.prompts import alternation, vocabulary
 
 _DET = r"(?:the |his |her |their |its |that |this |my |our |your |all (?:of )?the |all )?"
 _MEDIA = (r"(?:illustration|painting|drawing|print|woodcut|woodblock print|engraving|etching|"
@@ -44,6 +44,16 @@ def restate(clause: str) -> tuple[str, str]:
         return "", c
     c = re.sub(r"^(?:can|could|would)\s+(?:we|i|u|you)\s+(?:please\s+)?(?:just\s+)?", "", c,
                flags=re.IGNORECASE)
+    # "can the car be red", "could it be summer", "i want it to feel calmer", "it needs
+    # more drama": said as the rules read them
+    c = re.sub(r"^(?:can|could|would|should)\s+(?P<x>the\s+[\w' -]+?|his\s+[\w' -]+?|her\s+[\w' -]+?)"
+               r"\s+be\s+", r"\g<x> should be ", c, flags=re.IGNORECASE)
+    c = re.sub(r"^(?:can|could|would)\s+(?P<x>he|she|they)\s+be\s+", r"\g<x> should be ", c,
+               flags=re.IGNORECASE)
+    c = re.sub(r"^(?:can|could|would)\s+it\s+be\s+", "make it ", c, flags=re.IGNORECASE)
+    c = re.sub(r"^(?:i\s+(?:want|need|'d\s+like|would\s+like)\s+it\s+to|it\s+(?:needs|has)\s+to)\s+"
+               r"(?:be|look|feel|seem)\s+", "make it ", c, flags=re.IGNORECASE)
+    c = re.sub(r"^it\s+needs\s+(?=more\s|less\s|a\s|an\s|some\s)", "", c, flags=re.IGNORECASE)
     c = re.sub(r",?\s+(?:like|about|around|maybe)\s+\d{1,3}(?:\s*(?:years?\s+old|ish|s))?$", "", c,
                flags=re.IGNORECASE)  # "make him older, like 40": the age is a hint
     # "... instead of the red": the rule reads the change; the old value goes with it
@@ -71,11 +81,54 @@ def restate(clause: str) -> tuple[str, str]:
                  r"(?P<y>.+)$", c, re.IGNORECASE)
     if m and m.group("x").lower() not in PRONOUNS | {"it", "this", "that", "everything"}:
         y = m.group("y")
+        y = re.sub(r",?\s+(?:not|rather\s+than|instead\s+of)\s+(?:the\s+)?[\w -]+$", "", y,
+                   flags=re.IGNORECASE)  # "... should be yellow not blue": the rule drops blue
         if re.match(r"^(?:a|an|some)\s", y, re.IGNORECASE):
             c = f"replace the {m.group('x')} with {y}"
         else:
             c = f"make the {m.group('x')} {y}"
-    return c, ""
+    return _plain(c), ""
+
+
+_COMPARATIVE = {"bluer": "blue", "greener": "green", "redder": "red", "whiter": "white",
+                "yellower": "yellow", "pinker": "pink", "blacker": "black", "greyer": "grey"}
+_THING = r"(?:the\s+|his\s+|her\s+|its\s+|their\s+)?(?P<x>[a-z][\w'-]*(?:\s+(?!in\b)[a-z][\w'-]*)?)"
+_OWN = r"(?P<x>(?:the|that|this|those|these|his|her|its|their)\s+[\w' -]+?)"
+
+
+def _plain(c: str) -> str:
+    """Short ways of saying a change, said as the rules read them: "laces yellow",
+    "headphones in rose gold", "kettle -> red enamel" -> "make the laces yellow";
+    "bluer sea" -> "make the sea blue"; "get the fence out of the shot" -> "remove the
+    fence"; "make the dog a golden retriever" -> "replace the dog with a
+    golden retriever"."""
+    low = c.lower().strip()
+    v = vocabulary()
+    hue = alternation([*cap.colours(), *v.get("colour_shades", []), *v.get("hair_colours", []),
+                       *v["attributes"].get("material", [])])
+    finish = alternation([*v["attributes"].get("material", []), "enamel", "velvet", "finish",
+                          "gloss", "matte", "paint"])
+    m = re.match(rf"^{_THING}\s+(?:in\s+|->\s*|=\s*|:\s*)?(?P<y>(?:[a-z-]+\s+)?(?:{hue})"
+                 rf"(?:\s+(?:{finish}))?)$", low)
+    verbs = {*v["edit_verbs"], *v["clause_verbs"], *v.get("removal_verbs", [])}
+    if m and m.group("x") not in PRONOUNS | {"it"} and low.split()[0] not in verbs and \
+            _noun(m.group("x").split()[-1]) and not re.fullmatch(hue, m.group("x").split()[-1]):
+        return f"make the {m.group('x')} {m.group('y')}"
+    m = re.match(rf"^(?:make\s+)?(?:(?P<c1>{'|'.join(_COMPARATIVE)})\s+{_THING}|{_THING.replace('x>', 'x2>')}"
+                 rf"\s+(?P<c2>{'|'.join(_COMPARATIVE)}))$", low)
+    if m:
+        x = m.group("x") or m.group("x2")
+        return f"make the {x} {_COMPARATIVE[m.group('c1') or m.group('c2')]}"
+    m = re.match(rf"^(?:get|take|move)\s+{_OWN}\s+(?:out|off|away)(?:\s+(?:of|from)\s+(?:the\s+)?"
+                 r"(?:shot|picture|photo|pic|image|frame|scene|there|here))?$", low)
+    if m:
+        return f"remove {m.group('x')}"
+    m = re.match(r"^(?:make|turn)\s+(?P<x>(?:the|that|this|those|these)\s+[\w' -]+?)\s+(?:into\s+)?"
+                 r"(?P<y>(?:a|an)\s+[\w' -]+)$", low)
+    if m and not {"into", "wear", "hold", "have", "look", "be"} & set(m.group("x").split()) and \
+            cap.words(m.group("y"))[-1] not in {*cap.colours(), *v.get("colour_shades", [])}:
+        return f"replace {m.group('x')} with {m.group('y')}"
+    return c
 
 
 def instead_of(low: str, caption: str) -> Direct | None:
@@ -102,6 +155,14 @@ def instead_of(low: str, caption: str) -> Direct | None:
     if new is not None:
         return Direct(new, [cap.head_noun(y) or yw[-1]])
     return None
+
+
+def _noun(word: str) -> bool:
+    """A word that can name a thing ("laces", "kettle"; not "cosy")."""
+    from lemminflect import getAllLemmas, getAllLemmasOOV
+
+    lemmas = getAllLemmas(word) or getAllLemmasOOV(word, "NOUN")
+    return "NOUN" in lemmas or "PROPN" in lemmas
 
 
 def _modifier(word: str) -> bool:

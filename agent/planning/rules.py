@@ -196,7 +196,9 @@ def recolour(low: str, caption: str) -> Direct | None:
     if not m or (m.group("x") in PRONOUNS
                  and m.group("y") not in vocabulary().get("hair_colours", [])):
         return None
-    new, focus, _ = recolor(caption, m.group("x"), m.group("y"))
+    new, focus, note = recolor(caption, m.group("x"), m.group("y"))
+    if note:  # not found, or more than one
+        return Direct(new, focus, note)
     if m.group("w"):  # "make the sneaker black with white soles"
         new = cap.append(new, f"with {cap.with_article(m.group('w'))}")
     return Direct(new, focus)
@@ -321,11 +323,37 @@ def recolor(caption: str, x: str, colour: str) -> Direct:
             if new is not None:
                 return Direct(new, [colour, noun])
         return Direct(cap.append(caption, f"tinted {colour}"), [colour])
-    new = cap.recolor(caption, x, colour)
     noun = cap.head_noun(x)
+    if noun and _ambiguous(caption, x, noun):
+        return Direct(caption, [colour, noun], f"I could not find which {noun}: the "
+                      f"picture has more than one, so say which")
+    new = cap.recolor(caption, x, colour)
+    if new is None and _names_things(caption) and noun not in {
+            *vocabulary().get("body_parts", []), *vocabulary().get("uncountable", [])}:
+        return Direct(caption, [colour, noun], f"I could not find \"{noun}\", so I changed nothing")
     if new is None:  # "make her eyes blue": said, though the description did not name them
         new = cap.append(caption, f"with {cap.with_article(f'{colour} {noun}')}")
     return Direct(new, [colour] + ([noun] if noun else []))
+
+
+def _names_things(caption: str) -> bool:
+    """The caption names what the picture shows ("a red circle on white"), so a thing it
+    lacks is missing - not "a picture after 12 edits", which names nothing."""
+    from lemminflect import getAllLemmas
+
+    plain = {"picture", "photo", "image", "pic", "edit", "edits", "version", "shot", "result"}
+    return any(w not in plain and "NOUN" in getAllLemmas(w)
+               for w in cap.words(caption) if w.isalpha() and len(w) > 2)
+
+
+def _ambiguous(caption: str, ref: str, noun: str) -> bool:
+    """The caption names `noun` more than once and `ref` says nothing else the caption has
+    ("make his tie green" on "... a blue tie, ... a red tie")."""
+    if len(re.findall(rf"\b{re.escape(noun)}s?\b", caption, re.IGNORECASE)) < 2:
+        return False
+    others = set(cap.words(ref)) - {noun} - PRONOUNS - cap.ARTICLES - {"his", "her", "their",
+                                                                       "its", "the", "other"}
+    return not others & set(cap.words(caption))
 
 
 def subject(caption: str) -> str | None:

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from agent.reading import fluency, op_limits
+from agent.planning.recipes import keywords_in
+from agent.reading import accounting, fluency, op_limits
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +95,28 @@ def check_plan(result, request: str, caption: str) -> None:
                 part = of_step[i] if i < len(of_step) else step.instruction
                 parts.append((part, f"the description would have {problem}"))
         before = step.target_prompt
+    parts += unaccounted_parts(result, request, caption)
     if not parts:
         return
     unsure = {p for p, _ in parts}
     sure = [c for c in getattr(result, "clauses", []) if c not in unsure]
     what = "; ".join(f"{quote(p)}: {why}" for p, why in parts[:3])
     raise Unsure(f"I was not sure what to change ({what}), so I did not run it.", parts, sure)
+
+
+def unaccounted_parts(result, request: str, caption: str) -> list[tuple[str, str]]:
+    """(part, why) for each part of the request the plan's final caption does not account
+    for (agent/reading/accounting.py): words it did not read, things it should have taken
+    away. Exact operations are exact: a plan of them only is not checked."""
+    steps = result.plan.steps
+    if not any(s.kind == "edit" for s in steps):
+        return []
+    final = steps[-1].target_prompt
+    planned = getattr(result, "step_clauses", None) or [request]  # a remark plans nothing
+    clauses = [c for c in dict.fromkeys(planned)
+               if c not in {p for p, _ in getattr(result, "unsure", []) or []}]
+    out = []
+    for clause in clauses:
+        for problem in accounting.problems(clause, caption, final, keywords_in(clause)):
+            out.append((clause, problem))
+    return out

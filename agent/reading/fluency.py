@@ -28,6 +28,7 @@ i've me my mine you you're your yours we we're us our u ur make makes making mad
 turn change changes replace swap remove delete add adding let lets let's try maybe kinda
 sorta also instead just anyway actually really definitely probably perhaps somehow
 something someone's somebody's whatever etc instead don't doesn't isn't aren't wasn't
+think almost thing things kind sort stuff looks feels seems like
 """.split())  # noqa: SIM905 - a word list
 # Verbs in their base form that begin an added phrase only when a request was pasted in.
 _IMPERATIVE = frozenset("""
@@ -39,7 +40,8 @@ transform convert go bring show use do apply
 _DANGLING = re.compile(
     r"\b(?:a|an|the|of|with|under|on|in|at|to|for|by|from|and|or|beside|near|above|below|"
     r"behind|into|onto|over)\s*(?:,|$)"
-    r"|\b(?:a|an|the)\s+(?:a|an|the|of|with|and|or|in|on|at|to)\b", re.IGNORECASE)
+    r"|\b(?:a|an|the)\s+(?:a|an|the|of|with|and|or|in|on|at|to)\b"
+    r"|\b(?:a|an)\s+[a-z'-]+\s+(?:a|an)\s", re.IGNORECASE)  # "with a guy a full head"
 _ANOTHER = re.compile(r"\b(?:another|second|more|two|three|several|extra|one more|also)\b",
                       re.IGNORECASE)
 _SAME = {"bike": "bicycle", "bicycle": "bicycle", "auto": "car", "automobile": "car",
@@ -49,6 +51,20 @@ _PHRASES = re.compile(r"\b(?:look|looks|feel|feels|seem|seems)\s+like\b|\blike\s
                       r"(?:is|are|was|were|looks?|seems?|came|comes|has|had|should|would|will|"
                       r"can|could|'s|'re|wants?|needs?)\b|\b(?:he|she|it|they)'(?:s|re)\b",
                       re.IGNORECASE)
+
+
+_PRONOUN_ONE = re.compile(r"\b(?:a|an|the)\s+[a-z-]+\s+one\b|\b[a-z-]+\s+ones\b")
+
+
+def _tokens(text: str) -> list[str]:
+    """Words with their accents ("café"), so a word is never cut at a letter."""
+    return re.findall(r"[^\W\d_][\w'-]*", (text or "").lower().replace("’", "'"))
+
+
+def _known(word: str) -> bool:
+    from agent.reading import spelling
+
+    return word[0].isdigit() or all(spelling.known(p) for p in word.split("-") if p)
 
 
 def words(text: str) -> list[str]:
@@ -110,8 +126,24 @@ def problems(prompt: str, before: str = "", request: str = "") -> list[str]:
         or "FULLWIDTH" in unicodedata.name(ch, "")) and ch not in "’‘“”–—…°é"}
     if odd:  # another script, an emoji, look-alike letters: not the caption's words
         found.append("characters I cannot read as English (" + "".join(sorted(set(odd)))[:8] + ")")
-    m = _DANGLING.search(prompt)
-    if m and not _DANGLING.search(before):
+    if re.search(r"[?!]", prompt) and not re.search(r"[?!]", before):
+        found.append("a question or an exclamation mark of the message left in")
+    pronoun = next((m for m in _PRONOUN_ONE.finditer(prompt.lower())
+                    if m.group(0) not in before.lower()), None)
+    if pronoun:  # "a glass one": the thing it stands for is not said
+        found.append(f"\"{pronoun.group(0)}\" standing for a thing it does not name")
+    old_words = set(_tokens(before)) | set(_tokens(request))
+    unknown = [w for w in dict.fromkeys(_tokens(prompt)) if w not in old_words and w.isascii()
+               and not _known(w)]
+    if unknown:  # a word garbled by a rule ("a wid street")
+        found.append("words I do not know: " + ", ".join(f"\"{w}\"" for w in unknown[:3]))
+    low_before = before.lower()
+    def had_it(m: re.Match) -> bool:  # the caption had this very ending ("blurred behind")
+        ctx = prompt[max(0, m.start() - 24):m.end()].lower()
+        return ctx in low_before or low_before.rstrip(" .").endswith(ctx.rstrip(" ,"))
+
+    m = next((m for m in _DANGLING.finditer(prompt) if not had_it(m)), None)
+    if m:
         found.append(f"a dangling word (\"{m.group(0).strip(' ,')}\")")
     for m in re.finditer(r"\b(?:a|an)\s+([a-z][a-z'-]+)\b", prompt.lower()):
         if _plural(m.group(1)) and m.group(0) not in before.lower():

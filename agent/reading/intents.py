@@ -17,7 +17,7 @@ from typing import Literal
 
 from agent import ops
 from agent.prompts import alternation, vocabulary
-from agent.reading import meaning
+from agent.reading import meaning, phrasing
 from agent.reading.cleaning import clean_request
 from agent.reading.references import Target
 from agent.reading.references import read as read_navigation
@@ -324,7 +324,7 @@ def _read(text: str, n_files: int, has_image: bool) -> Intent:
 
     if _HISTORY.match(low):
         return Intent("history", clean)
-    nav = read_navigation(raw)
+    nav = read_navigation(phrasing.repeated(raw))
     if nav is not None:
         return Intent(nav.kind, clean, target=nav.target, count=nav.count, whole=nav.whole)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from agent.reading import spelling
+
 NTH = (r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\d{1,3}(?:st|nd|rd|th)"
         r"|last|latest|final|newest|most\s+recent)")
 NUMBERED = {"final": -1, "newest": -1, "most recent": -1}
@@ -46,7 +48,7 @@ SPELLING = {"bakc": "back", "bak": "back", "teh": "the", "hte": "the", "tke": "t
              "ur": "your", "pls": "please", "plz": "please", "verison": "version",
              "versoin": "version", "orignal": "original", "origional": "original",
              "beggining": "beginning", "begining": "beginning", "befor": "before",
-             "beofre": "before", "brnach": "branch", "branh": "branch", "prev": "previous",
+             "beofre": "before", "wheres": "where's", "brnach": "branch", "branh": "branch", "prev": "previous",
              "undoo": "undo", "latets": "latest", "lastest": "latest", "wanna": "want to"}
 
 
@@ -54,7 +56,29 @@ def respell(text: str) -> str:
     """Chat spellings as words ("go bakc 2 before the frisby" -> "go back to before ...")."""
     out = re.sub(r"\b2\s+(?=(?:before|the|my|when|where|how|what|start|beginning|original)\b)",
                  "to ", text, flags=re.IGNORECASE)
-    return re.sub(r"[A-Za-z]+", lambda m: SPELLING.get(m.group(0).lower(), m.group(0)), out)
+    out = re.sub(r"[A-Za-z]+", lambda m: SPELLING.get(m.group(0).lower(), m.group(0)), out)
+    out = spelling.correct(out)  # other slips of the fingers: "befroe", "rian"
+    out = re.sub(r"\bvery\s+(?=(?:first|last|latest|newest|beginning|start)\b)", "", out,
+                 flags=re.IGNORECASE)  # "my very first edit"
+    out = re.sub(r"\ba\s+single\b", "one", out, flags=re.IGNORECASE)  # "back a single image"
+    out = re.sub(r"\bwhat\s+(my\s+\w+\s+(?:edit|change|request))\s+(?:made|did|gave|produced)\b",
+                 r"\1", out, flags=re.IGNORECASE)  # "take me to what my 3rd edit made"
+    out = re.sub(r"[,?]?\s*\bif\s+(?:that'?s|it'?s|that\s+is|it\s+is)\s+(?:ok(?:ay)?|alright|all\s+right|"
+                 r"fine|possible|not\s+(?:too\s+much\s+)?(?:trouble|a\s+problem|too\s+much))\b[?.!]*",
+                 "", out, flags=re.IGNORECASE)  # politeness: "..., if that's ok"
+    out = re.sub(r"\b(back|forward|ahead)\s+(one|\d{1,2}|two|three)\s+(?:image|picture|photo|pic)s?\b",
+                 r"\1 \2 version", out, flags=re.IGNORECASE)
+    out = re.sub(r"\bthe\s+one\s+after\s+(?:this|that|it|this one)\b", "the next one", out,
+                 flags=re.IGNORECASE)
+    out = re.sub(r"^(?:whichever|whatever)\s+(?:one\s+)?is\s+(?=the\b)", "", out, flags=re.IGNORECASE)
+    return _NUMBERED_WORD.sub(lambda m: f"{m.group(1)} {_NUMBER_WORDS[m.group(2).lower()]}", out)
+
+
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+# "version number four", "edit nine": a number said in words after what it counts
+_NUMBERED_WORD = re.compile(r"\b(version|edit|change|request|image|step)\s+(?:number\s+|no\.?\s*"
+                            rf"|#)?({'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
 
 # A move to what another clause names: "take me there", "go to that one", "i'd like that one"
 POINTING = re.compile(
@@ -74,3 +98,16 @@ AGAIN = re.compile(r"^(?:and\s+)?(?:(?:do\s+(?:that|it)|that)\s+)?(?:again|once\
                     r"|(?:undo|back|go\s+back|step\s+back)\s+(?:once\s+more|one\s+more(?:\s+time)?|"
                     r"again)|one\s+more\s+(?:step\s+)?back|back\s+(?:one\s+)?more|further\s+back|"
                     r"(?:go\s+)?back\s+further|keep\s+going(?:\s+back)?|more)$", re.IGNORECASE)
+
+
+_REPEAT = re.compile(r"^\s*(undo|go back|back|step back|forward|redo)(?:\s*[,;.!]*\s*\1\b)+[\s.!]*$",
+                     re.IGNORECASE)
+
+
+def repeated(text: str) -> str:
+    """"undo, undo" -> "undo 2 times": a move said again is a move made again."""
+    m = _REPEAT.match(text or "")
+    if not m:
+        return text
+    n = len(re.findall(rf"\b{re.escape(m.group(1))}\b", text, re.IGNORECASE))
+    return f"{m.group(1)} {n} times"

@@ -12,6 +12,7 @@ import re
 
 from agent.reading.hostile import refusal
 from agent.reading.intents import asks_to_delete
+from agent.reading.misuse import misuse
 from editing_core.limits import check_number
 from mtedit.text import unreadable
 
@@ -48,6 +49,8 @@ def message_problem(text: str) -> str | None:
                 f"{MAX_WORD} characters. Nothing was changed: please send it again in words.")
     if (why := refusal(text)) and not asks_to_delete(text):  # injection, code, mash ...
         return why  # (a request to delete gets the chat's own answer: nothing is deleted)
+    if why := misuse(text):  # a picture meant to deceive, a person undressed
+        return why
     if not _SETTINGY.search(text):
         return None
     for key, names in _KEYS.items():

@@ -29,7 +29,7 @@ let lets can could would will should may might must actually sure okay ok hmm um
 hold holds holding held wear wears wearing wore worn carry carries carrying filter effect style
 vibe feel
 rather pretty version's guy guys area around without no not none n't don't didn't wasn't
-weren't up
+weren't up if perhaps maybe probably possibly guess think suppose whichever whatever
 """.split())  # noqa: SIM905 - a word list
 _SYNONYMS = {"puppy": "dog", "pup": "dog", "doggy": "dog", "doggie": "dog", "doggo": "dog",
              "hound": "dog", "kitten": "cat", "kitty": "cat", "brolly": "umbrella",
@@ -42,7 +42,7 @@ _SYNONYMS = {"puppy": "dog", "pup": "dog", "doggy": "dog", "doggie": "dog", "dog
 # Verbs that say how a change was asked for, in any inflection ("changed", "became").
 _VERBS = frozenset("""
 add put make paint colour color turn change give place insert draw include become get go come
-show appear start do have be let hold wear carry look seem happen end
+show appear start do have be let hold wear carry look seem happen end take
 """.split())  # noqa: SIM905 - a word list
 
 
