@@ -188,6 +188,8 @@ class ChatSession:
         asked = clarify.pending(self.store, self._cid) if not uploads else None
         chosen = clarify.pick(text, asked["choices"]) if asked else None
         if chosen is not None:  # the answer to the question the chat asked last
+            if asked.get("region") and turn.region is None:  # marked with the question's message
+                turn = dataclasses.replace(turn, region=asked["region"])
             return self._claimed(turn, lambda t: clarify.follow(t, asked["choices"][chosen]))
         intent = parse_intent(text, len(uploads), head is not None)
         if head is not None and intent.kind in ("edit", "question") and \

@@ -54,8 +54,10 @@ class Turn:
         the message's meta (agent/chat/clarify.py reads the answer against them)."""
         lines = [question, *(f"{i}. {c['say']}" for i, c in enumerate(choices, 1)),
                  HOW_TO_ANSWER if choices else "Nothing was changed."]
-        return self.say("\n".join(lines), "ask", user_text=user_text,
-                        meta={"choices": choices} if choices else None)
+        meta = {"choices": choices} if choices else None
+        if meta and self.region:  # the box or mask marked for the edit asked about
+            meta["region"] = self.region
+        return self.say("\n".join(lines), "ask", user_text=user_text, meta=meta)
 
     def behind(self) -> tuple[str, JobSpec] | None:
         """The conversation's last unfinished job (an edit queues behind it), if any."""

@@ -109,6 +109,17 @@ def test_a_dragged_box_limits_the_edit_and_comes_before_everything_else(chat):
     assert chat.store.counts() == before
 
 
+def test_a_box_marked_with_a_request_the_chat_asks_about_goes_with_the_answer(chat):
+    [asked] = chat.send("make the square red and make him florp the wibble", region=(32, 0, 64, 64))
+    assert asked.kind == "ask" and "1. edit: only" in asked.text
+    [done] = chat.send("1")
+    assert done.kind == "edit"
+    mask = outside_is_stored_parent(chat, done.node_ids[0])
+    expected = np.zeros((64, 64), bool)
+    expected[:, 32:] = True
+    assert (mask == expected).all()
+
+
 def test_a_drawn_mask_of_another_size_is_brought_to_the_image(chat):
     drawn = Image.new("L", (128, 128), 0)
     drawn.paste(255, (0, 0, 64, 128))  # the left half, drawn on a larger canvas
