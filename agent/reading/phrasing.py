@@ -75,7 +75,7 @@ def respell(text: str) -> str:
 
 
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"])}
 # "version number four", "edit nine": a number said in words after what it counts
 _NUMBERED_WORD = re.compile(r"\b(version|edit|change|request|image|step)\s+(?:number\s+|no\.?\s*"
                             rf"|#)?({'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
