@@ -20,8 +20,10 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/streamlit run chat_app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
+# Two processes, a test file each at a time (a file's fixtures stay in one process).
+TEST_JOBS ?= 2
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
 bench: install
 	OMP_NUM_THREADS=1 $(BIN)/mtedit bench reconstruct --model tiny-random --turns 3 --size 64 --chain both --presets rf,rf_solver,fireflow,rf_inversion,mtc

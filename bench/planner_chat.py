@@ -77,7 +77,7 @@ def chat_over_temp_store(planner=None):
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(data_dir=Path(tmp) / "data")
-        settings = Settings(data_dir=store.data_dir, max_side=64)
+        settings = Settings(data_dir=store.data_dir, max_side=64, region="none")  # flat images: no regions
         backend = FlatBackend()
         executor = Executor(store, backend, settings=settings)
         chat = ChatSession.open(settings, store=store, backend=backend, executor=executor,

@@ -19,7 +19,7 @@ CAPTION = "a photo of a dog sitting on a beach"
 
 
 def open_chat(store, planner=None) -> ChatSession:
-    settings = Settings(data_dir=store.data_dir, max_side=64)
+    settings = Settings(data_dir=store.data_dir, max_side=64, region="none")  # flat images: no regions
     backend = FlatBackend()
     return ChatSession.open(settings, store=store, backend=backend, planner=planner,
                             executor=Executor(store, backend, settings=settings))
