@@ -46,6 +46,17 @@ def try_again(turn: Turn, message_id: str) -> list[Reply]:
     return [submit.run(turn, spec, plan, "edit")]
 
 
+def last_result(store, conversation_id: str) -> str | None:
+    """The assistant message whose result is the conversation's head (what a typed "try
+    again" means), or None when the head is not the newest result."""
+    head = store.head(conversation_id)
+    for msg in reversed(store.messages(conversation_id)):
+        if msg.role == "assistant" and msg.node_ids:
+            made = msg.kind in ("edit", "generate")  # not a move, an upload or a note
+            return msg.id if made and head is not None and msg.node_ids[-1] == head.id else None
+    return None
+
+
 def same_regions(store, job_id: str, old: JobSpec) -> list[dict]:
     """The job's steps, each to be limited to the region its first try was limited to (the
     mask stored on the node it made), so a try differs by its seed alone."""

@@ -59,7 +59,7 @@ from agent.lineage import nav_limits
 from agent.planning.llm import make_planner
 from agent.planning.offline import OfflinePlanner
 from agent.planning.params import EditSettings
-from agent.reading.intents import RESUME, parse_intent, sounds_like_navigation
+from agent.reading.intents import RESUME, TRY_AGAIN, parse_intent, sounds_like_navigation
 from agent.reading.uploads import read_upload
 from agent.reading.validate import message_problem
 from mtedit.settings import Settings
@@ -191,6 +191,9 @@ class ChatSession:
             if asked.get("region") and turn.region is None:  # marked with the question's message
                 turn = dataclasses.replace(turn, region=asked["region"])
             return self._claimed(turn, lambda t: clarify.follow(t, asked["choices"][chosen]))
+        if not uploads and TRY_AGAIN.fullmatch(text) and \
+                (last := retry.last_result(self.store, self._cid)) is not None:
+            return self.try_again(last, wait=wait)  # as the button under the result
         intent = parse_intent(text, len(uploads), head is not None)
         if head is not None and intent.kind in ("edit", "question") and \
                 sounds_like_navigation(text):

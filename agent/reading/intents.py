@@ -247,6 +247,12 @@ _MOVE_CUE = re.compile(
 
 
 # "continue": run the rest of a plan that did not finish (agent/jobs/recovery.py).
+# "try again": the result just made, once more with another seed (the button's words)
+TRY_AGAIN = re.compile(r"\s*(?:please\s+)?(?:(?:can you |could you )?try (?:it |that |this )?again|"
+                       r"(?:give it |have )?(?:another|one more) (?:try|go|shot)|re-?roll(?: it)?|"
+                       r"retry|again with (?:a |another |a different )?seed)"
+                       r"(?:,?\s+please)?[.!?]*\s*", re.IGNORECASE)
+
 RESUME = re.compile(r"\s*(?:please\s+)?(?:continue|resume|go on|carry on|finish it|"
                     r"run the rest|finish the rest|do the rest)(?:\s+please)?[.!]?\s*",
                     re.IGNORECASE)

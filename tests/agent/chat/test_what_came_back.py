@@ -74,6 +74,21 @@ def test_a_missed_edit_is_said_with_try_again_and_go_back(chat):
     assert chat.head_id() == root and len(chat.lineage()) == 3
 
 
+def test_try_again_typed_is_the_button_while_the_result_is_the_head(chat):
+    root = scene(chat)
+    [first] = chat.send(TRIANGLE)
+    made = first.node_ids[0]
+    [again] = chat.send("can you try that again please")
+    assert again.kind == "edit" and again.node_ids and again.node_ids[0] != made
+    assert chat.node(again.node_ids[0]).parent_id == root
+    assert chat.messages()[-2].text.startswith("Try the edit again with another seed")
+    # once the head has moved away from the newest result, the words are not a retry of it
+    chat.set_head(root)
+    before = len(chat.lineage())
+    [reply] = chat.send("try again")
+    assert reply.kind != "edit" and len(chat.lineage()) == before
+
+
 def test_a_hit_says_what_it_shows_and_how_much_changed(chat):
     scene(chat)
     [reply] = chat.send("make the circle blue")
