@@ -69,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in chosen:
             print(f"[{name}]", flush=True)
-            groups[name](probe)
+            try:
+                groups[name](probe)
+            except Fail as exc:  # a group's own set-up did not go as a user's would
+                probe.outcomes.append(Outcome(f"{name}: set-up", name, False, str(exc)[:240]))
         stray = probe.stray_temp()
         probe.case("no stray temp files", "all", lambda: (
             "none" if not stray else (_ for _ in ()).throw(Fail(f"left {stray[:5]}"))))

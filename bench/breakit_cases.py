@@ -170,7 +170,7 @@ def _base(probe: Probe):
     chat = chat_of(probe)
     chat.new_conversation("to export")
     say(chat, files.SCENE, [("scene.png", files.scene_png())], stores=True, moves=None)
-    say(chat, "make the circle blue", stores=True, moves=None)
+    say(chat, "make the circle yellow", stores=True, moves=None)
     data = chat.export_zip()
     return chat, data
 

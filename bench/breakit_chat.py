@@ -138,7 +138,7 @@ def chat_text(probe: Probe) -> None:
         probe.case(name, "chat", _reply(chat, text), keep=store)
     for text in ABSURD_OPS:
         probe.case(text, "chat-op", _reply(chat, text), keep=store)
-    say(chat, "make the circle blue", stores=True, moves=None)  # something to go back over
+    say(chat, "make the square yellow", stores=True, moves=None)  # something to go back over
     for text in ABSURD_MOVES:
         probe.case(text, "chat-nav", _reply(chat, text), keep=store)
     for text in ABSURD_SETTINGS:
@@ -156,7 +156,7 @@ def chat_text(probe: Probe) -> None:
     probe.case("stored text is clean", "chat", stored_clean)
 
     def real_edit():
-        said = say(chat, "make the circle blue", stores=True, moves=None)
+        said = say(chat, "make the circle green", stores=True, moves=None)
         return said.splitlines()[0][:150]
 
     probe.case("an ordinary edit still works", "chat", real_edit, keep=store)
@@ -223,7 +223,7 @@ def damage(probe: Probe) -> None:
     for how in ("deleted", "replaced"):
         data = probe.root / f"data-blob-{how}"
         chat = open_chat(probe, data)
-        say(chat, "make the circle blue", stores=True, moves=None)
+        say(chat, "make the circle yellow", stores=True, moves=None)
         head = chat.store.get_node(chat.head_id())
         blob = chat.store.blobs.path(head.image_sha256)
         if how == "deleted":
@@ -280,7 +280,7 @@ def damage(probe: Probe) -> None:
         real = chat.executor.backend()
         chat.executor._backend = Vanishing(real)
         try:
-            said = say(chat, "make the circle blue and add a small yellow triangle at the top and "
+            said = say(chat, "make the circle yellow and add a small yellow triangle at the top and "
                        "make the background red", stores=None, moves=None)
         finally:
             chat.executor._backend = real

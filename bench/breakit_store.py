@@ -25,7 +25,7 @@ def _seed(probe: Probe, data: Path) -> None:
     from bench.breakit_chat import forget, open_chat, say
 
     chat = open_chat(probe, data)
-    say(chat, "make the circle blue", stores=True, moves=None)
+    say(chat, "make the circle yellow", stores=True, moves=None)
     forget(chat)
 
 
