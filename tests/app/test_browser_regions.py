@@ -101,18 +101,28 @@ def _example_scene(page) -> None:
     page.locator(".lt-node").first.wait_for()
 
 
+def _marking_canvas(page, url, *, draw: bool = False):
+    """The app with the example scene and the marking canvas open (its "Draw" tool when
+    draw), once the canvas holds its background image."""
+    page.goto(url)
+    _box(page).wait_for()
+    _example_scene(page)
+    page.get_by_text("Mark where to edit").click()
+    if draw:
+        page.get_by_role("radio", name="Draw", exact=True).click()
+        page.get_by_text("Brush").wait_for()
+    canvas = page.locator("canvas.upper-canvas")
+    canvas.wait_for()
+    page.wait_for_timeout(1000)  # the canvas takes its background image
+    return canvas
+
+
 def test_a_dragged_box_limits_a_chat_edit_to_it(bundled_url, offline_page):
     url, data = bundled_url
     page, guard = offline_page
     ARTIFACTS.mkdir(exist_ok=True)
     try:
-        page.goto(url)
-        _box(page).wait_for()
-        _example_scene(page)
-        page.get_by_text("Mark where to edit").click()
-        canvas = page.locator("canvas.upper-canvas")
-        canvas.wait_for()
-        page.wait_for_timeout(1000)  # the canvas takes its background image
+        canvas = _marking_canvas(page, url)
         # The right half, below the top eighth: over the large blue square.
         _drag(page, canvas, (0.5, 0.125), (0.98, 0.9))
         said = page.get_by_text("Your next edit changes only the box")
@@ -161,15 +171,7 @@ def test_a_loop_drawn_around_a_thing_limits_a_chat_edit_to_what_it_encloses(
     page, guard = offline_page
     ARTIFACTS.mkdir(exist_ok=True)
     try:
-        page.goto(url)
-        _box(page).wait_for()
-        _example_scene(page)
-        page.get_by_text("Mark where to edit").click()
-        page.get_by_role("radio", name="Draw", exact=True).click()
-        page.get_by_text("Brush").wait_for()
-        canvas = page.locator("canvas.upper-canvas")
-        canvas.wait_for()
-        page.wait_for_timeout(1000)
+        canvas = _marking_canvas(page, url, draw=True)
         # A loop around the small red circle on the left (about 0.2, 0.5 of the frame).
         _trace(page, canvas, (0.19, 0.5), 0.16)
         page.get_by_text("Your next edit changes only what you drew").wait_for()
